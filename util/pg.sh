@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+#
+# A throwaway PostgreSQL cluster for development and tests.
+#
+#   util/pg.sh start   [DIR]        init if needed, start, migrate, write DIR/env
+#   util/pg.sh stop    [DIR]        fast shutdown (no error if not running)
+#   util/pg.sh demo    [DIR]        load sql/demo/*.sql as the superuser
+#   util/pg.sh psql    [DIR] [ARGS] psql as the superuser on database leadlist
+#   util/pg.sh destroy [DIR]        stop and remove DIR
+#
+# DIR defaults to build/pg in the repository.  Layout:
+#
+#   DIR/data            PGDATA
+#   DIR/run             unix socket directory
+#   DIR/log             server log
+#   DIR/superuser.pw    password of the superuser "postgres" (mode 600)
+#   DIR/app.pw          password of the module's role "leadlist_app" (mode 600)
+#   DIR/migrations.sum  checksum of the sql/ migrations the database was built from
+#   DIR/env             sourceable TEST_NGINX_PG_* exports
+#
+# The cluster listens on 127.0.0.1 only, on LEADLIST_PG_PORT if set, else on
+# the first free port from 55432 up.  fsync is off: never keep data here.
+#
+# When run as root, the server runs as the "postgres" user (PostgreSQL
+# refuses root); otherwise it runs as the calling user.
+
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+db=leadlist
+app_role=leadlist_app
+first_port=55432
+
+# Settings of the caller's environment must not redirect our clients to
+# some other server.
+for v in $(compgen -e | grep '^PG' || true); do
+    unset "$v"
+done
+
+die() {
+    echo "pg.sh: $*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+[ -x "$bindir/pg_ctl" ] \
+    || die "no PostgreSQL in $bindir (install postgresql-15 or set PG_BINDIR)"
+
+if [ "$(id -u)" = 0 ]; then
+    getent passwd postgres >/dev/null \
+        || die "running as root needs a \"postgres\" user to run the server"
+    as_pg() { runuser -u postgres -- "$@"; }
+else
+    as_pg() { "$@"; }
+fi
+
+absdir() {
+    case $1 in
+        /*) printf '%s\n' "$1" ;;
+        *)  printf '%s/%s\n' "$(pwd)" "$1" ;;
+    esac
+}
+
+randpw() {
+    od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# Writes stdin to a file only its owner (and root) can read.
+write_secret() {
+    (umask 077 && cat >"$1")
+    [ "$(id -u)" = 0 ] && chown postgres: "$1"
+    return 0
+}
+
+# Every directory above DIR must let the server's user through.  Inside the
+# repository we open build/ and the like for traversal (x, not r); outside it
+# we change nothing and say what is wrong.
+make_reachable() {
+    local d=$1
+    [ "$(id -u)" = 0 ] || return 0
+    while [ "$d" != / ]; do
+        d=$(dirname "$d")
+        if ! as_pg test -x "$d"; then
+            case $d/ in
+                "$root"/*) chmod o+x "$d" ;;
+                *) die "user postgres cannot enter $d; use a DIR under /tmp" ;;
+            esac
+        fi
+    done
+}
+
+port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+running() {
+    [ -f "$dir/data/PG_VERSION" ] && as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+}
+
+running_port() {
+    sed -n 4p "$dir/data/postmaster.pid"
+}
+
+su_psql() {
+    PGPASSWORD=$(cat "$dir/superuser.pw") PGCONNECT_TIMEOUT=10 \
+        PGOPTIONS="-c client_min_messages=warning" \
+        "$bindir/psql" -X -h 127.0.0.1 -p "$port" -U postgres "$@"
+}
+
+init_cluster() {
+    mkdir -p "$dir"
+    make_reachable "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    as_pg test -w "$dir" || die "user postgres cannot write to $dir"
+
+    randpw | write_secret "$dir/superuser.pw"
+    rm -rf "$dir/data"
+    as_pg "$bindir/initdb" -D "$dir/data" -U postgres \
+        --pwfile="$dir/superuser.pw" \
+        --auth-local=scram-sha-256 --auth-host=scram-sha-256 \
+        --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+
+    # A socket path longer than sun_path cannot be bound: then TCP only.
+    local sockdir=$dir/run
+    if [ ${#sockdir} -gt 90 ]; then
+        sockdir=
+    else
+        as_pg mkdir -p "$sockdir"
+    fi
+
+    as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
+
+# util/pg.sh: a throwaway cluster (fsync off: never keep data here)
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$sockdir'
+password_encryption = 'scram-sha-256'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+}
+
+start_server() {
+    local port_try tries=0
+
+    if [ -n "${LEADLIST_PG_PORT:-}" ]; then
+        port_try=$LEADLIST_PG_PORT
+        port_busy "$port_try" && die "port $port_try (LEADLIST_PG_PORT) is in use"
+    else
+        port_try=$first_port
+    fi
+
+    while :; do
+        if [ -z "${LEADLIST_PG_PORT:-}" ]; then
+            while port_busy "$port_try"; do
+                port_try=$((port_try + 1))
+            done
+        fi
+        : >"$dir/log"
+        [ "$(id -u)" = 0 ] && chown postgres: "$dir/log"
+        if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+               -o "-p $port_try" start >/dev/null
+        then
+            port=$port_try
+            return 0
+        fi
+        # Another process may have taken the port since we looked.
+        tries=$((tries + 1))
+        if [ -z "${LEADLIST_PG_PORT:-}" ] && [ $tries -lt 20 ] \
+           && grep -q 'could not bind\|could not create any TCP/IP' "$dir/log"
+        then
+            port_try=$((port_try + 1))
+            continue
+        fi
+        tail -20 "$dir/log" >&2
+        die "the server did not start (log: $dir/log)"
+    done
+}
+
+migrations_sum() {
+    local f
+    for f in "$root"/sql/[0-9]*.sql; do
+        printf '%s\n' "$(basename "$f")"
+        cat "$f"
+    done | sha256sum | cut -d' ' -f1
+}
+
+# Builds the database under a temporary name and renames it when every
+# migration went through: an interrupted start never leaves a half-built
+# database behind.  A database built from other migrations than the ones
+# in sql/ now is thrown away and rebuilt (this cluster holds nothing worth
+# keeping).
+ensure_database() {
+    local sum have f tmp=${db}__building
+    sum=$(migrations_sum)
+    have=$(cat "$dir/migrations.sum" 2>/dev/null || true)
+
+    if [ "$(su_psql -d postgres -Atc \
+            "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ]; then
+        [ "$sum" = "$have" ] && return 0
+        echo "pg.sh: sql/ changed since $db was built: rebuilding it" >&2
+        su_psql -d postgres -qc "DROP DATABASE $db WITH (FORCE)"
+    fi
+
+    su_psql -d postgres -qc "DROP DATABASE IF EXISTS $tmp WITH (FORCE)"
+    su_psql -d postgres -qc "CREATE DATABASE $tmp TEMPLATE template0"
+    for f in "$root"/sql/[0-9]*.sql; do
+        su_psql -d "$tmp" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null \
+            || die "migration $(basename "$f") failed"
+    done
+    su_psql -d postgres -qc "ALTER DATABASE $tmp RENAME TO $db"
+    echo "$sum" >"$dir/migrations.sum"
+}
+
+set_app_password() {
+    [ -s "$dir/app.pw" ] || randpw | write_secret "$dir/app.pw"
+    su_psql -d postgres -q -v ON_ERROR_STOP=1 \
+        -v pw="$(cat "$dir/app.pw")" >/dev/null <<EOF
+ALTER ROLE $app_role PASSWORD :'pw';
+EOF
+}
+
+write_env() {
+    local su_pw app_pw
+    su_pw=$(cat "$dir/superuser.pw")
+    app_pw=$(cat "$dir/app.pw")
+    (umask 077 && cat >"$dir/env.tmp") <<EOF
+# written by util/pg.sh start; source it
+export TEST_NGINX_PG_HOST=127.0.0.1
+export TEST_NGINX_PG_PORT=$port
+export TEST_NGINX_PG_DB=$db
+export TEST_NGINX_PG_USER=$app_role
+export TEST_NGINX_PG_PASSWORD=$app_pw
+export TEST_NGINX_PG_SUPER_PASSWORD=$su_pw
+export TEST_NGINX_PG_CONNINFO='host=127.0.0.1 port=$port dbname=$db user=$app_role password=$app_pw'
+export TEST_NGINX_PG_SUPER_CONNINFO='host=127.0.0.1 port=$port dbname=$db user=postgres password=$su_pw'
+EOF
+    mv "$dir/env.tmp" "$dir/env"
+}
+
+cmd_start() {
+    if [ ! -f "$dir/data/PG_VERSION" ] || [ ! -s "$dir/superuser.pw" ]; then
+        init_cluster
+    else
+        make_reachable "$dir"
+    fi
+
+    if running; then
+        port=$(running_port)
+    else
+        start_server
+    fi
+
+    ensure_database
+    set_app_password
+    write_env
+    echo "pg.sh: PostgreSQL on 127.0.0.1:$port, database $db; env in $dir/env"
+}
+
+cmd_stop() {
+    running || return 0
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+}
+
+need_running() {
+    running || die "no cluster running in $dir (util/pg.sh start $dir)"
+    port=$(running_port)
+}
+
+cmd_demo() {
+    local f
+    need_running
+    for f in "$root"/sql/demo/*.sql; do
+        [ -e "$f" ] || continue
+        su_psql -d "$db" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null \
+            || die "demo $(basename "$f") failed"
+    done
+    echo "pg.sh: demo data loaded into $db"
+}
+
+cmd_destroy() {
+    cmd_stop
+    rm -rf "$dir"
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+
+case $cmd in
+    start|stop|demo|destroy)
+        [ $# -le 1 ] || usage
+        dir=$(absdir "${1:-$root/build/pg}")
+        ;;
+    psql)
+        # The first argument is DIR when it names a directory.
+        if [ $# -ge 1 ] && [ -d "$1" ]; then
+            dir=$(absdir "$1")
+            shift
+        else
+            dir=$root/build/pg
+        fi
+        need_running
+        su_psql -d "$db" "$@"
+        exit
+        ;;
+    *)
+        usage
+        ;;
+esac
+
+"cmd_$cmd"
