@@ -1,0 +1,217 @@
+#!/usr/bin/perl
+#
+# The module's role, leadlist_app, can do what POST .../add-prospects needs
+# and nothing else: every other write, DDL and read is refused with SQLSTATE
+# 42501 (insufficient_privilege).
+
+use strict;
+use warnings;
+use utf8;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use LeadlistDbTest;
+
+if (my $why = pg_skip_reason()) {
+    plan skip_all => $why;
+}
+
+my $tag = "t001-$$-" . time;
+my $org = "$tag-org";
+my $other_schema = "t001_other_$$";
+my $setup_done;
+
+END {
+    if ($setup_done) {
+        eval {
+            su(<<SQL);
+DELETE FROM tenant.lead_list_persons WHERE org_id = @{[ lit($org) ]};
+DELETE FROM tenant.persons           WHERE org_id = @{[ lit($org) ]};
+DELETE FROM tenant.searches          WHERE org_id = @{[ lit($org) ]};
+DELETE FROM tenant.lead_lists        WHERE org_id = @{[ lit($org) ]};
+DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
+DROP SCHEMA IF EXISTS $other_schema CASCADE;
+SQL
+            1;
+        } or diag "cleanup failed: $@";
+    }
+}
+
+su(<<SQL);
+INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids)
+VALUES (@{[ lit($org) ]}, 'list', 'secret name', 'person', '{u1}');
+INSERT INTO tenant.searches (org_id, id, user_id, filters)
+VALUES (@{[ lit($org) ]}, 'search', 'u1', '{}');
+INSERT INTO global.persons (id, profile)
+VALUES (@{[ lit("$tag-g1") ]}, '{"title": "CTO"}');
+INSERT INTO tenant.persons (org_id, id, profile)
+VALUES (@{[ lit($org) ]}, @{[ lit("$tag-p0") ]}, '{"title": "CEO"}');
+INSERT INTO tenant.lead_list_persons (org_id, lead_list_id, person_id, added_by)
+VALUES (@{[ lit($org) ]}, 'list', @{[ lit("$tag-p0") ]}, 'u1');
+CREATE SCHEMA $other_schema;
+CREATE TABLE $other_schema.t (x int);
+SQL
+$setup_done = 1;
+
+my $o = lit($org);
+
+sub denied {
+    my ($sql, $name) = @_;
+    my $r = app_try("$sql;\n");
+    is $r->{sqlstate}, '42501', "denied: $name"
+        or diag "SQL: $sql\nok=$r->{ok} out=$r->{out} err=$r->{err}";
+}
+
+sub allowed {
+    my ($sql, $name) = @_;
+    my $r = app_try("$sql;\n");
+    ok $r->{ok}, "allowed: $name" or diag "SQL: $sql\n$r->{err}";
+    return $r->{rows};
+}
+
+
+# The role itself
+
+is_deeply su(<<SQL),
+SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication,
+       rolbypassrls, rolinherit
+  FROM pg_roles WHERE rolname = 'leadlist_app';
+SQL
+    [[qw(t f f f f f f)]], 'leadlist_app: LOGIN and no other attribute';
+
+is_deeply su(<<SQL),
+SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+ WHERE r.rolname = 'leadlist_app';
+SQL
+    [[0]], 'leadlist_app belongs to no other role';
+
+is_deeply su(<<SQL),
+SELECT has_database_privilege('leadlist_app', current_database(), 'CONNECT'),
+       has_database_privilege('leadlist_app', current_database(), 'CREATE'),
+       has_database_privilege('leadlist_app', current_database(), 'TEMPORARY'),
+       has_schema_privilege('leadlist_app', 'public', 'CREATE'),
+       has_schema_privilege('leadlist_app', 'public', 'USAGE');
+SQL
+    [[qw(t f f f f)]], 'database: CONNECT only; public schema: nothing';
+
+is_deeply su(<<SQL),
+SELECT p.prosecdef, array_to_string(p.proconfig, ';'),
+       has_function_privilege('leadlist_app', p.oid, 'EXECUTE'),
+       EXISTS (SELECT FROM aclexplode(p.proacl) a
+                WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+  FROM pg_proc p
+ WHERE p.oid = 'leadlist.add_prospects(text,text,boolean,text,jsonb,integer)'::regprocedure;
+SQL
+    [['f', 'search_path=pg_catalog, pg_temp', 't', 'f']],
+    'add_prospects: SECURITY INVOKER, pinned search_path, EXECUTE for the role, not for PUBLIC';
+
+
+# What the endpoint needs works
+
+allowed("SELECT org_id, id, type, user_ids FROM tenant.lead_lists WHERE org_id = $o",
+        'SELECT the list columns the function reads');
+allowed("SELECT org_id, id, filters FROM tenant.searches WHERE org_id = $o",
+        'SELECT the search columns the function reads');
+allowed("SELECT id, profile FROM global.persons WHERE id = " . lit("$tag-g1"),
+        'SELECT global.persons');
+
+my $r = add_prospects(org => $org, user => 'u1', admin => 0, list => 'list',
+                      body => { persons => [ { id => "$tag-p1" } ] });
+is_deeply [ @$r{qw(outcome added selected)} ], [ 'ok', 1, 1 ],
+    'leadlist_app runs add_prospects (direct)' or diag $r->{err};
+
+$r = add_prospects(org => $org, user => 'u1', admin => 0, list => 'list',
+                   body => { selection => { searchId => 'search',
+                                            ids => [ "$tag-g1" ] } });
+is_deeply [ @$r{qw(outcome added selected)} ], [ 'ok', 1, 1 ],
+    'leadlist_app runs add_prospects (bulk)' or diag $r->{err};
+
+
+# Writes it does not need
+
+for my $t (qw(global.persons tenant.lead_lists tenant.searches tenant.persons
+              tenant.lead_list_persons))
+{
+    my $where = $t eq 'global.persons' ? 'true' : "org_id = $o";
+    denied("DELETE FROM $t WHERE $where", "DELETE FROM $t");
+    denied("TRUNCATE $t", "TRUNCATE $t");
+}
+
+denied("UPDATE tenant.lead_lists SET user_ids = '{u1,intruder}' WHERE org_id = $o",
+       'UPDATE tenant.lead_lists.user_ids');
+denied("UPDATE tenant.lead_lists SET type = 'person' WHERE org_id = $o",
+       'UPDATE tenant.lead_lists.type');
+denied("UPDATE tenant.searches SET filters = '{}' WHERE org_id = $o",
+       'UPDATE tenant.searches');
+denied("UPDATE global.persons SET profile = '{}' WHERE id = " . lit("$tag-g1"),
+       'UPDATE global.persons');
+denied("UPDATE tenant.persons SET org_id = 'elsewhere' WHERE org_id = $o",
+       'UPDATE tenant.persons.org_id');
+denied("UPDATE tenant.persons SET id = 'x' WHERE org_id = $o",
+       'UPDATE tenant.persons.id');
+denied("UPDATE tenant.lead_list_persons SET added_by = 'x' WHERE org_id = $o",
+       'UPDATE tenant.lead_list_persons');
+denied("INSERT INTO tenant.lead_lists (org_id, id, name, type) VALUES ($o, 'x', 'x', 'person')",
+       'INSERT INTO tenant.lead_lists');
+denied("INSERT INTO tenant.searches (org_id, id) VALUES ($o, 'x')",
+       'INSERT INTO tenant.searches');
+denied("INSERT INTO global.persons (id, profile) VALUES ('$tag-x', '{}')",
+       'INSERT INTO global.persons');
+denied("INSERT INTO tenant.lead_list_persons (org_id, lead_list_id, person_id, added_at)"
+       . " VALUES ($o, 'list', 'x', now() - interval '1 year')",
+       'INSERT INTO tenant.lead_list_persons.added_at');
+
+
+# Reads it does not need
+
+denied("SELECT name FROM tenant.lead_lists WHERE org_id = $o",
+       'SELECT tenant.lead_lists.name');
+denied("SELECT * FROM tenant.lead_lists WHERE org_id = $o",
+       'SELECT * FROM tenant.lead_lists');
+denied("SELECT user_id FROM tenant.searches WHERE org_id = $o",
+       'SELECT tenant.searches.user_id');
+denied("SELECT added_by, added_at FROM tenant.lead_list_persons WHERE org_id = $o",
+       'SELECT tenant.lead_list_persons.added_by/added_at');
+denied("SELECT * FROM $other_schema.t", 'SELECT from another schema');
+denied('SELECT * FROM pg_authid', 'SELECT pg_authid');
+
+
+# DDL and roles
+
+for my $s (qw(public global tenant leadlist), $other_schema) {
+    denied("CREATE TABLE $s.t001_x (x int)", "CREATE TABLE in $s");
+}
+denied('CREATE TEMP TABLE t001_x (x int)', 'CREATE TEMP TABLE');
+denied('CREATE SCHEMA t001_x', 'CREATE SCHEMA');
+denied('CREATE FUNCTION leadlist.f() RETURNS int LANGUAGE sql RETURN 1',
+       'CREATE FUNCTION in leadlist');
+denied('CREATE VIEW tenant.v AS SELECT 1', 'CREATE VIEW in tenant');
+denied('CREATE INDEX ON tenant.persons (id)', 'CREATE INDEX');
+denied('ALTER TABLE tenant.persons ADD COLUMN x int', 'ALTER TABLE');
+denied('ALTER TABLE tenant.lead_lists DISABLE ROW LEVEL SECURITY',
+       'ALTER TABLE ... ROW LEVEL SECURITY');
+denied('ALTER FUNCTION leadlist.add_prospects(text, text, boolean, text, jsonb, integer)'
+       . ' SECURITY DEFINER', 'ALTER FUNCTION');
+denied('DROP TABLE tenant.lead_list_persons', 'DROP TABLE');
+denied('DROP FUNCTION leadlist.add_prospects(text, text, boolean, text, jsonb, integer)',
+       'DROP FUNCTION');
+denied('DROP SCHEMA tenant CASCADE', 'DROP SCHEMA');
+denied('SET ROLE postgres', 'SET ROLE postgres');
+denied('CREATE ROLE t001_x', 'CREATE ROLE');
+denied('GRANT SELECT ON tenant.lead_lists TO PUBLIC', 'GRANT');
+
+
+# Nothing of the above got through
+
+is_deeply su(<<SQL),
+SELECT (SELECT count(*) FROM tenant.lead_lists WHERE org_id = $o),
+       (SELECT user_ids::text FROM tenant.lead_lists WHERE org_id = $o),
+       (SELECT count(*) FROM tenant.searches WHERE org_id = $o),
+       (SELECT count(*) FROM tenant.persons WHERE org_id = $o),
+       (SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = $o),
+       (SELECT count(*) FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]});
+SQL
+    [[1, '{u1}', 1, 3, 3, 1]], 'the data is as set up plus the two adds';
+
+done_testing();

@@ -1,0 +1,177 @@
+package LeadlistDbTest;
+
+# Helpers for the database tests in t/db: run SQL through psql (no DBI
+# needed) as the superuser or as the module's role, with connection details
+# from the environment util/pg.sh writes (DIR/env).
+
+use strict;
+use warnings;
+use utf8;
+
+use Exporter 'import';
+use File::Temp qw(tempfile);
+use JSON::PP ();
+use POSIX ();
+
+our @EXPORT = qw(pg_skip_reason su su_try app app_try lit jlit add_prospects
+                 spawn_psql reap_psql);
+
+my $json = JSON::PP->new->utf8->canonical;
+
+my $psql = -x '/usr/lib/postgresql/15/bin/psql'
+    ? '/usr/lib/postgresql/15/bin/psql' : 'psql';
+
+
+# Why these tests cannot run, or undef when they can.
+sub pg_skip_reason {
+    for my $v (qw(TEST_NGINX_PG_PORT TEST_NGINX_PG_PASSWORD
+                  TEST_NGINX_PG_SUPER_PASSWORD))
+    {
+        return "$v is not set: start a cluster (util/pg.sh start DIR) and"
+               . " source DIR/env"
+            unless defined $ENV{$v} && length $ENV{$v};
+    }
+    return undef;
+}
+
+
+# An SQL string literal; undef is NULL.  standard_conforming_strings is on
+# (the default since 9.1), so only quotes need doubling.
+sub lit {
+    my ($s) = @_;
+    return 'NULL' unless defined $s;
+    $s =~ s/'/''/g;
+    return "'$s'";
+}
+
+
+# A jsonb literal of a Perl structure, or of a string that is JSON already.
+sub jlit {
+    my ($v) = @_;
+    my $text = ref $v ? $json->encode($v) : $v;
+    utf8::decode($text) if ref $v;
+    return lit($text) . '::jsonb';
+}
+
+
+sub _conn_env {
+    my ($who) = @_;
+    return (
+        PGHOST     => $ENV{TEST_NGINX_PG_HOST} // '127.0.0.1',
+        PGPORT     => $ENV{TEST_NGINX_PG_PORT},
+        PGDATABASE => $ENV{TEST_NGINX_PG_DB} // 'leadlist',
+        PGUSER     => $who eq 'su' ? 'postgres'
+                                   : ($ENV{TEST_NGINX_PG_USER} // 'leadlist_app'),
+        PGPASSWORD => $who eq 'su' ? $ENV{TEST_NGINX_PG_SUPER_PASSWORD}
+                                   : $ENV{TEST_NGINX_PG_PASSWORD},
+        PGCONNECT_TIMEOUT => 10,
+        PGAPPNAME  => "leadlist-t-db-$$",
+    );
+}
+
+
+# Starts psql on a script in the background; returns a handle for
+# reap_psql.  $who is 'su' or 'app'.
+sub spawn_psql {
+    my ($who, $sql, %opt) = @_;
+
+    my ($in, $infile) = tempfile('leadlist-t-XXXXXX', TMPDIR => 1,
+                                 UNLINK => 1);
+    binmode $in, ':encoding(UTF-8)';
+    print $in $sql;
+    close $in;
+
+    my (undef, $outfile) = tempfile('leadlist-t-XXXXXX', TMPDIR => 1,
+                                    UNLINK => 1);
+    my (undef, $errfile) = tempfile('leadlist-t-XXXXXX', TMPDIR => 1,
+                                    UNLINK => 1);
+
+    my %env = _conn_env($who);
+    $env{PGOPTIONS} = '-c client_min_messages=' . ($opt{messages} // 'warning');
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        @ENV{keys %env} = values %env;
+        delete @ENV{qw(PGSERVICE PGSSLMODE PGSERVICEFILE PGPASSFILE)};
+        open STDIN,  '<', $infile  or POSIX::_exit(127);
+        open STDOUT, '>', $outfile or POSIX::_exit(127);
+        open STDERR, '>', $errfile or POSIX::_exit(127);
+        exec $psql, qw(-X -q -A -t -v ON_ERROR_STOP=1 -v VERBOSITY=verbose),
+             '-F', "\t"
+            or POSIX::_exit(127);
+    }
+
+    return { pid => $pid, out => $outfile, err => $errfile, sql => $sql };
+}
+
+
+sub _slurp {
+    my ($file) = @_;
+    open my $fh, '<:encoding(UTF-8)', $file or return '';
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+
+# Waits for a spawn_psql handle; returns { ok, rows, out, err, sqlstate }.
+sub reap_psql {
+    my ($h) = @_;
+
+    waitpid $h->{pid}, 0;
+    my $rc = $? >> 8;
+    my $out = _slurp($h->{out});
+    my $err = _slurp($h->{err});
+    unlink $h->{out}, $h->{err};
+
+    my @rows = map { [ split /\t/, $_, -1 ] } grep { length } split /\n/, $out;
+    my ($state) = $err =~ /^(?:psql:\S+ )?ERROR:\s+([0-9A-Z]{5}):/m;
+
+    return { ok => $rc == 0, rows => \@rows, out => $out, err => $err,
+             sqlstate => $state // '' };
+}
+
+
+sub su_try  { return reap_psql(spawn_psql('su',  @_)) }
+sub app_try { return reap_psql(spawn_psql('app', @_)) }
+
+
+# As the superuser or the module's role; dies on error, returns the rows.
+sub su {
+    my $r = su_try(@_);
+    die "SQL failed as superuser:\n$_[0]\n$r->{err}" unless $r->{ok};
+    return $r->{rows};
+}
+
+sub app {
+    my $r = app_try(@_);
+    die "SQL failed as leadlist_app:\n$_[0]\n$r->{err}" unless $r->{ok};
+    return $r->{rows};
+}
+
+
+# The statement the module sends, as leadlist_app.  $body is a Perl
+# structure or a JSON string.  Returns { outcome, added, selected, ok, err,
+# sqlstate }.
+sub add_prospects_sql {
+    my (%a) = @_;
+    return sprintf 'SELECT outcome, added_count, selected_count'
+        . ' FROM leadlist.add_prospects(%s::text, %s::text, %s::boolean,'
+        . ' %s::text, %s, %s::integer);' . "\n",
+        lit($a{org}), lit($a{user}),
+        (defined $a{admin} ? ($a{admin} ? "'true'" : "'false'") : 'NULL'),
+        lit($a{list}), jlit($a{body}), $a{max} // 1000;
+}
+
+sub add_prospects {
+    my $r = app_try(add_prospects_sql(@_));
+    my $row = $r->{rows}[0] || [];
+    return { %$r, outcome => $row->[0] // '', added => $row->[1],
+             selected => $row->[2] };
+}
+
+push @EXPORT, 'add_prospects_sql';
+
+1;
