@@ -1492,12 +1492,12 @@ sub _check_logs {
 
     # [alert]/[crit]/[emerg] lines are reported, unless a pattern asks
     # about them; assertion failures are extra failing tests.
-    my $all_pats = join "\n", grep { !ref } @want, @dont;
+    my $all_pats = join "\n", map { (my $p = "$_") =~ s/\\//g; $p } @want, @dont;
     for my $l (@lines) {
         if ($l =~ /\[(alert|crit|emerg)\]/) {
             my $tag = "[$1]";
             warn "WARNING: $name - $l\n" unless index($all_pats, $tag) >= 0
-                                               || $opt{stderr};
+                                               || defined $opt{stderr};
         }
         if ($l =~ /Assertion .* failed/) {
             $tb->ok(0, "$name - no assertion failure in error.log: $l");

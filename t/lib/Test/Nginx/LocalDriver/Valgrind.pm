@@ -90,14 +90,14 @@ sub scan_text {
 
     for my $rec (@records) {
         my $head = $rec->{head};
-        if ($head =~ /^[\d,]+ bytes in [\d,]+ blocks are definitely lost/) {
+        if ($head =~ /^[\d,]+ (?:\([^)]*\) )?bytes in [\d,]+ blocks are definitely lost/) {
             push @{ $r{leak_records} }, $rec->{text};
             if (length $match && index(lc $rec->{text}, lc $match) >= 0) {
                 push @{ $r{matching_leaks} }, $rec->{text};
             }
             next;
         }
-        next if $head =~ /^[\d,]+ bytes in [\d,]+ blocks are /;  # other leak kinds
+        next if $head =~ /^[\d,]+ (?:\([^)]*\) )?bytes in [\d,]+ blocks are /;  # other leak kinds
         next unless $rec->{stack};
         next if $head =~ /^(?:Warning:|HEAP SUMMARY|LEAK SUMMARY)/;
         push @{ $r{error_records} }, $rec->{text};
