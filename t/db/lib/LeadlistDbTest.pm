@@ -14,7 +14,7 @@ use JSON::PP ();
 use POSIX ();
 
 our @EXPORT = qw(pg_skip_reason su su_try app app_try lit jlit add_prospects
-                 spawn_psql reap_psql);
+                 add_prospects_sql spawn_psql reap_psql open_session);
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -172,6 +172,19 @@ sub add_prospects {
              selected => $row->[2] };
 }
 
-push @EXPORT, 'add_prospects_sql';
+
+# A psql session kept open: print SQL to the returned handle, close it to
+# end the session.  Its query output is discarded.
+sub open_session {
+    my ($who) = @_;
+    my %env = _conn_env($who);
+    local @ENV{keys %env} = values %env;
+    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+    open my $fh, '|-', $psql, qw(-X -q -A -t -v ON_ERROR_STOP=1 -o /dev/null)
+        or die "psql: $!";
+    binmode $fh, ':encoding(UTF-8)';
+    $fh->autoflush(1);
+    return $fh;
+}
 
 1;
