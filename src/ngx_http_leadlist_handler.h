@@ -1,0 +1,17 @@
+
+/*
+ * Copyright (C) leadlist authors
+ */
+
+
+#ifndef _NGX_HTTP_LEADLIST_HANDLER_H_INCLUDED_
+#define _NGX_HTTP_LEADLIST_HANDLER_H_INCLUDED_
+
+
+#include "ngx_http_leadlist.h"
+
+
+ngx_int_t ngx_http_leadlist_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_LEADLIST_HANDLER_H_INCLUDED_ */

@@ -1,0 +1,1311 @@
+
+/*
+ * Copyright (C) leadlist authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <sys/ioctl.h>
+
+#include "ngx_http_leadlist.h"
+#include "ngx_http_leadlist_pg.h"
+#include "ngx_http_leadlist_response.h"
+
+
+/*
+ * The PostgreSQL connection manager: one pool per upstream and worker.
+ *
+ * Connections belong to the pool, never to a request: a request borrows
+ * one for a single statement and gives it back before it answers.  Every
+ * libpq call here is non-blocking: PQconnectStartParams/PQconnectPoll,
+ * PQsend*, PQflush, PQconsumeInput, and PQgetResult only when PQisBusy()
+ * says it will not wait.  The socket is registered edge-triggered, so
+ * every read drains what the kernel holds (FIONREAD) before it waits.
+ *
+ * A request learns the outcome through its query's event, posted, never
+ * called from inside the manager, so that a request that finishes cannot
+ * change the pool's queues while they are being walked.
+ */
+
+
+#define NGX_HTTP_LEADLIST_CONNECTING  0
+#define NGX_HTTP_LEADLIST_IDLE        1
+#define NGX_HTTP_LEADLIST_BUSY        2
+#define NGX_HTTP_LEADLIST_DRAINING    3
+
+#define NGX_HTTP_LEADLIST_DRAIN_LOOPS  64
+#define NGX_HTTP_LEADLIST_BACKOFF_MAX  1000
+
+
+struct ngx_http_leadlist_pool_s {
+    ngx_http_leadlist_srv_conf_t       *conf;
+    ngx_log_t                          *log;
+
+    ngx_queue_t                         idle;     /* LIFO */
+    ngx_queue_t                         active;   /* all others */
+    ngx_queue_t                         waiters;  /* FIFO of queries */
+
+    ngx_uint_t                          nidle;
+    ngx_uint_t                          nwaiters;
+    ngx_uint_t                          open;
+    ngx_uint_t                          connecting;
+    ngx_uint_t                          next;     /* round robin */
+};
+
+
+struct ngx_http_leadlist_conn_s {
+    ngx_queue_t                         queue;
+    ngx_http_leadlist_pool_t           *pool;
+    ngx_http_leadlist_server_t         *server;
+    PGconn                             *pg;
+    ngx_connection_t                   *connection;
+    ngx_http_leadlist_query_t          *query;
+
+    PGresult                           *result;
+    PGresult                           *error;
+
+    ngx_uint_t                          state;
+    ngx_uint_t                          requests;
+    ngx_msec_t                          start;
+    ngx_msec_t                          deadline;
+
+    unsigned                            prepared:1;
+    unsigned                            preparing:1;
+    unsigned                            flushing:1;
+    unsigned                            doomed:1;
+};
+
+
+static ngx_http_leadlist_conn_t *ngx_http_leadlist_get_idle(
+    ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc);
+static ngx_int_t ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool);
+static ngx_http_leadlist_server_t *ngx_http_leadlist_next_server(
+    ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_register(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_connect_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_connect_failed(ngx_http_leadlist_conn_t *lc,
+    const char *why);
+static void ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_enqueue(ngx_http_leadlist_query_t *q);
+static void ngx_http_leadlist_wait_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_query_t *q);
+static ngx_int_t ngx_http_leadlist_flush(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_busy_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_leadlist_consume(ngx_http_leadlist_conn_t *lc);
+static ngx_int_t ngx_http_leadlist_read_results(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_fail(ngx_http_leadlist_conn_t *lc,
+    ngx_uint_t status, const char *why);
+static ngx_uint_t ngx_http_leadlist_sqlstate_status(PGresult *res);
+static void ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_idle_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_complete(ngx_http_leadlist_query_t *q,
+    ngx_uint_t status);
+static void ngx_http_leadlist_complete_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_notice(void *arg, const PGresult *res);
+static void ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc,
+    ngx_uint_t level, const char *what, const char *msg);
+static void ngx_http_leadlist_dummy_handler(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_http_leadlist_pg_init_pool(ngx_cycle_t *cycle,
+    ngx_http_leadlist_srv_conf_t *lscf)
+{
+    ngx_http_leadlist_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_leadlist_pool_t));
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool->conf = lscf;
+    pool->log = cycle->log;
+
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->active);
+    ngx_queue_init(&pool->waiters);
+
+    lscf->pool = pool;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_leadlist_pg_close_pool(ngx_http_leadlist_srv_conf_t *lscf)
+{
+    ngx_queue_t                *q;
+    ngx_http_leadlist_pool_t   *pool;
+    ngx_http_leadlist_conn_t   *lc;
+
+    pool = lscf->pool;
+    if (pool == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        lc = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
+        ngx_http_leadlist_close(lc);
+    }
+
+    while (!ngx_queue_empty(&pool->active)) {
+        q = ngx_queue_head(&pool->active);
+        lc = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
+
+        if (lc->query) {
+            lc->query->conn = NULL;
+            lc->query = NULL;
+        }
+
+        ngx_http_leadlist_close(lc);
+    }
+}
+
+
+/* NGX_AGAIN: q->handler will be called; else the HTTP status to answer */
+
+ngx_int_t
+ngx_http_leadlist_pg_run(ngx_http_leadlist_query_t *q)
+{
+    ngx_http_leadlist_pool_t  *pool;
+    ngx_http_leadlist_conn_t  *lc;
+
+    pool = q->conf->pool;
+
+    q->event.data = q;
+    q->event.log = q->request->connection->log;
+
+    for ( ;; ) {
+        lc = ngx_http_leadlist_get_idle(pool);
+        if (lc == NULL) {
+            break;
+        }
+
+        if (ngx_http_leadlist_send(lc, q) == NGX_OK) {
+            return NGX_AGAIN;
+        }
+
+        /* a reused connection that cannot even send: try another */
+
+        lc->query = NULL;
+        q->conn = NULL;
+        ngx_http_leadlist_close(lc);
+    }
+
+    if (pool->nwaiters >= pool->conf->queue) {
+        ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
+                      "leadlist: upstream \"%V\" wait queue is full (%ui), "
+                      "request_id: %V", &pool->conf->upstream->host,
+                      pool->nwaiters, ngx_http_leadlist_request_id(q->request));
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (pool->open < pool->conf->max
+        && pool->connecting <= pool->nwaiters
+        && ngx_http_leadlist_connect(pool) == NGX_DECLINED
+        && pool->connecting == 0)
+    {
+        /* every server failed a moment ago: fail fast, do not queue */
+
+        ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
+                      "leadlist: no PostgreSQL server of upstream \"%V\" is "
+                      "available, request_id: %V",
+                      &pool->conf->upstream->host,
+                      ngx_http_leadlist_request_id(q->request));
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    ngx_http_leadlist_enqueue(q);
+
+    return NGX_AGAIN;
+}
+
+
+/* the request is going away: forget it everywhere, whatever its state */
+
+void
+ngx_http_leadlist_pg_detach(ngx_http_leadlist_query_t *q)
+{
+    ngx_http_leadlist_conn_t  *lc;
+
+    if (q->queued) {
+        ngx_queue_remove(&q->queue);
+        q->conf->pool->nwaiters--;
+        q->queued = 0;
+    }
+
+    if (q->event.timer_set) {
+        ngx_del_timer(&q->event);
+    }
+
+    if (q->event.posted) {
+        ngx_delete_posted_event(&q->event);
+    }
+
+    lc = q->conn;
+    if (lc == NULL) {
+        return;
+    }
+
+    /*
+     * the statement is running: let it finish on the server and read its
+     * results away, bounded by the query timer, then reuse the connection
+     */
+
+    q->conn = NULL;
+    lc->query = NULL;
+    lc->state = NGX_HTTP_LEADLIST_DRAINING;
+
+    lc->connection->log = lc->pool->log;
+    lc->connection->read->log = lc->pool->log;
+    lc->connection->write->log = lc->pool->log;
+}
+
+
+static ngx_http_leadlist_conn_t *
+ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
+{
+    ngx_queue_t               *q;
+    ngx_http_leadlist_conn_t  *lc;
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        lc = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
+
+        ngx_queue_remove(q);
+        pool->nidle--;
+        ngx_queue_insert_tail(&pool->active, q);
+
+        if (ngx_http_leadlist_idle_alive(lc) != NGX_OK) {
+            ngx_http_leadlist_close(lc);
+            continue;
+        }
+
+        lc->connection->idle = 0;
+
+        if (lc->connection->read->timer_set) {
+            ngx_del_timer(lc->connection->read);
+        }
+
+        return lc;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * An idle connection that PostgreSQL closed still says CONNECTION_OK
+ * until libpq reads the EOF: read what is there, then peek for EOF.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc)
+{
+    u_char             buf[1];
+    ssize_t            n;
+    ngx_err_t          err;
+    PGresult          *res;
+    PGnotify          *notify;
+    ngx_connection_t  *c;
+
+    c = lc->connection;
+
+    if (lc->doomed || c->close || c->read->pending_eof) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_current_msec - lc->start > lc->pool->conf->keepalive_time) {
+        return NGX_DECLINED;
+    }
+
+    if (!PQconsumeInput(lc->pg)) {
+        return NGX_DECLINED;
+    }
+
+    while ((notify = PQnotifies(lc->pg)) != NULL) {
+        PQfreemem(notify);
+    }
+
+    if (!PQisBusy(lc->pg)) {
+        res = PQgetResult(lc->pg);
+
+        if (res != NULL) {
+            PQclear(res);
+            return NGX_DECLINED;
+        }
+    }
+
+    if (lc->doomed || PQstatus(lc->pg) != CONNECTION_OK) {
+        return NGX_DECLINED;
+    }
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+    err = ngx_socket_errno;
+
+    if (n == -1 && err == NGX_EAGAIN) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* NGX_OK: a connect started; NGX_DECLINED: no server to try now */
+
+static ngx_int_t
+ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool)
+{
+    PGconn                      *pg;
+    ngx_http_leadlist_conn_t    *lc;
+    ngx_http_leadlist_server_t  *server;
+
+    for ( ;; ) {
+        server = ngx_http_leadlist_next_server(pool);
+        if (server == NULL) {
+            return NGX_DECLINED;
+        }
+
+        pg = PQconnectStartParams(server->keywords, server->values, 0);
+        if (pg == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                          "leadlist: PQconnectStartParams() failed");
+            return NGX_DECLINED;
+        }
+
+        lc = ngx_calloc(sizeof(ngx_http_leadlist_conn_t), pool->log);
+        if (lc == NULL) {
+            PQfinish(pg);
+            return NGX_DECLINED;
+        }
+
+        lc->pool = pool;
+        lc->server = server;
+        lc->pg = pg;
+        lc->state = NGX_HTTP_LEADLIST_CONNECTING;
+        lc->deadline = ngx_current_msec + pool->conf->connect_timeout;
+
+        pool->open++;
+        pool->connecting++;
+        ngx_queue_insert_tail(&pool->active, &lc->queue);
+
+        if (PQstatus(pg) == CONNECTION_BAD
+            || PQsetnonblocking(pg, 1) != 0
+            || ngx_http_leadlist_register(lc) != NGX_OK)
+        {
+            ngx_http_leadlist_connect_failed(lc, "could not start");
+            continue;
+        }
+
+        PQsetNoticeReceiver(pg, ngx_http_leadlist_notice, lc);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                       "leadlist connect %V fd:%d", &server->name,
+                       lc->connection->fd);
+
+        return NGX_OK;
+    }
+}
+
+
+static ngx_http_leadlist_server_t *
+ngx_http_leadlist_next_server(ngx_http_leadlist_pool_t *pool)
+{
+    ngx_uint_t                   i, n;
+    ngx_http_leadlist_server_t  *server;
+
+    server = pool->conf->servers->elts;
+    n = pool->conf->servers->nelts;
+
+    for (i = 0; i < n; i++) {
+        pool->next = (pool->next + 1) % n;
+
+        if ((ngx_msec_int_t) (ngx_current_msec - server[pool->next].retry_at)
+            >= 0)
+        {
+            return &server[pool->next];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Wraps libpq's socket in an nginx connection.  libpq owns the socket:
+ * c->shared keeps ngx_close_connection() from closing it a second time.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_register(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    fd = PQsocket(lc->pg);
+    if (fd == (ngx_socket_t) -1) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, lc->pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->shared = 1;
+    c->data = lc;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+
+    c->read->handler = ngx_http_leadlist_connect_handler;
+    c->write->handler = ngx_http_leadlist_connect_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    lc->connection = c;
+
+    if (ngx_add_conn) {
+        if (ngx_add_conn(c) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT)
+               != NGX_OK
+               || ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
+                  != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(c->read, (ngx_msec_int_t) (lc->deadline - ngx_current_msec)
+                           > 0 ? lc->deadline - ngx_current_msec : 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_leadlist_connect_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_leadlist_conn_t  *lc;
+    PostgresPollingStatusType  st;
+
+    c = ev->data;
+    lc = c->data;
+
+    if (c->read->timedout) {
+        ngx_http_leadlist_connect_failed(lc, "timed out");
+        return;
+    }
+
+    /* libpq takes a poll in CONNECTION_STARTED as "connect() finished" */
+
+    if (PQstatus(lc->pg) == CONNECTION_STARTED && !ev->write) {
+        return;
+    }
+
+    for ( ;; ) {
+        st = PQconnectPoll(lc->pg);
+
+        if (st == PGRES_POLLING_FAILED) {
+            ngx_http_leadlist_connect_failed(lc, PQerrorMessage(lc->pg));
+            return;
+        }
+
+        if (st == PGRES_POLLING_OK) {
+            break;
+        }
+
+        /*
+         * a status back at CONNECTION_STARTED means libpq gave up on one
+         * address and opened a new socket for the next: the old one is
+         * closed already, wrap the new one
+         */
+
+        if (PQstatus(lc->pg) == CONNECTION_STARTED
+            || PQsocket(lc->pg) != c->fd)
+        {
+            ngx_close_connection(c);
+
+            if (ngx_http_leadlist_register(lc) != NGX_OK) {
+                lc->connection = NULL;
+                ngx_http_leadlist_connect_failed(lc, "could not register");
+            }
+
+            return;
+        }
+
+        /* CONNECTION_MADE asks to write but needs no event to do it */
+
+        if (st == PGRES_POLLING_WRITING
+            && PQstatus(lc->pg) == CONNECTION_MADE)
+        {
+            continue;
+        }
+
+        return;
+    }
+
+    ngx_del_timer(c->read);
+
+    lc->server->fails = 0;
+    lc->pool->connecting--;
+    lc->start = ngx_current_msec;
+    lc->state = NGX_HTTP_LEADLIST_BUSY;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "leadlist connected %V", &lc->server->name);
+
+    ngx_queue_remove(&lc->queue);
+    ngx_http_leadlist_release(lc);
+}
+
+
+static void
+ngx_http_leadlist_connect_failed(ngx_http_leadlist_conn_t *lc,
+    const char *why)
+{
+    ngx_msec_t                   backoff;
+    ngx_http_leadlist_pool_t    *pool;
+    ngx_http_leadlist_server_t  *server;
+
+    pool = lc->pool;
+    server = lc->server;
+
+    ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "could not connect", why);
+
+    /* backoff: 50ms doubling to 1s, with +-20% jitter against storms */
+
+    server->fails++;
+    backoff = 50 << ngx_min(server->fails - 1, 5);
+    backoff = ngx_min(backoff, NGX_HTTP_LEADLIST_BACKOFF_MAX);
+    backoff = backoff * 8 / 10 + ngx_random() % (backoff * 4 / 10 + 1);
+    server->retry_at = ngx_current_msec + backoff;
+
+    ngx_http_leadlist_close(lc);
+    ngx_http_leadlist_dispatch(pool);
+}
+
+
+/*
+ * Hands free capacity to waiting queries: idle connections first, then
+ * new connects for those still waiting.  When no server can be tried and
+ * nothing is under way, the waiters fail at once instead of timing out.
+ */
+
+static void
+ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool)
+{
+    ngx_queue_t                *qu;
+    ngx_http_leadlist_conn_t   *lc;
+    ngx_http_leadlist_query_t  *q;
+
+    while (!ngx_queue_empty(&pool->waiters)) {
+
+        lc = ngx_http_leadlist_get_idle(pool);
+
+        if (lc == NULL) {
+            if (pool->open < pool->conf->max
+                && pool->connecting < pool->nwaiters
+                && ngx_http_leadlist_connect(pool) == NGX_OK)
+            {
+                continue;
+            }
+
+            break;
+        }
+
+        qu = ngx_queue_head(&pool->waiters);
+        q = ngx_queue_data(qu, ngx_http_leadlist_query_t, queue);
+
+        ngx_queue_remove(qu);
+        pool->nwaiters--;
+        q->queued = 0;
+
+        if (q->event.timer_set) {
+            ngx_del_timer(&q->event);
+        }
+
+        if (ngx_http_leadlist_send(lc, q) != NGX_OK) {
+            lc->query = NULL;
+            q->conn = NULL;
+            ngx_http_leadlist_close(lc);
+            ngx_http_leadlist_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
+        }
+    }
+
+    if (ngx_queue_empty(&pool->waiters) || pool->connecting) {
+        return;
+    }
+
+    if (pool->open < pool->conf->max) {
+
+        /* connects failed and every server waits out its backoff */
+
+        while (!ngx_queue_empty(&pool->waiters)) {
+            qu = ngx_queue_head(&pool->waiters);
+            q = ngx_queue_data(qu, ngx_http_leadlist_query_t, queue);
+
+            ngx_queue_remove(qu);
+            pool->nwaiters--;
+            q->queued = 0;
+
+            ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
+                          "leadlist: no PostgreSQL server of upstream \"%V\" "
+                          "is available, request_id: %V",
+                          &pool->conf->upstream->host,
+                          ngx_http_leadlist_request_id(q->request));
+
+            ngx_http_leadlist_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
+        }
+    }
+}
+
+
+static void
+ngx_http_leadlist_enqueue(ngx_http_leadlist_query_t *q)
+{
+    ngx_http_leadlist_pool_t  *pool;
+
+    pool = q->conf->pool;
+
+    ngx_queue_insert_tail(&pool->waiters, &q->queue);
+    pool->nwaiters++;
+    q->queued = 1;
+
+    q->event.handler = ngx_http_leadlist_wait_handler;
+    ngx_add_timer(&q->event, pool->conf->queue_timeout);
+}
+
+
+static void
+ngx_http_leadlist_wait_handler(ngx_event_t *ev)
+{
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_leadlist_query_t  *q;
+
+    q = ev->data;
+    r = q->request;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "leadlist: no PostgreSQL connection of upstream \"%V\" "
+                  "within %Mms, request_id: %V", &q->conf->upstream->host,
+                  q->conf->queue_timeout, ngx_http_leadlist_request_id(r));
+
+    ngx_queue_remove(&q->queue);
+    q->conf->pool->nwaiters--;
+    q->queued = 0;
+
+    q->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    q->handler(q);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The first statement on a connection goes as Parse + Bind/Execute +
+ * Sync in one pipeline, later ones as Bind/Execute + Sync: one round
+ * trip either way.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_query_t *q)
+{
+    PGconn            *pg;
+    ngx_connection_t  *c;
+
+    pg = lc->pg;
+    c = lc->connection;
+
+    lc->query = q;
+    lc->state = NGX_HTTP_LEADLIST_BUSY;
+    lc->requests++;
+    q->conn = lc;
+    q->reused = (lc->requests > 1);
+
+    c->log = q->request->connection->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+    c->read->handler = ngx_http_leadlist_busy_handler;
+    c->write->handler = ngx_http_leadlist_busy_handler;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "leadlist send fd:%d prepared:%d reused:%d",
+                   c->fd, lc->prepared, q->reused);
+
+    if (!lc->prepared) {
+        lc->preparing = 1;
+
+        if (!PQenterPipelineMode(pg)
+            || !PQsendPrepare(pg, q->stmt->name, q->stmt->sql,
+                              q->stmt->nparams, NULL)
+            || !PQsendQueryPrepared(pg, q->stmt->name, q->stmt->nparams,
+                                    q->values, NULL, NULL, 0)
+            || !PQpipelineSync(pg))
+        {
+            goto failed;
+        }
+
+    } else if (!PQsendQueryPrepared(pg, q->stmt->name, q->stmt->nparams,
+                                    q->values, NULL, NULL, 0))
+    {
+        goto failed;
+    }
+
+    /* unlike the idle timer, this one keeps an exiting worker alive */
+
+    c->read->cancelable = 0;
+    ngx_add_timer(c->read, lc->pool->conf->query_timeout);
+
+    if (ngx_http_leadlist_flush(lc) == NGX_ERROR) {
+        ngx_del_timer(c->read);
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "could not send",
+                             PQerrorMessage(pg));
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_leadlist_flush(ngx_http_leadlist_conn_t *lc)
+{
+    int  rc;
+
+    rc = PQflush(lc->pg);
+
+    if (rc == -1) {
+        return NGX_ERROR;
+    }
+
+    lc->flushing = (rc == 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_leadlist_busy_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c, *rc;
+    ngx_http_leadlist_conn_t  *lc;
+
+    c = ev->data;
+    lc = c->data;
+    rc = lc->query ? lc->query->request->connection : NULL;
+
+    if (c->read->timedout) {
+        c->read->timedout = 0;
+        ngx_http_leadlist_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "query timed out");
+        goto done;
+    }
+
+    if (lc->flushing && ngx_http_leadlist_flush(lc) != NGX_OK) {
+        ngx_http_leadlist_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               PQerrorMessage(lc->pg));
+        goto done;
+    }
+
+    switch (ngx_http_leadlist_consume(lc)) {
+
+    case NGX_ERROR:
+        ngx_http_leadlist_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               PQerrorMessage(lc->pg));
+        break;
+
+    case NGX_OK:
+        ngx_http_leadlist_finish(lc);
+        break;
+
+    default: /* NGX_AGAIN */
+        break;
+    }
+
+done:
+
+    if (rc) {
+        ngx_http_run_posted_requests(rc);
+    }
+}
+
+
+/*
+ * Reads until the statement's results are complete (NGX_OK) or the
+ * kernel has nothing more (NGX_AGAIN).  With edge-triggered events a
+ * single PQconsumeInput() may leave bytes that no new event announces.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_consume(ngx_http_leadlist_conn_t *lc)
+{
+    int         avail;
+    ngx_int_t   rc;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_LEADLIST_DRAIN_LOOPS; i++) {
+
+        if (!PQconsumeInput(lc->pg)) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_leadlist_read_results(lc);
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
+
+        if (ioctl(lc->connection->fd, FIONREAD, &avail) == -1
+            || avail == 0)
+        {
+            return NGX_AGAIN;
+        }
+    }
+
+    /* a flood of input: let others run, come back from the posted queue */
+
+    ngx_post_event(lc->connection->read, &ngx_posted_events);
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_leadlist_read_results(ngx_http_leadlist_conn_t *lc)
+{
+    PGresult  *res;
+
+    while (!PQisBusy(lc->pg)) {
+
+        res = PQgetResult(lc->pg);
+
+        if (res == NULL) {
+            if (lc->preparing) {
+                /* the end of one statement of the pipeline */
+                continue;
+            }
+
+            return NGX_OK;
+        }
+
+        switch (PQresultStatus(res)) {
+
+        case PGRES_PIPELINE_SYNC:
+            PQclear(res);
+            lc->preparing = 0;
+
+            if (!PQexitPipelineMode(lc->pg)) {
+                lc->doomed = 1;
+            }
+
+            return NGX_OK;
+
+        case PGRES_COMMAND_OK:
+            if (lc->preparing) {
+                lc->prepared = 1;
+            }
+
+            PQclear(res);
+            break;
+
+        case PGRES_TUPLES_OK:
+            if (lc->result) {
+                PQclear(lc->result);
+            }
+
+            lc->result = res;
+            break;
+
+        case PGRES_FATAL_ERROR:
+            if (lc->error == NULL) {
+                lc->error = res;
+
+            } else {
+                PQclear(res);
+            }
+
+            break;
+
+        default:
+            PQclear(res);
+            break;
+        }
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_uint_t                  status;
+    ngx_http_leadlist_query_t  *q;
+
+    if (lc->connection->read->timer_set) {
+        ngx_del_timer(lc->connection->read);
+    }
+
+    q = lc->query;
+    status = 0;
+
+    if (lc->error) {
+        status = ngx_http_leadlist_sqlstate_status(lc->error);
+
+        ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "statement failed",
+                                 PQresultErrorMessage(lc->error));
+        PQclear(lc->error);
+        lc->error = NULL;
+
+        if (lc->result) {
+            PQclear(lc->result);
+            lc->result = NULL;
+        }
+
+    } else if (lc->result == NULL) {
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "statement returned",
+                                 "no rows");
+    }
+
+    lc->query = NULL;
+
+    if (q) {
+        q->conn = NULL;
+        q->result = lc->result;
+
+    } else if (lc->result) {
+        PQclear(lc->result);
+    }
+
+    lc->result = NULL;
+
+    ngx_queue_remove(&lc->queue);
+    ngx_http_leadlist_release(lc);
+
+    if (q) {
+        ngx_http_leadlist_complete(q, status);
+    }
+}
+
+
+/* the connection is in an unknown state: close it, answer the request */
+
+static void
+ngx_http_leadlist_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
+    const char *why)
+{
+    ngx_http_leadlist_pool_t   *pool;
+    ngx_http_leadlist_query_t  *q;
+
+    pool = lc->pool;
+    q = lc->query;
+
+    ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "connection failed", why);
+
+    if (q) {
+        q->conn = NULL;
+        lc->query = NULL;
+    }
+
+    ngx_http_leadlist_close(lc);
+
+    if (q) {
+        ngx_http_leadlist_complete(q, status);
+    }
+
+    ngx_http_leadlist_dispatch(pool);
+}
+
+
+/*
+ * Failures that a retry may cure answer 503: the connection or server
+ * went away, too many connections, a serialization failure or deadlock,
+ * the statement_timeout; anything else is a 500.
+ */
+
+static ngx_uint_t
+ngx_http_leadlist_sqlstate_status(PGresult *res)
+{
+    char  *state;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    if (state == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (ngx_strncmp(state, "08", 2) == 0
+        || ngx_strncmp(state, "57P", 3) == 0
+        || ngx_strcmp(state, "53300") == 0
+        || ngx_strcmp(state, "40001") == 0
+        || ngx_strcmp(state, "40P01") == 0
+        || ngx_strcmp(state, "57014") == 0)
+    {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
+ * A connection goes back only when it is known clean: no transaction,
+ * nothing pending, not in pipeline mode, within its limits.  Anything
+ * else is closed: a ROLLBACK here would be a round trip nobody awaits.
+ */
+
+static void
+ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_http_leadlist_pool_t      *pool;
+    ngx_http_leadlist_srv_conf_t  *conf;
+
+    pool = lc->pool;
+    conf = pool->conf;
+
+    ngx_queue_insert_tail(&pool->active, &lc->queue);
+
+    if (lc->doomed
+        || ngx_terminate
+        || ngx_exiting
+        || PQstatus(lc->pg) != CONNECTION_OK
+        || PQtransactionStatus(lc->pg) != PQTRANS_IDLE
+        || PQpipelineStatus(lc->pg) != PQ_PIPELINE_OFF
+        || PQisBusy(lc->pg)
+        || lc->flushing
+        || lc->requests >= conf->keepalive_requests
+        || ngx_current_msec - lc->start > conf->keepalive_time)
+    {
+        ngx_http_leadlist_close(lc);
+        ngx_http_leadlist_dispatch(pool);
+        return;
+    }
+
+    ngx_http_leadlist_keep_idle(lc);
+    ngx_http_leadlist_dispatch(pool);
+}
+
+
+static void
+ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_queue_t               *q;
+    ngx_connection_t          *c;
+    ngx_http_leadlist_pool_t  *pool;
+    ngx_http_leadlist_conn_t  *last;
+
+    pool = lc->pool;
+    c = lc->connection;
+
+    ngx_queue_remove(&lc->queue);
+    ngx_queue_insert_head(&pool->idle, &lc->queue);
+    pool->nidle++;
+
+    lc->state = NGX_HTTP_LEADLIST_IDLE;
+
+    c->idle = 1;
+    c->log = pool->log;
+    c->read->log = pool->log;
+    c->write->log = pool->log;
+    c->read->handler = ngx_http_leadlist_idle_handler;
+    c->write->handler = ngx_http_leadlist_dummy_handler;
+
+    /* an idle timer must not hold a gracefully exiting worker */
+
+    c->read->cancelable = 1;
+    ngx_add_timer(c->read, pool->conf->keepalive_timeout);
+
+    /* beyond leadlist_pg_keepalive, the least recently used one goes */
+
+    if (pool->nidle > pool->conf->keepalive
+        && !ngx_queue_empty(&pool->idle))
+    {
+        q = ngx_queue_last(&pool->idle);
+        last = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
+        ngx_http_leadlist_close(last);
+    }
+}
+
+
+static void
+ngx_http_leadlist_idle_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_leadlist_pool_t  *pool;
+    ngx_http_leadlist_conn_t  *lc;
+
+    c = ev->data;
+    lc = c->data;
+    pool = lc->pool;
+
+    if (!ev->timedout && ngx_http_leadlist_idle_alive(lc) == NGX_OK) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "leadlist close idle %V", &lc->server->name);
+
+    ngx_http_leadlist_close(lc);
+    ngx_http_leadlist_dispatch(pool);
+}
+
+
+static void
+ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_connection_t          *c;
+    ngx_http_leadlist_pool_t  *pool;
+
+    pool = lc->pool;
+    c = lc->connection;
+
+    ngx_queue_remove(&lc->queue);
+
+    if (lc->state == NGX_HTTP_LEADLIST_IDLE) {
+        pool->nidle--;
+
+    } else if (lc->state == NGX_HTTP_LEADLIST_CONNECTING) {
+        pool->connecting--;
+    }
+
+    pool->open--;
+
+    if (c) {
+        if (c->read->timer_set) {
+            ngx_del_timer(c->read);
+        }
+
+        if (c->write->timer_set) {
+            ngx_del_timer(c->write);
+        }
+
+        if (ngx_del_conn) {
+            ngx_del_conn(c, 0);
+
+        } else {
+            ngx_del_event(c->read, NGX_READ_EVENT, 0);
+            ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+        }
+
+        ngx_close_connection(c);
+    }
+
+    if (lc->result) {
+        PQclear(lc->result);
+    }
+
+    if (lc->error) {
+        PQclear(lc->error);
+    }
+
+    /* PQfinish() sends Terminate without waiting, then closes the fd */
+
+    PQfinish(lc->pg);
+    ngx_free(lc);
+}
+
+
+static void
+ngx_http_leadlist_complete(ngx_http_leadlist_query_t *q, ngx_uint_t status)
+{
+    q->status = status;
+
+    if (q->event.timer_set) {
+        ngx_del_timer(&q->event);
+    }
+
+    q->event.handler = ngx_http_leadlist_complete_handler;
+    ngx_post_event(&q->event, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_leadlist_complete_handler(ngx_event_t *ev)
+{
+    ngx_connection_t           *c;
+    ngx_http_leadlist_query_t  *q;
+
+    q = ev->data;
+    c = q->request->connection;
+
+    q->handler(q);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * libpq prints notices to stderr by default.  A FATAL notice on an idle
+ * connection (pg_terminate_backend) means it is dead even while libpq
+ * still says CONNECTION_OK.
+ */
+
+static void
+ngx_http_leadlist_notice(void *arg, const PGresult *res)
+{
+    char                      *severity;
+    ngx_http_leadlist_conn_t  *lc = arg;
+
+    severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+    if (severity && (ngx_strcmp(severity, "FATAL") == 0
+                     || ngx_strcmp(severity, "PANIC") == 0))
+    {
+        lc->doomed = 1;
+    }
+
+    ngx_http_leadlist_log_pg(lc, NGX_LOG_NOTICE, "notice",
+                             PQresultErrorMessage(res));
+}
+
+
+static void
+ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
+    const char *what, const char *msg)
+{
+    size_t      len;
+    ngx_str_t  *id;
+    ngx_log_t  *log;
+
+    len = msg ? ngx_strlen(msg) : 0;
+
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+        len--;
+    }
+
+    log = lc->connection ? lc->connection->log : lc->pool->log;
+
+    if (lc->query) {
+        id = ngx_http_leadlist_request_id(lc->query->request);
+        ngx_log_error(level, log, 0,
+                      "leadlist: PostgreSQL %V %s: %*s, request_id: %V",
+                      &lc->server->name, what, len, msg, id);
+        return;
+    }
+
+    ngx_log_error(level, log, 0, "leadlist: PostgreSQL %V %s: %*s",
+                  &lc->server->name, what, len, msg);
+}
+
+
+static void
+ngx_http_leadlist_dummy_handler(ngx_event_t *ev)
+{
+}
