@@ -1,0 +1,1618 @@
+
+/*
+ * Unit tests of the request-body validator (src/ngx_http_leadlist_body.c),
+ * printing TAP; exits non-zero on any failure.
+ *
+ *   cc -std=gnu99 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined
+ *      -Isrc t/unit/test_body.c src/ngx_http_leadlist_body.c -ljansson
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ngx_http_leadlist_body.h"
+
+
+#define NGX_HTTP_LEADLIST_LIT(s)  s, sizeof(s) - 1
+
+
+typedef struct {
+    char    *data;
+    size_t   len;
+    size_t   size;
+} ngx_http_leadlist_buf_t;
+
+
+static void ngx_http_leadlist_ok(int cond, const char *name, ...);
+static int ngx_http_leadlist_utf8_ok(const char *s);
+static int ngx_http_leadlist_run(const char *data, size_t len,
+    const ngx_http_leadlist_limits_t *limits);
+static int ngx_http_leadlist_has(const char *field, const char *message);
+static int ngx_http_leadlist_has_prefix(const char *field,
+    const char *prefix);
+static void ngx_http_leadlist_dump(void);
+static void ngx_http_leadlist_valid(const char *name, const char *json);
+static void ngx_http_leadlist_one(const char *name, const char *json,
+    const char *field, const char *message);
+static void ngx_http_leadlist_one_lim(const char *name, const char *json,
+    size_t max_persons, size_t max_selection, const char *field,
+    const char *message);
+static void ngx_http_leadlist_some(const char *name, const char *json,
+    const char *field, const char *message);
+static void ngx_http_leadlist_body_prefix(const char *name, const char *data,
+    size_t len, const char *prefix);
+static void ngx_http_leadlist_add(ngx_http_leadlist_buf_t *b, const char *s,
+    size_t n);
+static void ngx_http_leadlist_addf(ngx_http_leadlist_buf_t *b,
+    const char *fmt, ...);
+static void ngx_http_leadlist_repeat(ngx_http_leadlist_buf_t *b,
+    const char *s, size_t times);
+static void ngx_http_leadlist_reset(ngx_http_leadlist_buf_t *b);
+static char *ngx_http_leadlist_str(ngx_http_leadlist_buf_t *b);
+
+static void ngx_http_leadlist_test_valid(void);
+static void ngx_http_leadlist_test_body(void);
+static void ngx_http_leadlist_test_encoding(void);
+static void ngx_http_leadlist_test_numbers(void);
+static void ngx_http_leadlist_test_depth(void);
+static void ngx_http_leadlist_test_persons(void);
+static void ngx_http_leadlist_test_person_fields(void);
+static void ngx_http_leadlist_test_person_size(void);
+static void ngx_http_leadlist_test_selection(void);
+static void ngx_http_leadlist_test_selection_all(void);
+static void ngx_http_leadlist_test_paths(void);
+static void ngx_http_leadlist_test_scale(void);
+static void ngx_http_leadlist_test_content_type(void);
+static void ngx_http_leadlist_test_list_id(void);
+
+
+static int                        ngx_http_leadlist_tests;
+static int                        ngx_http_leadlist_failed;
+static int                        ngx_http_leadlist_rc;
+static ngx_http_leadlist_body_t   ngx_http_leadlist_body;
+static ngx_http_leadlist_buf_t    ngx_http_leadlist_b;
+
+static const char  *ngx_http_leadlist_fields[] = {
+    "firstName", "lastName", "fullName", "title", "headline", "email",
+    "phone", "linkedinUrl", "companyId", "companyName", "companyDomain",
+    "industry", "seniority", "city", "state", "country", NULL
+};
+
+
+int
+main(void)
+{
+    ngx_http_leadlist_test_valid();
+    ngx_http_leadlist_test_body();
+    ngx_http_leadlist_test_encoding();
+    ngx_http_leadlist_test_numbers();
+    ngx_http_leadlist_test_depth();
+    ngx_http_leadlist_test_persons();
+    ngx_http_leadlist_test_person_fields();
+    ngx_http_leadlist_test_person_size();
+    ngx_http_leadlist_test_selection();
+    ngx_http_leadlist_test_selection_all();
+    ngx_http_leadlist_test_paths();
+    ngx_http_leadlist_test_scale();
+    ngx_http_leadlist_test_content_type();
+    ngx_http_leadlist_test_list_id();
+
+    free(ngx_http_leadlist_b.data);
+
+    printf("1..%d\n", ngx_http_leadlist_tests);
+    printf("test_body: %d passed, %d failed\n",
+           ngx_http_leadlist_tests - ngx_http_leadlist_failed,
+           ngx_http_leadlist_failed);
+
+    return ngx_http_leadlist_failed ? 1 : 0;
+}
+
+
+static void
+ngx_http_leadlist_ok(int cond, const char *name, ...)
+{
+    va_list  args;
+
+    ngx_http_leadlist_tests++;
+
+    if (!cond) {
+        ngx_http_leadlist_failed++;
+    }
+
+    printf("%sok %d - ", cond ? "" : "not ", ngx_http_leadlist_tests);
+
+    va_start(args, name);
+    vprintf(name, args);
+    va_end(args);
+
+    printf("\n");
+
+    if (!cond) {
+        ngx_http_leadlist_dump();
+    }
+}
+
+
+/* strict UTF-8, and no C0 controls or DEL: what the API promises */
+
+static int
+ngx_http_leadlist_utf8_ok(const char *s)
+{
+    size_t                k, i;
+    unsigned char         lo, hi;
+    const unsigned char  *p;
+
+    for (p = (const unsigned char *) s; *p; p += k) {
+
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+
+        if (*p < 0x80) {
+            k = 1;
+            continue;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (*p >= 0xc2 && *p <= 0xdf) {
+            k = 2;
+
+        } else if (*p >= 0xe0 && *p <= 0xef) {
+            k = 3;
+            lo = (*p == 0xe0) ? 0xa0 : 0x80;
+            hi = (*p == 0xed) ? 0x9f : 0xbf;
+
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            k = 4;
+            lo = (*p == 0xf0) ? 0x90 : 0x80;
+            hi = (*p == 0xf4) ? 0x8f : 0xbf;
+
+        } else {
+            return 0;
+        }
+
+        if (p[1] < lo || p[1] > hi) {
+            return 0;
+        }
+
+        for (i = 2; i < k; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * validates a copy of the data in a buffer of its exact size (so that
+ * ASan sees any read past the end) and checks the API's invariants
+ */
+
+static int
+ngx_http_leadlist_run(const char *data, size_t len,
+    const ngx_http_leadlist_limits_t *limits)
+{
+    int                          good;
+    size_t                       i;
+    unsigned char               *copy;
+    ngx_http_leadlist_body_t    *b;
+    ngx_http_leadlist_detail_t  *d;
+
+    b = &ngx_http_leadlist_body;
+    copy = malloc(len ? len : 1);
+
+    if (copy == NULL) {
+        abort();
+    }
+
+    memcpy(copy, data, len);
+
+    memset(b, 0xa5, sizeof(*b));
+    ngx_http_leadlist_rc = ngx_http_leadlist_body_validate(copy, len, limits,
+                                                           b);
+    free(copy);
+
+    good = (ngx_http_leadlist_rc == 0 && b->ndetails == 0
+            && b->mode != NGX_HTTP_LEADLIST_MODE_NONE)
+           || (ngx_http_leadlist_rc == -1 && b->ndetails >= 1
+               && b->ndetails <= NGX_HTTP_LEADLIST_MAX_DETAILS
+               && b->mode == NGX_HTTP_LEADLIST_MODE_NONE);
+
+    for (i = 0; good && i < b->ndetails; i++) {
+        d = &b->details[i];
+
+        good = memchr(d->field, '\0', sizeof(d->field)) != NULL
+               && memchr(d->message, '\0', sizeof(d->message)) != NULL
+               && ngx_http_leadlist_utf8_ok(d->field)
+               && ngx_http_leadlist_utf8_ok(d->message)
+               && d->message[0] != '\0';
+    }
+
+    if (!good) {
+        printf("# API invariant broken (rc %d, %zu details)\n",
+               ngx_http_leadlist_rc, b->ndetails);
+        return -2;
+    }
+
+    return ngx_http_leadlist_rc;
+}
+
+
+static int
+ngx_http_leadlist_has(const char *field, const char *message)
+{
+    size_t                       i;
+    ngx_http_leadlist_detail_t  *d;
+
+    for (i = 0; i < ngx_http_leadlist_body.ndetails; i++) {
+        d = &ngx_http_leadlist_body.details[i];
+
+        if (strcmp(d->field, field) == 0 && strcmp(d->message, message) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_leadlist_has_prefix(const char *field, const char *prefix)
+{
+    size_t                       i;
+    ngx_http_leadlist_detail_t  *d;
+
+    for (i = 0; i < ngx_http_leadlist_body.ndetails; i++) {
+        d = &ngx_http_leadlist_body.details[i];
+
+        if (strcmp(d->field, field) == 0
+            && strncmp(d->message, prefix, strlen(prefix)) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_leadlist_dump(void)
+{
+    size_t  i, n;
+
+    n = ngx_http_leadlist_body.ndetails;
+
+    printf("#   rc %d, %zu details\n", ngx_http_leadlist_rc, n);
+
+    for (i = 0; i < n && i < 5 && n <= NGX_HTTP_LEADLIST_MAX_DETAILS; i++) {
+        printf("#   \"%s\": \"%s\"\n",
+               ngx_http_leadlist_body.details[i].field,
+               ngx_http_leadlist_body.details[i].message);
+    }
+}
+
+
+static void
+ngx_http_leadlist_valid(const char *name, const char *json)
+{
+    ngx_http_leadlist_ok(ngx_http_leadlist_run(json, strlen(json), NULL) == 0,
+                         "valid: %s", name);
+}
+
+
+/* exactly one detail, this one */
+
+static void
+ngx_http_leadlist_one(const char *name, const char *json, const char *field,
+    const char *message)
+{
+    int  rc;
+
+    rc = ngx_http_leadlist_run(json, strlen(json), NULL);
+
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_body.ndetails == 1
+                         && ngx_http_leadlist_has(field, message),
+                         "%s: \"%s\" %s", name, field, message);
+}
+
+
+static void
+ngx_http_leadlist_one_lim(const char *name, const char *json,
+    size_t max_persons, size_t max_selection, const char *field,
+    const char *message)
+{
+    int                         rc;
+    ngx_http_leadlist_limits_t  lim;
+
+    lim.max_persons = max_persons;
+    lim.max_selection = max_selection;
+
+    rc = ngx_http_leadlist_run(json, strlen(json), &lim);
+
+    if (field == NULL) {
+        ngx_http_leadlist_ok(rc == 0, "valid with limits %zu/%zu: %s",
+                             max_persons, max_selection, name);
+        return;
+    }
+
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_body.ndetails == 1
+                         && ngx_http_leadlist_has(field, message),
+                         "limits %zu/%zu: %s: \"%s\" %s", max_persons,
+                         max_selection, name, field, message);
+}
+
+
+/* invalid, and this detail among others */
+
+static void
+ngx_http_leadlist_some(const char *name, const char *json, const char *field,
+    const char *message)
+{
+    int  rc;
+
+    rc = ngx_http_leadlist_run(json, strlen(json), NULL);
+
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_has(field, message),
+                         "%s: \"%s\" %s", name, field, message);
+}
+
+
+/* one body-level detail whose message starts with prefix */
+
+static void
+ngx_http_leadlist_body_prefix(const char *name, const char *data, size_t len,
+    const char *prefix)
+{
+    int  rc;
+
+    rc = ngx_http_leadlist_run(data, len, NULL);
+
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_body.ndetails == 1
+                         && ngx_http_leadlist_has_prefix("", prefix),
+                         "%s: \"\" %s...", name, prefix);
+}
+
+
+static void
+ngx_http_leadlist_add(ngx_http_leadlist_buf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->size) {
+        b->size = (b->len + n + 1) * 2;
+        b->data = realloc(b->data, b->size);
+
+        if (b->data == NULL) {
+            abort();
+        }
+    }
+
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+
+static void
+ngx_http_leadlist_addf(ngx_http_leadlist_buf_t *b, const char *fmt, ...)
+{
+    int      n;
+    char     tmp[1024];
+    va_list  args;
+
+    va_start(args, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, args);
+    va_end(args);
+
+    if (n < 0 || (size_t) n >= sizeof(tmp)) {
+        abort();
+    }
+
+    ngx_http_leadlist_add(b, tmp, (size_t) n);
+}
+
+
+static void
+ngx_http_leadlist_repeat(ngx_http_leadlist_buf_t *b, const char *s,
+    size_t times)
+{
+    size_t  i, n;
+
+    n = strlen(s);
+
+    for (i = 0; i < times; i++) {
+        ngx_http_leadlist_add(b, s, n);
+    }
+}
+
+
+static void
+ngx_http_leadlist_reset(ngx_http_leadlist_buf_t *b)
+{
+    b->len = 0;
+    ngx_http_leadlist_add(b, "", 0);
+}
+
+
+static char *
+ngx_http_leadlist_str(ngx_http_leadlist_buf_t *b)
+{
+    return b->data;
+}
+
+
+static void
+ngx_http_leadlist_test_valid(void)
+{
+    int                        rc;
+    ngx_http_leadlist_buf_t   *b;
+
+    b = &ngx_http_leadlist_b;
+
+    rc = ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(
+                                   "{\"persons\":[{\"id\":\"p1\"}]}"),
+                               NULL);
+    ngx_http_leadlist_ok(rc == 0 && ngx_http_leadlist_body.mode
+                                    == NGX_HTTP_LEADLIST_MODE_PERSONS
+                         && ngx_http_leadlist_body.npersons == 1,
+                         "valid: minimal persons, mode persons, npersons 1");
+
+    ngx_http_leadlist_valid("a full profile with unknown members kept",
+        "{\"persons\":[{\"id\":\"p1\",\"firstName\":\"Ada\","
+        "\"lastName\":\"Lovelace\",\"fullName\":\"Ada Lovelace\","
+        "\"title\":\"CTO\",\"headline\":\"h\",\"email\":\"a@b.c\","
+        "\"phone\":\"+1\",\"linkedinUrl\":\"https://x/y\","
+        "\"companyId\":\"c1\",\"companyName\":\"Acme\","
+        "\"companyDomain\":\"acme.com\",\"industry\":\"Software\","
+        "\"seniority\":\"cxo\",\"city\":\"Paris\",\"state\":\"IDF\","
+        "\"country\":\"FR\",\"departments\":[\"Engineering\",\"\"],"
+        "\"skills\":[1,2.5,true,null,{\"a\":[]}],\"score\":-0.5e3,"
+        "\"nested\":{\"x\":{\"y\":\"z\"}},\"empty\":\"\"}]}");
+
+    ngx_http_leadlist_valid("known fields null, departments null",
+        "{\"persons\":[{\"id\":\"p1\",\"email\":null,\"title\":null,"
+        "\"country\":null,\"departments\":null}]}");
+
+    ngx_http_leadlist_valid("empty departments array and empty strings",
+        "{\"persons\":[{\"id\":\"p1\",\"departments\":[],\"email\":\"\"}]}");
+
+    rc = ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(
+                                   "{\"persons\":[{\"id\":\"a\",\"x\":1},"
+                                   "{\"id\":\"a\",\"x\":2}]}"),
+                               NULL);
+    ngx_http_leadlist_ok(rc == 0 && ngx_http_leadlist_body.npersons == 2,
+                         "valid: repeated person id (SQL dedups), "
+                         "npersons counts both");
+
+    rc = ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(
+                                   "{\"selection\":{\"searchId\":\"s1\","
+                                   "\"ids\":[\"a\",\"b\"]}}"),
+                               NULL);
+    ngx_http_leadlist_ok(rc == 0 && ngx_http_leadlist_body.mode
+                                    == NGX_HTTP_LEADLIST_MODE_SELECTION
+                         && ngx_http_leadlist_body.npersons == 0,
+                         "valid: selection by ids, mode selection");
+
+    ngx_http_leadlist_valid("selectAll false with ids",
+        "{\"selection\":{\"searchId\":\"s1\",\"selectAll\":false,"
+        "\"ids\":[\"a\"]}}");
+
+    ngx_http_leadlist_valid("selectAll true alone",
+        "{\"selection\":{\"searchId\":\"s1\",\"selectAll\":true}}");
+
+    ngx_http_leadlist_valid("selectAll true with everything",
+        "{\"selection\":{\"selectAll\":true,\"searchId\":\"s1\","
+        "\"excludeIds\":[\"a\",\"b\"],\"offset\":0,\"limit\":1000}}");
+
+    ngx_http_leadlist_valid("selectAll true, empty excludeIds, limit 1",
+        "{\"selection\":{\"searchId\":\"s1\",\"selectAll\":true,"
+        "\"excludeIds\":[],\"offset\":2147483647,\"limit\":1}}");
+
+    ngx_http_leadlist_valid("JSON whitespace around and inside",
+        " \r\n\t{ \"persons\" :\n[ { \"id\" : \"p1\" } ]\r\n}\t\n ");
+
+    ngx_http_leadlist_valid("escapes and a surrogate pair in strings",
+        "{\"persons\":[{\"id\":\"p\\u00e9\\ud83d\\ude00\\/\\\"\","
+        "\"title\":\"a\\nb\\tc\\\\\"}]}");
+
+    ngx_http_leadlist_valid("id with U+00A0 and U+00A1 (not controls)",
+        "{\"persons\":[{\"id\":\"a\\u00a0b\xc2\xa1\"}]}");
+
+    ngx_http_leadlist_valid("control characters allowed in profile text",
+        "{\"persons\":[{\"id\":\"p1\",\"headline\":\"a\\u0001\\u007f\"}]}");
+
+    ngx_http_leadlist_valid("an escaped \"persons\" key is the same key",
+        "{\"p\\u0065rsons\":[{\"id\":\"p1\"}]}");
+
+    /* limits NULL means 1000 and 1000 */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_add(b, "{\"persons\":[", 12);
+
+    for (rc = 0; rc < 1000; rc++) {
+        ngx_http_leadlist_addf(b, "%s{\"id\":\"p%d\"}", rc ? "," : "", rc);
+    }
+
+    ngx_http_leadlist_add(b, "]}", 2);
+
+    rc = ngx_http_leadlist_run(b->data, b->len, NULL);
+    ngx_http_leadlist_ok(rc == 0 && ngx_http_leadlist_body.npersons == 1000,
+                         "valid: 1000 persons with the default limit");
+}
+
+
+static void
+ngx_http_leadlist_test_body(void)
+{
+    int  rc;
+
+    rc = ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(""), NULL);
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_has("",
+                             "must be a JSON object; the body is empty"),
+                         "empty body");
+
+    rc = ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(" \r\n\t "), NULL);
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_has("",
+                             "must be a JSON object; the body is empty"),
+                         "whitespace-only body");
+
+    rc = ngx_http_leadlist_body_validate(NULL, 0, NULL,
+                                         &ngx_http_leadlist_body);
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_body.ndetails == 1,
+                         "NULL data");
+
+    ngx_http_leadlist_one("BOM", "\xef\xbb\xbf{\"persons\":[{\"id\":\"a\"}]}",
+                          "", "must not start with a UTF-8 byte order mark");
+
+    ngx_http_leadlist_one("top-level array", "[{\"persons\":[]}]",
+                          "", "must be a JSON object");
+    ngx_http_leadlist_one("top-level string", "\"persons\"",
+                          "", "must be a JSON object");
+    ngx_http_leadlist_one("top-level number", "42",
+                          "", "must be a JSON object");
+    ngx_http_leadlist_one("top-level null", "null",
+                          "", "must be a JSON object");
+
+    ngx_http_leadlist_one("neither member", "{}",
+                          "", "must contain persons or selection");
+
+    ngx_http_leadlist_one("both members",
+        "{\"persons\":[{\"id\":\"a\"}],\"selection\":{\"searchId\":\"s\","
+        "\"ids\":[\"a\"]}}",
+        "", "must contain only one of persons and selection");
+
+    ngx_http_leadlist_one("unknown top-level member",
+        "{\"persons\":[{\"id\":\"a\"}],\"dryRun\":true}",
+        "dryRun", "unknown member");
+
+    rc = ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT("{\"a\":1,\"b\":2}"),
+                               NULL);
+    ngx_http_leadlist_ok(rc == -1 && ngx_http_leadlist_body.ndetails == 3
+        && strcmp(ngx_http_leadlist_body.details[0].message,
+                  "must contain persons or selection") == 0
+        && strcmp(ngx_http_leadlist_body.details[1].field, "a") == 0
+        && strcmp(ngx_http_leadlist_body.details[2].field, "b") == 0,
+        "neither member plus unknown ones: 3 details in order");
+
+    ngx_http_leadlist_body_prefix("trailing comma",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[],}"), "invalid JSON: ");
+    ngx_http_leadlist_body_prefix("truncated body",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\""), "invalid JSON: ");
+    ngx_http_leadlist_body_prefix("two values",
+        NGX_HTTP_LEADLIST_LIT("{} {}"), "invalid JSON: end of file expected");
+    ngx_http_leadlist_body_prefix("single quotes",
+        NGX_HTTP_LEADLIST_LIT("{'persons':[]}"), "invalid JSON: ");
+    ngx_http_leadlist_body_prefix("NaN",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":NaN}"), "invalid JSON: ");
+    ngx_http_leadlist_body_prefix("comment",
+        NGX_HTTP_LEADLIST_LIT("{/**/\"persons\":[]}"), "invalid JSON: ");
+
+    ngx_http_leadlist_one("line and column in a syntax error",
+        "{\n  \"persons\": [\n    {\"id\": \"a\",}\n  ]\n}",
+        "", "invalid JSON: string or '}' expected near '}' at line 3, "
+        "column 16");
+
+    ngx_http_leadlist_body_prefix("duplicate top-level member",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\"}],"
+                              "\"persons\":[{\"id\":\"b\"}]}"),
+        "invalid JSON: duplicate object key");
+    ngx_http_leadlist_body_prefix("duplicate member in a person",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"id\":\"b\"}]}"),
+        "invalid JSON: duplicate object key");
+    ngx_http_leadlist_body_prefix("duplicate member deep in a profile",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
+                              "\"x\":[{\"k\":1,\"k\":1}]}]}"),
+        "invalid JSON: duplicate object key");
+    ngx_http_leadlist_body_prefix("duplicate escaped member",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
+                              "\"\\u0069d\":\"b\"}]}"),
+        "invalid JSON: duplicate object key");
+}
+
+
+static void
+ngx_http_leadlist_test_encoding(void)
+{
+    ngx_http_leadlist_body_prefix("invalid UTF-8 byte 0xff",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\xff\"}]}"),
+        "invalid UTF-8: ");
+    ngx_http_leadlist_body_prefix("overlong UTF-8 (C0 AF)",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\xc0\xaf\"}]}"),
+        "invalid UTF-8: ");
+    ngx_http_leadlist_body_prefix("overlong UTF-8 (E0 80 AF)",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\xe0\x80\xaf\"}]}"),
+        "invalid UTF-8: ");
+    ngx_http_leadlist_body_prefix("UTF-8-encoded surrogate (ED A0 80)",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\xed\xa0\x80\"}]}"),
+        "invalid UTF-8: ");
+    ngx_http_leadlist_body_prefix("above U+10FFFF (F4 90 80 80)",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\xf4\x90\x80\x80\"}]}"),
+        "invalid UTF-8: ");
+    ngx_http_leadlist_body_prefix("truncated UTF-8 at the end",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\"}]}\xe2\x82"),
+        "invalid UTF-8: ");
+    ngx_http_leadlist_body_prefix("invalid UTF-8 in a member name",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"\x80\":1}]}"),
+        "invalid UTF-8: ");
+
+    ngx_http_leadlist_one("\\u0000 in a string",
+        "{\"persons\":[{\"id\":\"a\",\"x\":\"\\u0000\"}]}",
+        "", "\\u0000 is not allowed at line 1, column 34");
+    ngx_http_leadlist_body_prefix("\\u0000 in a member name",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\\u0000\":1}]}"),
+        "\\u0000 is not allowed");
+    ngx_http_leadlist_body_prefix("raw NUL byte outside strings",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":\n[{\"id\":\"a\"}]}\0"),
+        "invalid JSON: NUL byte at line 2, column 14");
+    ngx_http_leadlist_body_prefix("raw NUL byte in a string",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\0\"}]}"),
+        "invalid JSON: NUL byte at line 1, column 21");
+
+    ngx_http_leadlist_body_prefix("lone high surrogate \\ud800",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\\ud800\"}]}"),
+        "invalid JSON: invalid Unicode '\\uD800'");
+    ngx_http_leadlist_body_prefix("lone low surrogate \\udc00",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\\udc00x\"}]}"),
+        "invalid JSON: invalid Unicode '\\uDC00'");
+    ngx_http_leadlist_body_prefix("high surrogate then a non-surrogate",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\\ud800\\u0041\"}]}"),
+        "invalid JSON: invalid Unicode");
+    ngx_http_leadlist_body_prefix("raw control character in a string",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\tb\"}]}"),
+        "invalid JSON: control character 0x9");
+    ngx_http_leadlist_body_prefix("bad escape",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\\x41\"}]}"),
+        "invalid JSON: ");
+}
+
+
+static void
+ngx_http_leadlist_test_numbers(void)
+{
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    ngx_http_leadlist_valid("int64 extremes",
+        "{\"persons\":[{\"id\":\"a\",\"x\":[9223372036854775807,"
+        "-9223372036854775808,0,-0]}]}");
+    ngx_http_leadlist_valid("double extremes and underflow",
+        "{\"persons\":[{\"id\":\"a\",\"x\":[1.7976931348623157e308,"
+        "-1.7976931348623157E+308,4.9e-324,1e-400,0.0e0]}]}");
+    ngx_http_leadlist_valid("exponent 1000 and -1000",
+        "{\"persons\":[{\"id\":\"a\",\"x\":[1e-1000,0e1000,-0E+01000]}]}");
+
+    ngx_http_leadlist_one("integer above int64",
+        "{\"persons\":[{\"id\":\"a\",\"x\":9223372036854775808}]}",
+        "", "number out of range at line 1, column 45");
+    ngx_http_leadlist_body_prefix("integer below int64",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
+                              "\"x\":-9223372036854775809}]}"),
+        "number out of range at line 1");
+    ngx_http_leadlist_body_prefix("real above a double",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":1.8e308}]}"),
+        "number out of range at line 1");
+    ngx_http_leadlist_body_prefix("1e100000 (PostgreSQL refuses it)",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":1e100000}]}"),
+        "number out of range at line 1");
+    ngx_http_leadlist_one("1e-100000 (a double reads 0, PostgreSQL refuses)",
+        "{\"persons\":[{\"id\":\"a\",\"x\":1e-100000}]}",
+        "", "number out of range at line 1, column 27");
+    ngx_http_leadlist_body_prefix("0e-100000 (PostgreSQL refuses it)",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":0e-100000}]}"),
+        "number out of range at line 1");
+    ngx_http_leadlist_body_prefix("0e1001",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":0e1001}]}"),
+        "number out of range at line 1");
+    ngx_http_leadlist_body_prefix("1e-1001",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":1e-1001}]}"),
+        "number out of range at line 1");
+    ngx_http_leadlist_body_prefix("exponent of 30 digits",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
+                              "\"x\":1e-999999999999999999999999999999}]}"),
+        "number out of range at line 1");
+
+    /* 1000 digits: "0." and 999 more */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":0.");
+    ngx_http_leadlist_repeat(b, "1", 999);
+    ngx_http_leadlist_addf(b, "}]}");
+    ngx_http_leadlist_valid("a number of exactly 1000 digits",
+                            ngx_http_leadlist_str(b));
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":\n1.");
+    ngx_http_leadlist_repeat(b, "0", 20000);
+    ngx_http_leadlist_addf(b, "}]}");
+    ngx_http_leadlist_one("1.(20000 zeros): a long mantissa",
+                          ngx_http_leadlist_str(b), "",
+                          "number has more than 1000 digits at line 2, "
+                          "column 1");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":0.");
+    ngx_http_leadlist_repeat(b, "1", 1000);
+    ngx_http_leadlist_addf(b, "}]}");
+    ngx_http_leadlist_body_prefix("a number of 1001 digits", b->data, b->len,
+                                  "number has more than 1000 digits");
+
+    ngx_http_leadlist_one("digits inside strings are not numbers",
+        "{\"persons\":[{\"id\":\"1e-100000\",\"x\":\"1e99999\"}],\"y\":1}",
+        "y", "unknown member");
+}
+
+
+static void
+ngx_http_leadlist_test_depth(void)
+{
+    size_t                    i;
+    clock_t                   t;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    /* the body object is level 1, persons 2, a person 3: 29 more = 32 */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":");
+    ngx_http_leadlist_repeat(b, "[", 28);
+    ngx_http_leadlist_addf(b, "{}");
+    ngx_http_leadlist_repeat(b, "]", 28);
+    ngx_http_leadlist_addf(b, "}]}");
+    ngx_http_leadlist_valid("nesting of exactly 32 levels",
+                            ngx_http_leadlist_str(b));
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":");
+    ngx_http_leadlist_repeat(b, "[", 29);
+    ngx_http_leadlist_addf(b, "{}");
+    ngx_http_leadlist_repeat(b, "]", 29);
+    ngx_http_leadlist_addf(b, "}]}");
+    ngx_http_leadlist_one("nesting of 33 levels", ngx_http_leadlist_str(b),
+                          "", "must not nest arrays and objects more than 32"
+                          " levels deep at line 1, column 56");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_repeat(b, "[", 100000);
+    t = clock();
+    ngx_http_leadlist_body_prefix("100,000 opening brackets", b->data,
+                                  b->len, "must not nest arrays and objects");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_repeat(b, "{\"a\":", 100000);
+    ngx_http_leadlist_addf(b, "1");
+    ngx_http_leadlist_repeat(b, "}", 100000);
+    ngx_http_leadlist_body_prefix("100,000 nested objects", b->data, b->len,
+                                  "must not nest arrays and objects");
+    ngx_http_leadlist_ok((double) (clock() - t) / CLOCKS_PER_SEC < 2.0,
+                         "deep nesting is refused quickly");
+
+    /* brackets in strings, and escaped quotes, do not count */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\\\"[[[\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "[{", 20000);
+    ngx_http_leadlist_addf(b, "\\\\\"}]}");
+    ngx_http_leadlist_valid("40,000 brackets inside a string",
+                            ngx_http_leadlist_str(b));
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_repeat(b, i ? "]" : "}", 100000);
+        ngx_http_leadlist_body_prefix(i ? "100,000 closing brackets"
+                                        : "100,000 closing braces",
+                                      b->data, b->len, "invalid JSON: ");
+    }
+}
+
+
+static void
+ngx_http_leadlist_test_persons(void)
+{
+    int                       i;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    ngx_http_leadlist_one("persons an object", "{\"persons\":{\"id\":\"a\"}}",
+                          "persons", "must be an array of 1 to 1000 items");
+    ngx_http_leadlist_one("persons null", "{\"persons\":null}",
+                          "persons", "must be an array of 1 to 1000 items");
+    ngx_http_leadlist_one("persons empty", "{\"persons\":[]}",
+                          "persons", "must be an array of 1 to 1000 items");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_add(b, "{\"persons\":[", 12);
+
+    for (i = 0; i < 1001; i++) {
+        ngx_http_leadlist_addf(b, "%s{\"id\":\"p%d\"}", i ? "," : "", i);
+    }
+
+    ngx_http_leadlist_add(b, "]}", 2);
+    ngx_http_leadlist_one("1001 persons", ngx_http_leadlist_str(b),
+                          "persons", "must be an array of 1 to 1000 items");
+    ngx_http_leadlist_ok(ngx_http_leadlist_body.npersons == 1001,
+                         "npersons is set even when too many");
+
+    ngx_http_leadlist_one_lim("3 persons",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"id\":\"c\"}]}",
+        2, 1000, "persons", "must be an array of 1 to 2 items");
+    ngx_http_leadlist_one_lim("2 persons",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\"}]}", 2, 1000, NULL, NULL);
+    ngx_http_leadlist_one_lim("1001 persons", ngx_http_leadlist_str(b),
+                              5000, 1000, NULL, NULL);
+
+    ngx_http_leadlist_one("a person that is a string",
+                          "{\"persons\":[{\"id\":\"a\"},\"b\"]}",
+                          "persons[1]", "must be an object");
+    ngx_http_leadlist_one("a person that is null", "{\"persons\":[null]}",
+                          "persons[0]", "must be an object");
+
+    ngx_http_leadlist_one("id missing",
+                          "{\"persons\":[{\"id\":\"a\"},{\"name\":\"b\"}]}",
+                          "persons[1].id", "is required");
+    ngx_http_leadlist_one("id a number", "{\"persons\":[{\"id\":7}]}",
+                          "persons[0].id", "must be a string");
+    ngx_http_leadlist_one("id null", "{\"persons\":[{\"id\":null}]}",
+                          "persons[0].id", "must be a string");
+    ngx_http_leadlist_one("id empty", "{\"persons\":[{\"id\":\"\"}]}",
+                          "persons[0].id", "must be 1 to 128 characters");
+    ngx_http_leadlist_one("id with \\u0001",
+                          "{\"persons\":[{\"id\":\"a\\u0001\"}]}",
+                          "persons[0].id",
+                          "must not contain control characters");
+    ngx_http_leadlist_one("id with \\n", "{\"persons\":[{\"id\":\"a\\n\"}]}",
+                          "persons[0].id",
+                          "must not contain control characters");
+    ngx_http_leadlist_one("id with DEL",
+                          "{\"persons\":[{\"id\":\"a\\u007f\"}]}",
+                          "persons[0].id",
+                          "must not contain control characters");
+    ngx_http_leadlist_one("id with U+0085 (C1)",
+                          "{\"persons\":[{\"id\":\"a\xc2\x85\"}]}",
+                          "persons[0].id",
+                          "must not contain control characters");
+    ngx_http_leadlist_one("id with U+009F (C1)",
+                          "{\"persons\":[{\"id\":\"\\u009f\"}]}",
+                          "persons[0].id",
+                          "must not contain control characters");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"");
+    ngx_http_leadlist_repeat(b, "\xc3\xa9", 128);
+    ngx_http_leadlist_addf(b, "\"}]}");
+    ngx_http_leadlist_valid("id of 128 two-byte characters (256 bytes)",
+                            ngx_http_leadlist_str(b));
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"");
+    ngx_http_leadlist_repeat(b, "x", 129);
+    ngx_http_leadlist_addf(b, "\"}]}");
+    ngx_http_leadlist_one("id of 129 characters", ngx_http_leadlist_str(b),
+                          "persons[0].id", "must be 1 to 128 characters");
+
+    /* the detail cap: 1000 bad persons give the first 100 */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_add(b, "{\"persons\":[", 12);
+
+    for (i = 0; i < 1000; i++) {
+        ngx_http_leadlist_addf(b, "%s{}", i ? "," : "");
+    }
+
+    ngx_http_leadlist_add(b, "]}", 2);
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
+        && ngx_http_leadlist_body.ndetails == 100
+        && strcmp(ngx_http_leadlist_body.details[99].field,
+                  "persons[99].id") == 0,
+        "details stop at 100, in order");
+}
+
+
+static void
+ngx_http_leadlist_test_person_fields(void)
+{
+    char                       json[256], field[64];
+    const char               **name;
+    ngx_http_leadlist_buf_t   *b;
+
+    b = &ngx_http_leadlist_b;
+
+    for (name = ngx_http_leadlist_fields; *name; name++) {
+        snprintf(json, sizeof(json),
+                 "{\"persons\":[{\"id\":\"a\",\"%s\":1}]}", *name);
+        snprintf(field, sizeof(field), "persons[0].%s", *name);
+        ngx_http_leadlist_one("a number in a text field", json, field,
+                              "must be a string or null");
+
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"%s\":\"",
+                               *name);
+        ngx_http_leadlist_repeat(b, "\xf0\x9f\x98\x80", 1024);
+        ngx_http_leadlist_addf(b, "\"}]}");
+        ngx_http_leadlist_ok(ngx_http_leadlist_run(b->data, b->len, NULL)
+                             == 0,
+                             "valid: %s of 1024 four-byte characters",
+                             *name);
+
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"%s\":\"",
+                               *name);
+        ngx_http_leadlist_repeat(b, "a", 1025);
+        ngx_http_leadlist_addf(b, "\"}]}");
+        ngx_http_leadlist_one("1025 characters", ngx_http_leadlist_str(b),
+                              field, "must be at most 1024 characters");
+    }
+
+    ngx_http_leadlist_one("a boolean in a text field",
+                          "{\"persons\":[{\"id\":\"a\",\"email\":true}]}",
+                          "persons[0].email", "must be a string or null");
+    ngx_http_leadlist_one("an object in a text field",
+                          "{\"persons\":[{\"id\":\"a\",\"city\":{}}]}",
+                          "persons[0].city", "must be a string or null");
+
+    ngx_http_leadlist_one("departments a string",
+        "{\"persons\":[{\"id\":\"a\",\"departments\":\"Sales\"}]}",
+        "persons[0].departments", "must be an array of strings or null");
+    ngx_http_leadlist_one("departments an object",
+        "{\"persons\":[{\"id\":\"a\",\"departments\":{}}]}",
+        "persons[0].departments", "must be an array of strings or null");
+    ngx_http_leadlist_one("a department that is a number",
+        "{\"persons\":[{\"id\":\"a\",\"departments\":[\"x\",1]}]}",
+        "persons[0].departments[1]", "must be a string");
+    ngx_http_leadlist_one("a department that is null",
+        "{\"persons\":[{\"id\":\"a\",\"departments\":[null]}]}",
+        "persons[0].departments[0]", "must be a string");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b,
+        "{\"persons\":[{\"id\":\"a\",\"departments\":[\"");
+    ngx_http_leadlist_repeat(b, "d", 1025);
+    ngx_http_leadlist_addf(b, "\"]}]}");
+    ngx_http_leadlist_one("a department of 1025 characters",
+                          ngx_http_leadlist_str(b),
+                          "persons[0].departments[0]",
+                          "must be at most 1024 characters");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b,
+        "{\"persons\":[{\"id\":\"a\",\"departments\":[\"d\"");
+    ngx_http_leadlist_repeat(b, ",\"d\"", 63);
+    ngx_http_leadlist_addf(b, "]}]}");
+    ngx_http_leadlist_valid("64 departments", ngx_http_leadlist_str(b));
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b,
+        "{\"persons\":[{\"id\":\"a\",\"departments\":[\"d\"");
+    ngx_http_leadlist_repeat(b, ",\"d\"", 64);
+    ngx_http_leadlist_addf(b, "]}]}");
+    ngx_http_leadlist_one("65 departments", ngx_http_leadlist_str(b),
+                          "persons[0].departments",
+                          "must have at most 64 items");
+
+    ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(
+                              "{\"persons\":[{\"id\":1,\"email\":2,"
+                              "\"departments\":[3]},"
+                              "{\"id\":\"b\",\"title\":[]}]}"),
+                          NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_body.ndetails == 4
+        && strcmp(ngx_http_leadlist_body.details[0].field,
+                  "persons[0].id") == 0
+        && strcmp(ngx_http_leadlist_body.details[1].field,
+                  "persons[0].email") == 0
+        && strcmp(ngx_http_leadlist_body.details[2].field,
+                  "persons[0].departments[0]") == 0
+        && strcmp(ngx_http_leadlist_body.details[3].field,
+                  "persons[1].title") == 0,
+        "one detail per problem, in person order");
+}
+
+
+static void
+ngx_http_leadlist_test_person_size(void)
+{
+    size_t                    pad;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    /* {"id":"b","x":"<pad>"} is 17 bytes plus pad */
+
+    pad = NGX_HTTP_LEADLIST_MAX_PERSON_BYTES - 17;
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"},  "
+                              "{\"id\":\"b\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "y", pad);
+    ngx_http_leadlist_addf(b, "\"}  ]}");
+    ngx_http_leadlist_valid("a person of exactly 65536 bytes",
+                            ngx_http_leadlist_str(b));
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"},"
+                              "{\"id\":\"b\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "y", pad + 1);
+    ngx_http_leadlist_addf(b, "\"}]}");
+    ngx_http_leadlist_one("a person of 65537 bytes",
+                          ngx_http_leadlist_str(b), "persons[1]",
+                          "must be at most 65536 bytes");
+
+    /* escapes count as sent: 6 bytes each, though one character */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"p\\u0065rsons\":[{\"id\":\"a\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "\\u00e9", 11000);
+    ngx_http_leadlist_addf(b, "\",\"y\":[\"}\",{\"}\":\"]\"}]}]}");
+    ngx_http_leadlist_one("escaped key, escapes and brackets in strings",
+                          ngx_http_leadlist_str(b), "persons[0]",
+                          "must be at most 65536 bytes");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "z", 70000);
+    ngx_http_leadlist_addf(b, "\",\"email\":1},{\"id\":\"b\"},"
+                              "{\"id\":\"c\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "z", 70000);
+    ngx_http_leadlist_addf(b, "\"}]}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
+        && ngx_http_leadlist_body.ndetails == 3
+        && ngx_http_leadlist_has("persons[0]", "must be at most 65536 bytes")
+        && ngx_http_leadlist_has("persons[0].email",
+                                 "must be a string or null")
+        && ngx_http_leadlist_has("persons[2]", "must be at most 65536 bytes"),
+        "two large persons and a bad field are all reported");
+
+    /* only elements of the top-level persons array are measured */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                              "\"ids\":[\"a\"]},\"x\":{\"persons\":[{\"y\":\"");
+    ngx_http_leadlist_repeat(b, "z", 70000);
+    ngx_http_leadlist_addf(b, "\"}]}}");
+    ngx_http_leadlist_one("a large nested \"persons\" is not measured",
+                          ngx_http_leadlist_str(b), "x", "unknown member");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":\"");
+    ngx_http_leadlist_repeat(b, "z", 10 * 1024 * 1024);
+    ngx_http_leadlist_addf(b, "\"}]}");
+    ngx_http_leadlist_one("a person holding a 10 MiB string",
+                          ngx_http_leadlist_str(b), "persons[0]",
+                          "must be at most 65536 bytes");
+}
+
+
+static void
+ngx_http_leadlist_test_selection(void)
+{
+    int                       i;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    ngx_http_leadlist_one("selection an array", "{\"selection\":[]}",
+                          "selection", "must be an object");
+    ngx_http_leadlist_one("selection null", "{\"selection\":null}",
+                          "selection", "must be an object");
+
+    ngx_http_leadlist_one("searchId missing",
+                          "{\"selection\":{\"ids\":[\"a\"]}}",
+                          "selection.searchId", "is required");
+    ngx_http_leadlist_one("searchId a number",
+                          "{\"selection\":{\"searchId\":5,\"ids\":[\"a\"]}}",
+                          "selection.searchId", "must be a string");
+    ngx_http_leadlist_one("searchId empty",
+                          "{\"selection\":{\"searchId\":\"\",\"ids\":[\"a\"]}}",
+                          "selection.searchId",
+                          "must be 1 to 128 characters");
+    ngx_http_leadlist_one("searchId with a control character",
+        "{\"selection\":{\"searchId\":\"s\\r\",\"ids\":[\"a\"]}}",
+        "selection.searchId", "must not contain control characters");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"ids\":[\"a\"],"
+                              "\"searchId\":\"");
+    ngx_http_leadlist_repeat(b, "s", 129);
+    ngx_http_leadlist_addf(b, "\"}}");
+    ngx_http_leadlist_one("searchId of 129 characters",
+                          ngx_http_leadlist_str(b), "selection.searchId",
+                          "must be 1 to 128 characters");
+
+    ngx_http_leadlist_one("selectAll a string",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":\"true\","
+        "\"ids\":[\"a\"]}}",
+        "selection.selectAll", "must be a boolean");
+    ngx_http_leadlist_one("selectAll null, no ids: no \"is required\"",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":null}}",
+        "selection.selectAll", "must be a boolean");
+    ngx_http_leadlist_some("selectAll 1, ids still checked",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":1,\"ids\":[2],"
+        "\"limit\":0}}",
+        "selection.ids[0]", "must be a string");
+    ngx_http_leadlist_some("selectAll 1, limit still checked",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":1,\"ids\":[2],"
+        "\"limit\":0}}",
+        "selection.limit", "must be an integer from 1 to 1000");
+
+    ngx_http_leadlist_one("ids missing",
+                          "{\"selection\":{\"searchId\":\"s\"}}",
+                          "selection.ids", "is required");
+    ngx_http_leadlist_one("ids missing with selectAll false",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":false}}",
+        "selection.ids", "is required");
+    ngx_http_leadlist_one("ids empty",
+                          "{\"selection\":{\"searchId\":\"s\",\"ids\":[]}}",
+                          "selection.ids",
+                          "must be an array of 1 to 1000 items");
+    ngx_http_leadlist_one("ids a string",
+                          "{\"selection\":{\"searchId\":\"s\",\"ids\":\"a\"}}",
+                          "selection.ids",
+                          "must be an array of 1 to 1000 items");
+    ngx_http_leadlist_one("an id that is a number",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\",\"b\",3]}}",
+        "selection.ids[2]", "must be a string");
+    ngx_http_leadlist_one("an empty id",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"\"]}}",
+        "selection.ids[0]", "must be 1 to 128 characters");
+    ngx_http_leadlist_one("an id with a control character",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\",\"\\u001f\"]}}",
+        "selection.ids[1]", "must not contain control characters");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\",\"ids\":[");
+
+    for (i = 0; i < 1001; i++) {
+        ngx_http_leadlist_addf(b, "%s\"p%d\"", i ? "," : "", i);
+    }
+
+    ngx_http_leadlist_addf(b, "]}}");
+    ngx_http_leadlist_one("1001 ids", ngx_http_leadlist_str(b),
+                          "selection.ids",
+                          "must be an array of 1 to 1000 items");
+    ngx_http_leadlist_one_lim("1001 ids", ngx_http_leadlist_str(b), 1000,
+                              2000, NULL, NULL);
+
+    ngx_http_leadlist_one_lim("6 ids",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"1\",\"2\",\"3\","
+        "\"4\",\"5\",\"6\"]}}", 1000, 5,
+        "selection.ids", "must be an array of 1 to 5 items");
+    ngx_http_leadlist_one_lim("5 ids",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"1\",\"2\",\"3\","
+        "\"4\",\"5\"]}}", 1000, 5, NULL, NULL);
+
+    ngx_http_leadlist_one("excludeIds without selectAll",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\"],"
+        "\"excludeIds\":[\"b\"]}}",
+        "selection.excludeIds", "is only allowed with selectAll true");
+    ngx_http_leadlist_one("offset with selectAll false",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":false,"
+        "\"ids\":[\"a\"],\"offset\":0}}",
+        "selection.offset", "is only allowed with selectAll true");
+    ngx_http_leadlist_one("limit without selectAll",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\"],\"limit\":10}}",
+        "selection.limit", "is only allowed with selectAll true");
+
+    ngx_http_leadlist_one("unknown member of selection",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\"],\"page\":2}}",
+        "selection.page", "unknown member");
+
+    ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT(
+                              "{\"selection\":{\"excludeIds\":1,\"ids\":[],"
+                              "\"z\":0,\"searchId\":\"\",\"offset\":1}}"),
+                          NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_body.ndetails == 5
+        && strcmp(ngx_http_leadlist_body.details[0].field,
+                  "selection.searchId") == 0
+        && strcmp(ngx_http_leadlist_body.details[1].field,
+                  "selection.ids") == 0
+        && strcmp(ngx_http_leadlist_body.details[2].field,
+                  "selection.excludeIds") == 0
+        && strcmp(ngx_http_leadlist_body.details[3].field,
+                  "selection.offset") == 0
+        && strcmp(ngx_http_leadlist_body.details[4].field,
+                  "selection.z") == 0,
+        "selection details in member order, unknown ones last");
+}
+
+
+static void
+ngx_http_leadlist_test_selection_all(void)
+{
+    int                       i;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    ngx_http_leadlist_one("ids with selectAll true",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"ids\":[\"a\"]}}",
+        "selection.ids", "is not allowed with selectAll true");
+
+    ngx_http_leadlist_one("excludeIds an object",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"excludeIds\":{}}}",
+        "selection.excludeIds", "must be an array of at most 10000 items");
+    ngx_http_leadlist_one("excludeIds null",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"excludeIds\":null}}",
+        "selection.excludeIds", "must be an array of at most 10000 items");
+    ngx_http_leadlist_one("an excluded id that is an array",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"excludeIds\":[\"a\",[]]}}",
+        "selection.excludeIds[1]", "must be a string");
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                                  "\"selectAll\":true,\"excludeIds\":[\"x\"");
+        ngx_http_leadlist_repeat(b, ",\"x\"", 9999 + i);
+        ngx_http_leadlist_addf(b, "]}}");
+
+        if (i == 0) {
+            ngx_http_leadlist_valid("10000 excludeIds",
+                                    ngx_http_leadlist_str(b));
+
+        } else {
+            ngx_http_leadlist_one("10001 excludeIds",
+                                  ngx_http_leadlist_str(b),
+                                  "selection.excludeIds",
+                                  "must be an array of at most 10000 items");
+        }
+    }
+
+    ngx_http_leadlist_one("offset -1",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"offset\":-1}}",
+        "selection.offset", "must be an integer from 0 to 2147483647");
+    ngx_http_leadlist_one("offset 1.0 (JSON integers only)",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"offset\":1.0}}",
+        "selection.offset", "must be an integer from 0 to 2147483647");
+    ngx_http_leadlist_one("offset \"1\"",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"offset\":\"1\"}}",
+        "selection.offset", "must be an integer from 0 to 2147483647");
+    ngx_http_leadlist_one("offset 2147483648",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"offset\":2147483648}}",
+        "selection.offset", "must be an integer from 0 to 2147483647");
+    ngx_http_leadlist_one("limit 0",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":0}}",
+        "selection.limit", "must be an integer from 1 to 1000");
+    ngx_http_leadlist_one("limit 1001",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":1001}}",
+        "selection.limit", "must be an integer from 1 to 1000");
+    ngx_http_leadlist_one("limit 1e2",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":1e2}}",
+        "selection.limit", "must be an integer from 1 to 1000");
+    ngx_http_leadlist_one("limit null",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":null}}",
+        "selection.limit", "must be an integer from 1 to 1000");
+    ngx_http_leadlist_one_lim("limit 6",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":6}}", 1000, 5,
+        "selection.limit", "must be an integer from 1 to 5");
+    ngx_http_leadlist_one_lim("limit 5",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":5}}", 1000, 5, NULL, NULL);
+    ngx_http_leadlist_one_lim("limit 2000",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":2000}}", 1000, 2000, NULL, NULL);
+}
+
+
+static void
+ngx_http_leadlist_test_paths(void)
+{
+    int                          cut;
+    size_t                       n;
+    const char                  *f;
+    ngx_http_leadlist_buf_t     *b;
+
+    b = &ngx_http_leadlist_b;
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"}],\"");
+    ngx_http_leadlist_repeat(b, "k", 300);
+    ngx_http_leadlist_addf(b, "\":1}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    f = ngx_http_leadlist_body.details[0].field;
+    n = strlen(f);
+    ngx_http_leadlist_ok(ngx_http_leadlist_body.ndetails == 1 && n == 255
+                         && strcmp(f + 252, "...") == 0
+                         && strspn(f, "k") == 252,
+                         "a 300-byte member name is cut to 252 bytes + ...");
+
+    /* 3-byte characters: 255 - 3 = 252 = 84 of them, no partial one */
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"}],\"x");
+    ngx_http_leadlist_repeat(b, "\xe2\x82\xac", 200);
+    ngx_http_leadlist_addf(b, "\":1}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    f = ngx_http_leadlist_body.details[0].field;
+    n = strlen(f);
+    cut = n >= 3 && strcmp(f + n - 3, "...") == 0;
+    ngx_http_leadlist_ok(ngx_http_leadlist_body.ndetails == 1 && cut
+                         && n == 1 + 83 * 3 + 3
+                         && ngx_http_leadlist_utf8_ok(f),
+                         "a multi-byte member name is cut between "
+                         "characters");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                              "\"ids\":[\"a\"],\"");
+    ngx_http_leadlist_repeat(b, "\xf0\x9f\x98\x80", 100);
+    ngx_http_leadlist_addf(b, "\":1}}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    f = ngx_http_leadlist_body.details[0].field;
+    n = strlen(f);
+    ngx_http_leadlist_ok(ngx_http_leadlist_body.ndetails == 1
+                         && strncmp(f, "selection.\xf0\x9f\x98\x80", 14) == 0
+                         && n == 10 + 60 * 4 + 3
+                         && strcmp(f + n - 3, "...") == 0,
+                         "selection.<long name> is cut between characters");
+
+    ngx_http_leadlist_one("\\u0000 in a top-level member name",
+        "{\"persons\":[{\"id\":\"a\"}],\"a\\nb\\u0000\":1}",
+        "", "\\u0000 is not allowed at line 1, column 36");
+    ngx_http_leadlist_one("a newline in a member name shows as ?",
+        "{\"persons\":[{\"id\":\"a\"}],\"a\\nb\\t\\u007f\":1}",
+        "a?b??", "unknown member");
+    ngx_http_leadlist_one("an empty member name",
+        "{\"persons\":[{\"id\":\"a\"}],\"\":1}", "", "unknown member");
+    ngx_http_leadlist_one("a non-ASCII member name is kept",
+        "{\"persons\":[{\"id\":\"a\"}],\"\\u00e9t\xc3\xa9\":1}",
+        "\xc3\xa9t\xc3\xa9", "unknown member");
+
+    /* jansson's "near" text quotes the body: it must stay UTF-8 */
+
+    ngx_http_leadlist_body_prefix("multi-byte text near a syntax error",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"\xe2\x82\xac"
+                              "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+                              "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+                              "\" x}]}"),
+        "invalid JSON: ");
+}
+
+
+static void
+ngx_http_leadlist_test_scale(void)
+{
+    int                       i;
+    clock_t                   t;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    t = clock();
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"}]");
+
+    for (i = 0; i < 100000; i++) {
+        ngx_http_leadlist_addf(b, ",\"k%d\":%d", i, i);
+    }
+
+    ngx_http_leadlist_addf(b, "}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
+        && ngx_http_leadlist_body.ndetails == 100
+        && strcmp(ngx_http_leadlist_body.details[0].field, "k0") == 0
+        && strcmp(ngx_http_leadlist_body.details[99].field, "k99") == 0,
+        "100,000 unknown top-level members: first 100 reported in order");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"extra\":{");
+
+    for (i = 0; i < 100000; i++) {
+        ngx_http_leadlist_addf(b, "%s\"k%d\":%d", i ? "," : "", i, i);
+    }
+
+    ngx_http_leadlist_addf(b, "}}]}");
+    ngx_http_leadlist_ok(ngx_http_leadlist_run(b->data, b->len, NULL) == -1
+                         && ngx_http_leadlist_has("persons[0]",
+                                              "must be at most 65536 bytes"),
+                         "100,000 keys in one person: too large");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                              "\"selectAll\":true},\"x\":{");
+
+    for (i = 0; i < 100000; i++) {
+        ngx_http_leadlist_addf(b, "%s\"k%d\":[%d]", i ? "," : "", i, i);
+    }
+
+    ngx_http_leadlist_addf(b, "}}");
+    ngx_http_leadlist_one("100,000 keys in one nested object",
+                          ngx_http_leadlist_str(b), "x", "unknown member");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[");
+
+    for (i = 0; i < 100000; i++) {
+        ngx_http_leadlist_addf(b, "%s{\"id\":%d}", i ? "," : "", i);
+    }
+
+    ngx_http_leadlist_addf(b, "]}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
+        && ngx_http_leadlist_body.ndetails == 100
+        && ngx_http_leadlist_body.npersons == 100000
+        && ngx_http_leadlist_has("persons",
+                                 "must be an array of 1 to 1000 items")
+        && ngx_http_leadlist_has("persons[98].id", "must be a string"),
+        "100,000 bad persons: 100 details");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                              "\"ids\":[\"a\"],\"");
+    ngx_http_leadlist_repeat(b, "n", 20 * 1024 * 1024);
+    ngx_http_leadlist_addf(b, "\":1}}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
+        && ngx_http_leadlist_body.ndetails == 1
+        && strlen(ngx_http_leadlist_body.details[0].field) == 255,
+        "a 20 MiB member name");
+
+    ngx_http_leadlist_ok((double) (clock() - t) / CLOCKS_PER_SEC < 20.0,
+                         "large bodies take linear time (%.2fs)",
+                         (double) (clock() - t) / CLOCKS_PER_SEC);
+}
+
+
+static void
+ngx_http_leadlist_test_content_type(void)
+{
+    size_t       i;
+    const char  *s;
+
+    static const char  *good[] = {
+        "application/json",
+        "Application/JSON",
+        "APPLICATION/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/json; charset=\"utf-8\"",
+        "application/json; charset=utf8",
+        "application/json; Charset=\"UTF8\"",
+        "application/json ; charset=utf-8 ",
+        "application/json; foo=bar; charset=utf-8",
+        "application/json; foo=\"a;b\\\"c\"",
+        "application/json;",
+        "application/json;;charset=utf-8",
+        "  application/json\t",
+        NULL
+    };
+
+    static const char  *bad[] = {
+        "",
+        " ",
+        "text/plain",
+        "application/jsonx",
+        "application/json-patch+json",
+        "application/vnd.api+json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin1",
+        "application/json; charset=\"iso-8859-1\"",
+        "application/json; charset=utf-16",
+        "application/json; charset=utf-8; charset=latin1",
+        "application/json; charset=\"utf-8",
+        "application/json; charset",
+        "application/json; charset=",
+        "application/json; charset=\"\"",
+        "application/json; =utf-8",
+        "application/json; charset = utf-8",
+        "application/json, text/plain",
+        "application/json charset=utf-8",
+        "application/json; charset=utf-8x",
+        "application/json; charset=utf-8-but-longer-than-16",
+        "application/json; a=b c",
+        "application/",
+        "json",
+        NULL
+    };
+
+    for (i = 0; good[i]; i++) {
+        s = good[i];
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
+                                 (const unsigned char *) s, strlen(s)) == 1,
+                             "content type accepted: '%s'", s);
+    }
+
+    for (i = 0; bad[i]; i++) {
+        s = bad[i];
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
+                                 (const unsigned char *) s, strlen(s)) == 0,
+                             "content type refused: '%s'", s);
+    }
+
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(NULL, 0) == 0,
+                         "content type refused: NULL");
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
+                             (const unsigned char *) "application/json\0x",
+                             18) == 0,
+                         "content type refused: a NUL inside");
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
+                             (const unsigned char *) "application/jsonXYZ",
+                             16) == 1,
+                         "content type: only len bytes are read");
+}
+
+
+static void
+ngx_http_leadlist_test_list_id(void)
+{
+    size_t       i;
+    const char  *s;
+
+    static const char  *good[] = {
+        "a", "Z", "0", "-", "_", "list_01-AB",
+        "0123456789012345678901234567890123456789012345678901234567890123",
+        NULL
+    };
+
+    static const char  *bad[] = {
+        "",
+        "01234567890123456789012345678901234567890123456789012345678901234",
+        "a b", "a/b", "a.b", "a%20b", "..", "\xc3\xa9", "a\n", "a+b", "a:b",
+        NULL
+    };
+
+    for (i = 0; good[i]; i++) {
+        s = good[i];
+        ngx_http_leadlist_ok(ngx_http_leadlist_list_id_ok(
+                                 (const unsigned char *) s, strlen(s)) == 1,
+                             "list id accepted: '%s'", s);
+    }
+
+    for (i = 0; bad[i]; i++) {
+        s = bad[i];
+        ngx_http_leadlist_ok(ngx_http_leadlist_list_id_ok(
+                                 (const unsigned char *) s, strlen(s)) == 0,
+                             "list id refused (%zu bytes)", strlen(s));
+    }
+
+    ngx_http_leadlist_ok(ngx_http_leadlist_list_id_ok(NULL, 0) == 0,
+                         "list id refused: NULL");
+    ngx_http_leadlist_ok(ngx_http_leadlist_list_id_ok(
+                             (const unsigned char *) "ab\0", 3) == 0,
+                         "list id refused: a NUL inside");
+}
