@@ -499,9 +499,9 @@ ngx_http_leadlist_init_upstream(ngx_conf_t *cf,
 
     if (lscf->query_timeout <= NGX_HTTP_LEADLIST_STMT_MARGIN) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"leadlist_pg_query_timeout\" must be more than %ums "
+                      "\"leadlist_pg_query_timeout\" must be more than %uims "
                       "in upstream \"%V\" in %s:%ui",
-                      NGX_HTTP_LEADLIST_STMT_MARGIN, &us->host,
+                      (ngx_uint_t) NGX_HTTP_LEADLIST_STMT_MARGIN, &us->host,
                       us->file_name, us->line);
         return NGX_ERROR;
     }

@@ -741,9 +741,9 @@ ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
     c->read->handler = ngx_http_leadlist_busy_handler;
     c->write->handler = ngx_http_leadlist_busy_handler;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "leadlist send fd:%d prepared:%d reused:%d",
-                   c->fd, lc->prepared, q->reused);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "leadlist send fd:%d backend:%d request:%ui prepared:%d",
+                   c->fd, PQbackendPID(pg), lc->requests, lc->prepared);
 
     if (!lc->prepared) {
         lc->preparing = 1;

@@ -1,0 +1,365 @@
+use lib 't/inc';
+use Test::Nginx::Socket 'no_plan';
+use Leadlist;
+
+# Every misconfiguration is caught when nginx starts (nginx -t), with a
+# message that names the directive, never at request time.
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a complete configuration starts and serves
+--- http_config eval
+$::http_config . <<'_EOC_';
+    upstream full {
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO application_name=second";
+        leadlist_pg_keepalive 2;
+        leadlist_pg_max 8;
+        leadlist_pg_queue 16 timeout=1s;
+        leadlist_pg_connect_timeout 2s;
+        leadlist_pg_query_timeout 3s;
+        leadlist_pg_keepalive_timeout 30s;
+        leadlist_pg_keepalive_time 10m;
+        leadlist_pg_keepalive_requests 100;
+    }
+    leadlist_auth_user_header X-User-Id;
+    leadlist_max_persons 10;
+_EOC_
+--- config eval
+Leadlist::endpoint("leadlist_max_selection 20;")
+--- request
+GET /api/lead-lists/x/add-prospects
+--- error_code: 405
+--- no_error_log
+[emerg]
+[alert]
+
+
+
+=== TEST 2: unknown upstream
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects nosuch;
+        leadlist_list_id x;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+"leadlist_add_prospects" names unknown upstream "nosuch"
+
+
+
+=== TEST 3: an upstream block without leadlist_pg_server
+--- http_config
+    upstream empty {
+        leadlist_pg_keepalive 2;
+    }
+--- config
+    location /a {
+        leadlist_add_prospects empty;
+        leadlist_list_id x;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+upstream "empty" has no "leadlist_pg_server"
+
+
+
+=== TEST 4: an upstream defined after the location still resolves
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT;
+        server_name later.test;
+        location /a {
+            leadlist_add_prospects later;
+            leadlist_list_id x;
+            leadlist_auth_request /_auth;
+        }
+    }
+
+    upstream later {
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
+    }
+--- config
+--- more_headers
+Host: later.test
+--- request
+GET /a
+--- error_code: 405
+
+
+
+=== TEST 5: the endpoint without leadlist_auth_request
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id x;
+    }
+--- must_die
+--- error_log
+"leadlist_add_prospects" needs "leadlist_auth_request"
+
+
+
+=== TEST 6: leadlist_auth_request inherited from server level is enough
+--- http_config eval: $::http_config
+--- config
+    leadlist_auth_request /_auth;
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id x;
+    }
+--- request
+GET /a
+--- error_code: 405
+
+
+
+=== TEST 7: the endpoint without leadlist_list_id
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+"leadlist_add_prospects" needs "leadlist_list_id"
+
+
+
+=== TEST 8: leadlist_pg_keepalive is not a number
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_keepalive many;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "many" in "leadlist_pg_keepalive"
+
+
+
+=== TEST 9: leadlist_max_persons 0
+--- config
+    leadlist_max_persons 0;
+--- must_die
+--- error_log
+invalid value "0" in "leadlist_max_persons", must be a number from 1 to 100000
+
+
+
+=== TEST 10: leadlist_max_selection negative
+--- config
+    leadlist_max_selection -5;
+--- must_die
+--- error_log
+invalid value "-5" in "leadlist_max_selection"
+
+
+
+=== TEST 11: leadlist_pg_max 0
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_max 0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "0" in "leadlist_pg_max"
+
+
+
+=== TEST 12: keepalive larger than the cap on open connections
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_keepalive 10;
+        leadlist_pg_max 4;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_keepalive" 10 is larger than "leadlist_pg_max" 4
+
+
+
+=== TEST 13: duplicate leadlist_pg_keepalive
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_keepalive 1;
+        leadlist_pg_keepalive 2;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_keepalive" directive is duplicate
+
+
+
+=== TEST 14: duplicate leadlist_add_prospects
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id x;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+"leadlist_add_prospects" directive is duplicate
+
+
+
+=== TEST 15: duplicate leadlist_list_id
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id x;
+        leadlist_list_id y;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+"leadlist_list_id" directive is duplicate
+
+
+
+=== TEST 16: duplicate leadlist_auth_request
+--- config
+    leadlist_auth_request /a;
+    leadlist_auth_request /b;
+--- must_die
+--- error_log
+"leadlist_auth_request" directive is duplicate
+
+
+
+=== TEST 17: leadlist_auth_request must be a URI
+--- config
+    leadlist_auth_request auth;
+--- must_die
+--- error_log
+"leadlist_auth_request" must be a URI that starts with "/", not "auth"
+
+
+
+=== TEST 18: a conninfo libpq cannot parse
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1 port";
+    }
+--- config
+--- must_die
+--- error_log
+invalid conninfo in "leadlist_pg_server"
+
+
+
+=== TEST 19: an unknown libpq keyword
+--- http_config
+    upstream u {
+        leadlist_pg_server "hots=127.0.0.1";
+    }
+--- config
+--- must_die
+--- error_log
+invalid conninfo in "leadlist_pg_server": invalid connection option "hots"
+
+
+
+=== TEST 20: a host name that does not resolve fails at configuration time
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=no-such-host.invalid dbname=x";
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_server" host "no-such-host.invalid" not found
+
+
+
+=== TEST 21: "server" lines cannot be mixed in
+--- http_config
+    upstream u {
+        server 127.0.0.1:5432;
+        leadlist_pg_server "host=127.0.0.1";
+    }
+--- config
+--- must_die
+--- error_log
+"server" cannot be mixed with "leadlist_pg_server" in upstream "u"
+
+
+
+=== TEST 22: leadlist_pg_server outside an upstream block
+--- config
+    leadlist_pg_server "host=127.0.0.1";
+--- must_die
+--- error_log
+"leadlist_pg_server" directive is not allowed here
+
+
+
+=== TEST 23: a query timeout too short for the server-side margin
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_query_timeout 300ms;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_query_timeout" must be more than 500ms
+
+
+
+=== TEST 24: leadlist_pg_queue with a bad timeout
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_queue 10 timeout=soon;
+    }
+--- config
+--- must_die
+--- error_log
+invalid timeout "timeout=soon" in "leadlist_pg_queue"
+
+
+
+=== TEST 25: leadlist_add_prospects outside a location
+--- http_config eval: $::http_config
+--- config
+    leadlist_add_prospects leadlist_db;
+--- must_die
+--- error_log
+"leadlist_add_prospects" directive is not allowed here
+
+
+
+=== TEST 26: a leadlist upstream cannot serve proxy_pass
+--- http_config eval: $::http_config
+--- config
+    location /p {
+        proxy_pass http://leadlist_db;
+    }
+--- request
+GET /p
+--- error_code: 500
+--- error_log
+leadlist: upstream "leadlist_db" is for leadlist_add_prospects only

@@ -1,0 +1,137 @@
+package Leadlist;
+
+# Shared pieces of the module's Test::Nginx files: the upstream and the
+# auth stand-in every block uses, fixtures of one organization per test
+# file, and the database check that runs after each response:
+#
+#   --- db_check
+#   SELECT ... ;            (run as superuser after the request)
+#   --- db_expected
+#   expected psql -At output
+#
+# The auth stand-in reads "Authorization: Bearer user=U;org=O;role=R"
+# and answers 204 with X-User-Id/X-Org-Id/X-User-Role, or 401 without a
+# user; "status=N" makes it answer N (200 302 401 403 404 500 503).  It is plain nginx, reached through
+# proxy_pass as a real auth service would be.
+
+use strict;
+use warnings;
+
+use lib 't/db/lib';
+use LeadlistDbTest qw(su su_try lit);
+use Test::More ();
+use Exporter 'import';
+
+our @EXPORT = qw($http_config $auth_locations endpoint db db_fixture);
+
+our $http_config = <<'_EOC_';
+    upstream leadlist_db {
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
+        leadlist_pg_keepalive 4;
+    }
+
+    map $http_authorization $ll_user { "~user=(?<v>[^;]*)" $v; }
+    map $http_authorization $ll_org { "~org=(?<v>[^;]*)" $v; }
+    map $http_authorization $ll_role { "~role=(?<v>[^;]*)" $v; }
+    map $http_authorization $ll_status { "~status=(?<v>[0-9]+)" $v; default 204; }
+_EOC_
+
+our $auth_locations = <<'_EOC_';
+    location = /_auth {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_verify;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+    }
+
+    location = /_verify {
+        if ($ll_status = 200) { return 200 "ok"; }
+        if ($ll_status = 302) { return 302 /elsewhere; }
+        if ($ll_status = 401) { return 401; }
+        if ($ll_status = 403) { return 403; }
+        if ($ll_status = 404) { return 404; }
+        if ($ll_status = 500) { return 500; }
+        if ($ll_status = 503) { return 503; }
+        if ($ll_user = "") {
+            return 401;
+        }
+        add_header X-User-Id $ll_user;
+        add_header X-Org-Id $ll_org;
+        add_header X-User-Role $ll_role;
+        return 204;
+    }
+_EOC_
+
+
+# The endpoint location as nginx.conf.example has it, plus extra lines.
+sub endpoint {
+    my ($extra) = @_;
+    $extra //= '';
+    return $auth_locations . <<"_EOC_";
+    location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id \$list_id;
+        leadlist_auth_request /_auth;
+$extra
+    }
+_EOC_
+}
+
+
+sub db { return su(@_) }
+
+
+# A fresh organization: its rows removed, then lists (and searches) made.
+sub db_fixture {
+    my ($org, %o) = @_;
+    my $q = lit($org);
+    my $sql = join "\n",
+        "DELETE FROM tenant.lead_list_persons WHERE org_id = $q;",
+        "DELETE FROM tenant.persons WHERE org_id = $q;",
+        "DELETE FROM tenant.lead_lists WHERE org_id = $q;",
+        "DELETE FROM tenant.searches WHERE org_id = $q;";
+
+    for my $l (@{ $o{lists} // [] }) {
+        my ($id, $type, @users) = @$l;
+        my $arr = '{' . join(',', map { '"' . $_ . '"' } @users) . '}';
+        $sql .= "\nINSERT INTO tenant.lead_lists (org_id, id, name, type,"
+              . " user_ids) VALUES ($q, " . lit($id) . ", " . lit($id)
+              . ", " . lit($type) . ", " . lit($arr) . ");";
+    }
+
+    for my $s (@{ $o{searches} // [] }) {
+        my ($id, $filters) = @$s;
+        $sql .= "\nINSERT INTO tenant.searches (org_id, id, user_id, filters)"
+              . " VALUES ($q, " . lit($id) . ", 'u', " . lit($filters)
+              . "::jsonb);";
+    }
+
+    $sql .= "\n$o{sql}" if $o{sql};
+
+    su($sql);
+}
+
+
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+    return if $dry_run || !defined $block->db_check;
+
+    my @checks = ref $block->db_check ? @{ $block->db_check }
+                                      : ($block->db_check);
+    my @expect = ref $block->db_expected ? @{ $block->db_expected }
+                                         : ($block->db_expected // '');
+
+    # with several requests, the check runs after the last one
+    return if ref $block->request && $req_idx < $#{ $block->request };
+
+    for my $i (0 .. $#checks) {
+        my $r = su_try($checks[$i]);
+        my $got = $r->{ok} ? $r->{out} : "SQL failed: $r->{err}";
+        $got =~ s/\s+\z//;
+        (my $want = $expect[$i] // '') =~ s/\s+\z//;
+        Test::More::is($got, $want, $block->name . " - db_check $i");
+    }
+}) if defined &Test::Nginx::Socket::add_response_body_check;
+
+1;
