@@ -1,0 +1,244 @@
+
+/*
+ * libFuzzer target of the request-body validator.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
+ *       fuzz/fuzz_body.c src/ngx_http_leadlist_body.c -ljansson
+ *       -o build/fuzz/fuzz_body
+ *   build/fuzz/fuzz_body -max_total_time=300 -rss_limit_mb=4096
+ *       -dict=fuzz/body.dict build/fuzz/corpus fuzz/corpus
+ *
+ * Beyond crashes, leaks and undefined behaviour, it aborts when the
+ * validator breaks a promise of its API: details present exactly when
+ * invalid, at most 100, each NUL-terminated strict UTF-8 without C0
+ * controls; the same answer twice for the same input (jansson seeds its
+ * hash randomly: order must not depend on it); and an accepted body is
+ * strict UTF-8 without NUL bytes that jansson parses with duplicates
+ * refused, as PostgreSQL's jsonb will need.
+ *
+ * t/unit/replay_corpus.c includes this file to replay fuzz/corpus in
+ * "make test" without libFuzzer.
+ */
+
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ngx_http_leadlist_body.h"
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size,
+    int rc, const ngx_http_leadlist_body_t *b);
+static int ngx_http_leadlist_fuzz_same(const ngx_http_leadlist_body_t *a,
+    const ngx_http_leadlist_body_t *b);
+static int ngx_http_leadlist_fuzz_text_ok(const char *s, size_t size);
+static size_t ngx_http_leadlist_fuzz_utf8(const uint8_t *p, size_t n);
+static void ngx_http_leadlist_fuzz_fail(const char *why);
+
+
+static ngx_http_leadlist_body_t  ngx_http_leadlist_fuzz_a;
+static ngx_http_leadlist_body_t  ngx_http_leadlist_fuzz_b;
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                          rc, rc2;
+    ngx_http_leadlist_limits_t   small;
+
+    rc = ngx_http_leadlist_body_validate(data, size, NULL,
+                                         &ngx_http_leadlist_fuzz_a);
+    ngx_http_leadlist_fuzz_check(data, size, rc, &ngx_http_leadlist_fuzz_a);
+
+    rc2 = ngx_http_leadlist_body_validate(data, size, NULL,
+                                          &ngx_http_leadlist_fuzz_b);
+
+    if (rc2 != rc
+        || !ngx_http_leadlist_fuzz_same(&ngx_http_leadlist_fuzz_a,
+                                        &ngx_http_leadlist_fuzz_b))
+    {
+        ngx_http_leadlist_fuzz_fail("two runs differ");
+    }
+
+    /* small limits reach the size rules with small inputs */
+
+    small.max_persons = 2;
+    small.max_selection = 3;
+
+    rc = ngx_http_leadlist_body_validate(data, size, &small,
+                                         &ngx_http_leadlist_fuzz_b);
+    ngx_http_leadlist_fuzz_check(data, size, rc, &ngx_http_leadlist_fuzz_b);
+
+    (void) ngx_http_leadlist_content_type_ok(data, size);
+    (void) ngx_http_leadlist_list_id_ok(data, size);
+
+    return 0;
+}
+
+
+static void
+ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size, int rc,
+    const ngx_http_leadlist_body_t *b)
+{
+    size_t                             i, k;
+    json_t                            *root;
+    const ngx_http_leadlist_detail_t  *d;
+
+    if (rc == 0) {
+        if (b->ndetails != 0 || b->mode == NGX_HTTP_LEADLIST_MODE_NONE) {
+            ngx_http_leadlist_fuzz_fail("valid, but details or no mode");
+        }
+
+        for (i = 0; i < size; i += k) {
+            k = ngx_http_leadlist_fuzz_utf8(data + i, size - i);
+
+            if (k == 0 || data[i] == '\0') {
+                ngx_http_leadlist_fuzz_fail("accepted a non-UTF-8 body");
+            }
+        }
+
+        root = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
+                          NULL);
+
+        if (!json_is_object(root)) {
+            ngx_http_leadlist_fuzz_fail("accepted what jansson refuses");
+        }
+
+        json_decref(root);
+
+        return;
+    }
+
+    if (rc != -1 || b->ndetails == 0
+        || b->ndetails > NGX_HTTP_LEADLIST_MAX_DETAILS
+        || b->mode != NGX_HTTP_LEADLIST_MODE_NONE || b->nomem)
+    {
+        ngx_http_leadlist_fuzz_fail("bad rc, ndetails, mode or nomem");
+    }
+
+    for (i = 0; i < b->ndetails; i++) {
+        d = &b->details[i];
+
+        if (!ngx_http_leadlist_fuzz_text_ok(d->field, sizeof(d->field))
+            || !ngx_http_leadlist_fuzz_text_ok(d->message, sizeof(d->message))
+            || d->message[0] == '\0')
+        {
+            ngx_http_leadlist_fuzz_fail("a detail is not clean UTF-8");
+        }
+    }
+}
+
+
+/* the bytes past each NUL are left as they were: compare strings */
+
+static int
+ngx_http_leadlist_fuzz_same(const ngx_http_leadlist_body_t *a,
+    const ngx_http_leadlist_body_t *b)
+{
+    size_t  i;
+
+    if (a->mode != b->mode || a->npersons != b->npersons
+        || a->ndetails != b->ndetails
+        || a->ndetails > NGX_HTTP_LEADLIST_MAX_DETAILS)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < a->ndetails; i++) {
+        if (strcmp(a->details[i].field, b->details[i].field) != 0
+            || strcmp(a->details[i].message, b->details[i].message) != 0)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* NUL-terminated within size, strict UTF-8, no C0 controls or DEL */
+
+static int
+ngx_http_leadlist_fuzz_text_ok(const char *s, size_t size)
+{
+    size_t          i, k, n;
+    const uint8_t  *p;
+
+    p = (const uint8_t *) s;
+
+    if (memchr(p, '\0', size) == NULL) {
+        return 0;
+    }
+
+    n = strlen(s);
+
+    for (i = 0; i < n; i += k) {
+        k = ngx_http_leadlist_fuzz_utf8(p + i, n - i);
+
+        if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the length of the strict UTF-8 sequence at p, 0 if none */
+
+static size_t
+ngx_http_leadlist_fuzz_utf8(const uint8_t *p, size_t n)
+{
+    size_t   k, i;
+    uint8_t  lo, hi;
+
+    if (p[0] < 0x80) {
+        return 1;
+    }
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        k = 2;
+
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        k = 3;
+        lo = (p[0] == 0xe0) ? 0xa0 : 0x80;
+        hi = (p[0] == 0xed) ? 0x9f : 0xbf;
+
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        k = 4;
+        lo = (p[0] == 0xf0) ? 0x90 : 0x80;
+        hi = (p[0] == 0xf4) ? 0x8f : 0xbf;
+
+    } else {
+        return 0;
+    }
+
+    if (n < k || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < k; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+
+    return k;
+}
+
+
+static void
+ngx_http_leadlist_fuzz_fail(const char *why)
+{
+    fprintf(stderr, "fuzz_body: %s\n", why);
+    abort();
+}
