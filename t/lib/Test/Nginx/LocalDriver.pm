@@ -730,9 +730,14 @@ sub _is_zombie {
     return $stat =~ /^\d+ \(.*\) Z/s ? 1 : 0;
 }
 
+# Wait for $pid to exit. $sig, if given, is re-sent now and then: a signal
+# that arrives while nginx is still starting up (after it wrote its pid file
+# but before its event loop runs) is only acted on at the next event.
 sub _wait_gone {
-    my ($pid, $secs, $is_child) = @_;
-    my $deadline = Time::HiRes::time() + $secs;
+    my ($pid, $secs, $is_child, $sig) = @_;
+    my $start = Time::HiRes::time();
+    my $deadline = $start + $secs;
+    my $next_sig = $start + 0.1;
     while (Time::HiRes::time() < $deadline) {
         if ($is_child) {
             my $r = waitpid($pid, POSIX::WNOHANG());
@@ -741,6 +746,10 @@ sub _wait_gone {
         else {
             return 1 unless kill 0, $pid;
             return 1 if _is_zombie($pid);
+        }
+        if ($sig && Time::HiRes::time() >= $next_sig) {
+            kill $sig, $pid;
+            $next_sig = Time::HiRes::time() + 0.2;
         }
         Time::HiRes::sleep(0.02);
     }
@@ -754,7 +763,7 @@ sub _stop_nginx {
     if ($ValgrindPid) {
         my $pid = $ValgrindPid;
         kill 'QUIT', $pid;
-        unless (_wait_gone($pid, 30, 1)) {
+        unless (_wait_gone($pid, 30, 1, 'QUIT')) {
             warn "WARNING: timeout when waiting for the process $pid "
                  . "(valgrind) to exit; killing it\n";
             kill 'KILL', -$pid;
@@ -773,7 +782,7 @@ sub _stop_nginx {
     if ($pid && _is_nginx_pid($pid)) {
         my $sig = _env_true('TEST_NGINX_FAST_SHUTDOWN') ? 'TERM' : 'QUIT';
         kill $sig, $pid;
-        unless (_wait_gone($pid, $Timeout < 3 ? 3 : $Timeout, 0)) {
+        unless (_wait_gone($pid, $Timeout < 3 ? 3 : $Timeout, 0, $sig)) {
             warn "WARNING: timeout when waiting for the process $pid to "
                  . "exit; killing it\n";
             kill 'KILL', $pid;

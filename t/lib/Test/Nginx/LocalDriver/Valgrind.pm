@@ -54,17 +54,18 @@ sub scan_text {
     # blocks ("{ ... }", printed without prefix because of
     # --gen-suppressions=all) are appended to the record they follow.
     my @records;
-    my $cur;
+    my $cur;           # record being read
+    my $last;          # last record seen (suppressions are appended to it)
     my $in_supp = 0;
     for my $line (split /\n/, $text) {
         if ($in_supp) {
-            $cur->{text} .= "$line\n" if $cur;
+            $last->{text} .= "$line\n" if $last;
             $in_supp = 0 if $line =~ /^\}\s*$/;
             next;
         }
         if ($line =~ /^\{\s*$/) {
             $in_supp = 1;
-            $cur->{text} .= "$line\n" if $cur;
+            $last->{text} .= "$line\n" if $last;
             next;
         }
         my ($body) = $line =~ /^==\d+==\s?(.*)$/ or next;
@@ -75,11 +76,11 @@ sub scan_text {
         if ($body =~ /^ERROR SUMMARY:\s+([\d,]+)\s+errors?/) {
             $r{complete} = 1;
             $r{errors} += _num($1);
-            $cur = undef;
+            $cur = $last = undef;
             next;
         }
         if ($body =~ /^\S/) {
-            $cur = { head => $body, text => "$line\n", stack => 0 };
+            $cur = $last = { head => $body, text => "$line\n", stack => 0 };
             push @records, $cur;
             next;
         }
