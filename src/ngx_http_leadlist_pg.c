@@ -1276,18 +1276,33 @@ ngx_http_leadlist_notice(void *arg, const PGresult *res)
 }
 
 
+/* one log line: libpq's messages end with, and may hold, newlines */
+
 static void
 ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
     const char *what, const char *msg)
 {
-    size_t      len;
+    u_char      buf[512], *p, *last;
     ngx_str_t  *id;
     ngx_log_t  *log;
 
-    len = msg ? ngx_strlen(msg) : 0;
+    p = buf;
+    last = buf + sizeof(buf);
 
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
-        len--;
+    for ( /* void */ ; msg && *msg && p < last; msg++) {
+        if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
+            if (p > buf && p[-1] != ' ') {
+                *p++ = ' ';
+            }
+
+            continue;
+        }
+
+        *p++ = *msg;
+    }
+
+    while (p > buf && p[-1] == ' ') {
+        p--;
     }
 
     log = lc->connection ? lc->connection->log : lc->pool->log;
@@ -1296,12 +1311,12 @@ ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
         id = ngx_http_leadlist_request_id(lc->query->request);
         ngx_log_error(level, log, 0,
                       "leadlist: PostgreSQL %V %s: %*s, request_id: %V",
-                      &lc->server->name, what, len, msg, id);
+                      &lc->server->name, what, p - buf, buf, id);
         return;
     }
 
     ngx_log_error(level, log, 0, "leadlist: PostgreSQL %V %s: %*s",
-                  &lc->server->name, what, len, msg);
+                  &lc->server->name, what, p - buf, buf);
 }
 
 

@@ -1,0 +1,212 @@
+use lib 't/inc';
+use Test::Nginx::Socket 'no_plan';
+use Leadlist;
+use LeadlistDbTest qw(spawn_psql reap_psql);
+
+# The connection pool: reuse, prepared statements, dead connections,
+# unreachable servers, failover, the statement timeout.
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+
+db_fixture('t050', lists => [['l', 'person', 'u']]);
+
+our $A = "Authorization: Bearer user=u;org=t050\nContent-Type: application/json";
+
+sub body { my $id = shift; return qq({"persons":[{"id":"$id"}]}) }
+
+our $lock;
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the first request connects and prepares the statement
+--- http_config eval: $::http_config
+--- config eval: Leadlist::endpoint()
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("r1")
+--- response_body chomp
+{"addedCount":1}
+--- error_log eval
+qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: the second request reuses the connection and the statement
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("r2")
+--- response_body chomp
+{"addedCount":1}
+--- error_log eval
+qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: so does the third, on the same backend process
+--- init
+my (@pids, $connects);
+open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or die $!;
+while (<$fh>) {
+    push @pids, $1 if /leadlist send fd:\d+ backend:(\d+)/;
+    $connects++ if /leadlist connect /;
+}
+Test::More::is($connects, 1, "one connection made");
+my %seen = map { $_ => 1 } @pids;
+Test::More::is(scalar @pids, 2, "two statements sent so far");
+Test::More::is(scalar keys %seen, 1, "all by one backend pid");
+$::pid = $pids[0];
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("r3")
+--- response_body chomp
+{"addedCount":1}
+--- error_log eval
+qr/leadlist send fd:\d+ backend:\d+ request:3 prepared:1/
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: the backend of an idle connection is killed: the next request still succeeds
+--- init
+my $r = LeadlistDbTest::su(qq{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = $::pid});
+die "no backend to kill" unless $r->[0][0] == 1;
+select(undef, undef, undef, 0.3);
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("r4")
+--- error_code: 200
+--- response_body chomp
+{"addedCount":1}
+--- error_log eval
+[qr/terminating connection due to administrator command/,
+ qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/]
+--- no_error_log
+[error]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_id LIKE 'r%';
+--- db_expected
+4
+
+
+
+=== TEST 5: a server that refuses connections: 503 JSON with Retry-After
+--- http_config eval
+$::http_config . <<'_EOC_'
+    upstream down {
+        leadlist_pg_server "host=127.0.0.1 port=1 dbname=x user=x";
+    }
+_EOC_
+--- config eval
+Leadlist::endpoint() =~ s/leadlist_db/down/r
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("d1")
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+Content-Type: application/json
+--- response_body_like: ^\{"code":"SERVICE_UNAVAILABLE","message":"Service temporarily unavailable, retry later","requestId":"[0-9a-f]{32}"\}$
+--- error_log eval
+qr/\[error\].*leadlist: PostgreSQL 127\.0\.0\.1:1\/x could not connect: .*request_id: [0-9a-f]{32}|\[error\].*leadlist: PostgreSQL 127\.0\.0\.1:1\/x could not connect/
+
+
+
+=== TEST 6: right after a failure the server is in backoff: fail fast
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("d2")
+--- error_code: 503
+--- error_log eval
+qr/no PostgreSQL server of upstream "down" is available, request_id: [0-9a-f]{32}|could not connect/
+
+
+
+=== TEST 7: a wrong password is a 503, and the password is never logged
+--- http_config eval
+$::http_config . <<'_EOC_'
+    upstream badpw {
+        leadlist_pg_server "host=127.0.0.1 port=$TEST_NGINX_PG_PORT dbname=leadlist user=leadlist_app password=wrong-secret-xyz";
+    }
+_EOC_
+--- config eval
+Leadlist::endpoint() =~ s/leadlist_db/badpw/r
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("d3")
+--- error_code: 503
+--- error_log
+password authentication failed
+--- no_error_log
+wrong-secret-xyz
+
+
+
+=== TEST 8: failover: the first server is down, the second serves
+--- http_config eval
+$::http_config . <<'_EOC_'
+    upstream two {
+        leadlist_pg_server "host=127.0.0.1 port=1 dbname=leadlist";
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
+    }
+_EOC_
+--- config eval
+Leadlist::endpoint() =~ s/leadlist_db/two/r
+--- more_headers eval: $::A
+--- request eval
+["POST /api/lead-lists/l/add-prospects\n" . ::body("f1"),
+ "POST /api/lead-lists/l/add-prospects\n" . ::body("f2"),
+ "POST /api/lead-lists/l/add-prospects\n" . ::body("f3")]
+--- error_code eval
+[200, 200, 200]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_id LIKE 'f%';
+--- db_expected
+3
+
+
+
+=== TEST 9: a statement slower than the timeout: 503, cancelled on the server
+--- http_config eval
+$::http_config =~ s/leadlist_pg_keepalive 4;/leadlist_pg_keepalive 4;\n        leadlist_pg_query_timeout 1500ms;/r
+--- config eval: Leadlist::endpoint()
+--- init
+$::lock = LeadlistDbTest::spawn_psql('su', q{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;});
+select(undef, undef, undef, 0.5);
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("slow")
+--- error_code: 503
+--- timeout: 5
+--- error_log
+canceling statement due to statement timeout
+--- db_check
+SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nginx-leadlist' AND state = 'active';
+--- db_expected
+0
+
+
+
+=== TEST 10: the connection the timeout hit is clean and serves the next request
+--- init
+LeadlistDbTest::reap_psql($::lock);
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("after-slow")
+--- error_code: 200
+--- response_body chomp
+{"addedCount":1}
+--- error_log eval
+qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_id = 'slow';
+--- db_expected
+0
