@@ -197,11 +197,14 @@ BEGIN
             -- whether the selection is over it.
             v_limit := coalesce((v_sel ->> 'limit')::bigint, v_max + 1);
 
-            EXECUTE 'SELECT array_agg(s.id ORDER BY s.id),'
-                 || '       array_agg(s.profile ORDER BY s.id)'
-                 || '  FROM (SELECT p.id, p.profile FROM global.persons AS p'
+            -- Ids only until the page is cut: a sort of many matches
+            -- stays narrow; the page's profiles are then read by key.
+            EXECUTE 'SELECT array_agg(g.id ORDER BY g.id),'
+                 || '       array_agg(g.profile ORDER BY g.id)'
+                 || '  FROM (SELECT p.id FROM global.persons AS p'
                  || '         WHERE ' || v_where
                  || '         ORDER BY p.id OFFSET $2 LIMIT $3) AS s'
+                 || '  JOIN global.persons AS g ON g.id = s.id'
                INTO v_ids, v_profiles
               USING v_exclude, v_offset, v_limit;
 
