@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# make run: PostgreSQL with the demo data and nginx with the module in the
+# foreground on 127.0.0.1:8080.  Demo callers are bearer tokens mapped to
+# identities in plain nginx config (a stand-in for a real auth service).
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+pgdir=$root/build/pg
+run=$root/build/run
+port=${LEADLIST_PORT:-8080}
+
+cd "$root"
+
+trap 'util/pg.sh stop "$pgdir" >/dev/null 2>&1 || true' EXIT
+trap 'exit 0' INT TERM
+
+util/pg.sh start "$pgdir"
+util/pg.sh demo "$pgdir" >/dev/null
+. "$pgdir/env"
+
+mkdir -p "$run/logs"
+
+cat > "$run/nginx.conf" <<_EOC_
+load_module $root/build/ngx_http_leadlist_module.so;
+
+daemon off;
+worker_processes 2;
+error_log stderr notice;
+pid $run/nginx.pid;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log $run/logs/access.log;
+    client_body_temp_path $run/body;
+    proxy_temp_path $run/proxy;
+    fastcgi_temp_path $run/fastcgi;
+    uwsgi_temp_path $run/uwsgi;
+    scgi_temp_path $run/scgi;
+
+    upstream leadlist_db {
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
+        leadlist_pg_keepalive 8;
+    }
+
+    # demo identities: alice is in acme's person list, bob is not, carol
+    # is an acme admin, dave belongs to globex
+    map \$http_authorization \$demo_user {
+        "Bearer alice-token"  u-alice;
+        "Bearer bob-token"    u-bob;
+        "Bearer carol-token"  u-carol;
+        "Bearer dave-token"   u-dave;
+    }
+
+    map \$demo_user \$demo_org {
+        u-dave   globex;
+        ""       "";
+        default  acme;
+    }
+
+    map \$demo_user \$demo_role {
+        u-carol  "member,admin";
+        default  member;
+    }
+
+    server {
+        listen 127.0.0.1:$((port + 1));
+
+        location = /verify {
+            if (\$demo_user = "") {
+                return 401;
+            }
+
+            add_header X-User-Id \$demo_user;
+            add_header X-Org-Id \$demo_org;
+            add_header X-User-Role \$demo_role;
+            return 204;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /_auth {
+            internal;
+            proxy_pass http://127.0.0.1:$((port + 1))/verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+
+        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
+            leadlist_add_prospects leadlist_db;
+            leadlist_list_id \$list_id;
+            leadlist_auth_request /_auth;
+        }
+    }
+}
+_EOC_
+
+/usr/sbin/nginx -t -q -p "$run" -c "$run/nginx.conf"
+
+u=http://127.0.0.1:$port/api/lead-lists
+j='Content-Type: application/json'
+
+cat <<_EOT_
+
+leadlist is serving on http://127.0.0.1:$port (Ctrl-C stops it).  Try:
+
+  # alice adds two prospects to acme's list: {"addedCount":2}
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' \\
+    -d '{"persons":[{"id":"p-900001","fullName":"Ada Lovelace","title":"CTO"},{"id":"p-900002","fullName":"Alan Turing"}]}'
+
+  # the same again: already in the list, {"addedCount":0}
+  (repeat the command above)
+
+  # every CTO of a saved search, 50 at a time
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' \\
+    -d '{"selection":{"searchId":"acme-cto","selectAll":true,"limit":50}}'
+
+  # bob is not in the list: 403; carol is an admin: 200
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer bob-token' -H '$j' -d '{"persons":[{"id":"p-1"}]}'
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer carol-token' -H '$j' -d '{"persons":[{"id":"p-1"}]}'
+
+  # dave (globex) cannot see acme's list: 404; no token: 401
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer dave-token' -H '$j' -d '{"persons":[{"id":"p-1"}]}'
+  curl -s -X POST $u/acme-prospects/add-prospects -H '$j' -d '{}'
+
+  # a company list: 400 pointing to /add-companies; a bad body: 400
+  curl -s -X POST $u/acme-companies/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' -d '{"persons":[{"id":"p-1"}]}'
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' -d '{"persons":[{"id":5}]}'
+
+_EOT_
+
+/usr/sbin/nginx -p "$run" -c "$run/nginx.conf"
