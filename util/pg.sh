@@ -18,6 +18,10 @@
 #   DIR/migrations.sum  checksum of the sql/ migrations the database was built from
 #   DIR/env             sourceable TEST_NGINX_PG_* exports
 #
+# When run as root and the "postgres" user cannot reach DIR (a checkout
+# under /root, say), data, run, log and superuser.pw live in a directory
+# under /tmp instead, named in DIR/server.
+#
 # The cluster listens on 127.0.0.1 only, on LEADLIST_PG_PORT if set, else on
 # the first free port from 55432 up.  fsync is off: never keep data here.
 #
@@ -54,7 +58,8 @@ usage() {
 if [ "$(id -u)" = 0 ]; then
     getent passwd postgres >/dev/null \
         || die "running as root needs a \"postgres\" user to run the server"
-    as_pg() { runuser -u postgres -- "$@"; }
+    # from /, which the server's user can always enter
+    as_pg() { (cd / && runuser -u postgres -- "$@"); }
 else
     as_pg() { "$@"; }
 fi
@@ -77,20 +82,32 @@ write_secret() {
     return 0
 }
 
-# Every directory above DIR must let the server's user through.  Inside the
-# repository we open build/ and the like for traversal (x, not r); outside it
-# we change nothing and say what is wrong.
-make_reachable() {
-    local d=$1
+# Finds where the server's files live: DIR itself, unless the server's user
+# cannot get there.  Directories inside the repository (build/) are opened
+# for traversal (x, not r); above it nothing is changed, and the server
+# goes to a directory of its own under /tmp instead.
+locate_server() {
+    local d
+    srv=$dir
+    if [ -s "$dir/server" ]; then
+        srv=$(cat "$dir/server")
+        return 0
+    fi
     [ "$(id -u)" = 0 ] || return 0
+    [ -d "$dir" ] || return 0
+    d=$dir
     while [ "$d" != / ]; do
         d=$(dirname "$d")
-        if ! as_pg test -x "$d"; then
-            case $d/ in
-                "$root"/*) chmod o+x "$d" ;;
-                *) die "user postgres cannot enter $d; use a DIR under /tmp" ;;
-            esac
-        fi
+        as_pg test -x "$d" && continue
+        case $d/ in
+            "$root"/*) chmod o+x "$d" ;;
+            *)
+                srv=/tmp/leadlist-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-16)
+                echo "pg.sh: user postgres cannot enter $d: the server's files go to $srv" >&2
+                echo "$srv" >"$dir/server"
+                return 0
+                ;;
+        esac
     done
 }
 
@@ -99,42 +116,44 @@ port_busy() {
 }
 
 running() {
-    [ -f "$dir/data/PG_VERSION" ] && as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+    [ -f "$srv/data/PG_VERSION" ] && as_pg "$bindir/pg_ctl" -D "$srv/data" status >/dev/null 2>&1
 }
 
 running_port() {
-    sed -n 4p "$dir/data/postmaster.pid"
+    sed -n 4p "$srv/data/postmaster.pid"
 }
 
 su_psql() {
-    PGPASSWORD=$(cat "$dir/superuser.pw") PGCONNECT_TIMEOUT=10 \
+    PGPASSWORD=$(cat "$srv/superuser.pw") PGCONNECT_TIMEOUT=10 \
         PGOPTIONS="-c client_min_messages=warning" \
         "$bindir/psql" -X -h 127.0.0.1 -p "$port" -U postgres "$@"
 }
 
 init_cluster() {
-    mkdir -p "$dir"
-    make_reachable "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
-    as_pg test -w "$dir" || die "user postgres cannot write to $dir"
+    mkdir -p "$srv"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "$srv"
+        [ "$srv" = "$dir" ] || chmod 700 "$srv"
+    fi
+    as_pg test -w "$srv" || die "user postgres cannot write to $srv"
 
-    randpw | write_secret "$dir/superuser.pw"
-    rm -rf "$dir/data"
-    as_pg "$bindir/initdb" -D "$dir/data" -U postgres \
-        --pwfile="$dir/superuser.pw" \
+    randpw | write_secret "$srv/superuser.pw"
+    rm -rf "$srv/data"
+    as_pg "$bindir/initdb" -D "$srv/data" -U postgres \
+        --pwfile="$srv/superuser.pw" \
         --auth-local=scram-sha-256 --auth-host=scram-sha-256 \
         --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
 
     # A socket path longer than sun_path cannot be bound: then TCP only.
-    local sockdir=$dir/run
+    local sockdir=$srv/run
     if [ ${#sockdir} -gt 90 ]; then
         sockdir=
     else
         as_pg mkdir -p "$sockdir"
     fi
 
-    as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
+    as_pg tee -a "$srv/data/postgresql.conf" >/dev/null <<EOF
 
 # util/pg.sh: a throwaway cluster (fsync off: never keep data here)
 listen_addresses = '127.0.0.1'
@@ -164,9 +183,9 @@ start_server() {
                 port_try=$((port_try + 1))
             done
         fi
-        : >"$dir/log"
-        [ "$(id -u)" = 0 ] && chown postgres: "$dir/log"
-        if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        : >"$srv/log"
+        [ "$(id -u)" = 0 ] && chown postgres: "$srv/log"
+        if as_pg "$bindir/pg_ctl" -D "$srv/data" -l "$srv/log" -w -t 60 \
                -o "-p $port_try" start >/dev/null
         then
             port=$port_try
@@ -175,13 +194,13 @@ start_server() {
         # Another process may have taken the port since we looked.
         tries=$((tries + 1))
         if [ -z "${LEADLIST_PG_PORT:-}" ] && [ $tries -lt 20 ] \
-           && grep -q 'could not bind\|could not create any TCP/IP' "$dir/log"
+           && grep -q 'could not bind\|could not create any TCP/IP' "$srv/log"
         then
             port_try=$((port_try + 1))
             continue
         fi
-        tail -20 "$dir/log" >&2
-        die "the server did not start (log: $dir/log)"
+        tail -20 "$srv/log" >&2
+        die "the server did not start (log: $srv/log)"
     done
 }
 
@@ -230,7 +249,7 @@ EOF
 
 write_env() {
     local su_pw app_pw
-    su_pw=$(cat "$dir/superuser.pw")
+    su_pw=$(cat "$srv/superuser.pw")
     app_pw=$(cat "$dir/app.pw")
     (umask 077 && cat >"$dir/env.tmp") <<EOF
 # written by util/pg.sh start; source it
@@ -247,10 +266,10 @@ EOF
 }
 
 cmd_start() {
-    if [ ! -f "$dir/data/PG_VERSION" ] || [ ! -s "$dir/superuser.pw" ]; then
+    mkdir -p "$dir"
+    locate_server
+    if [ ! -f "$srv/data/PG_VERSION" ] || [ ! -s "$srv/superuser.pw" ]; then
         init_cluster
-    else
-        make_reachable "$dir"
     fi
 
     if running; then
@@ -267,7 +286,7 @@ cmd_start() {
 
 cmd_stop() {
     running || return 0
-    as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+    as_pg "$bindir/pg_ctl" -D "$srv/data" -m fast -w -t 60 stop >/dev/null
 }
 
 need_running() {
@@ -288,6 +307,7 @@ cmd_demo() {
 
 cmd_destroy() {
     cmd_stop
+    [ "$srv" = "$dir" ] || rm -rf "$srv"
     rm -rf "$dir"
 }
 
@@ -308,6 +328,7 @@ case $cmd in
         else
             dir=$root/build/pg
         fi
+        locate_server
         need_running
         su_psql -d "$db" "$@"
         exit
@@ -317,4 +338,5 @@ case $cmd in
         ;;
 esac
 
+[ "$cmd" = start ] || locate_server
 "cmd_$cmd"
