@@ -236,6 +236,17 @@ ngx_http_leadlist_body_handler(ngx_http_request_t *r)
     limits.max_selection = llcf->max_selection;
 
     if (ngx_http_leadlist_body_validate(data, len, &limits, body) != 0) {
+
+        if (body->nomem) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "leadlist: out of memory parsing the body, "
+                          "request_id: %V", ngx_http_leadlist_request_id(r));
+            ngx_http_finalize_request(r, ngx_http_leadlist_send_error(r,
+                                      NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                                      NULL, 0));
+            return;
+        }
+
         rc = ngx_http_leadlist_send_error(r, NGX_HTTP_BAD_REQUEST,
                                           "Request body validation failed",
                                           body->details, body->ndetails);
