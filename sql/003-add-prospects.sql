@@ -208,7 +208,7 @@ BEGIN
                INTO v_ids, v_profiles
               USING v_exclude, v_offset, v_limit;
 
-            IF v_sel -> 'limit' IS NULL AND cardinality(v_ids) > v_max THEN
+            IF v_sel ->> 'limit' IS NULL AND cardinality(v_ids) > v_max THEN
                 EXECUTE 'SELECT count(*) FROM global.persons AS p WHERE '
                      || v_where
                    INTO selected_count
