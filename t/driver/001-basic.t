@@ -3,6 +3,15 @@
 # rules: repeat_each() multiplies every test, SKIP blocks are left out of
 # blocks(), skipped blocks (skip_nginx) still emit their N tests.
 
+# Own random port and servroot (t/servroot_<port>, removed at the end) unless
+# the caller chose a port or servroot: other test runs in the same tree use
+# port 1984 and t/servroot.
+BEGIN {
+    $ENV{TEST_NGINX_RANDOMIZE} = 1
+        unless grep { defined $ENV{$_} } qw(TEST_NGINX_RANDOMIZE TEST_NGINX_PORT
+                                            TEST_NGINX_SERVER_PORT TEST_NGINX_SERVROOT);
+}
+
 use Test::Nginx::Socket;
 
 repeat_each(2);

@@ -1,6 +1,15 @@
 # Self-test of the Test::Nginx::Socket driver in t/lib (plain nginx, no
 # module): how requests are built and sent, and how responses are read.
 
+# Own random port and servroot (t/servroot_<port>, removed at the end) unless
+# the caller chose a port or servroot: other test runs in the same tree use
+# port 1984 and t/servroot.
+BEGIN {
+    $ENV{TEST_NGINX_RANDOMIZE} = 1
+        unless grep { defined $ENV{$_} } qw(TEST_NGINX_RANDOMIZE TEST_NGINX_PORT
+                                            TEST_NGINX_SERVER_PORT TEST_NGINX_SERVROOT);
+}
+
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(1);

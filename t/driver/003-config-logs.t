@@ -2,6 +2,15 @@
 # module): configuration sections, $TEST_NGINX_* expansion, files written
 # before start, error-log checks and must_die.
 
+# Own random port and servroot (t/servroot_<port>, removed at the end) unless
+# the caller chose a port or servroot: other test runs in the same tree use
+# port 1984 and t/servroot.
+BEGIN {
+    $ENV{TEST_NGINX_RANDOMIZE} = 1
+        unless grep { defined $ENV{$_} } qw(TEST_NGINX_RANDOMIZE TEST_NGINX_PORT
+                                            TEST_NGINX_SERVER_PORT TEST_NGINX_SERVROOT);
+}
+
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{TEST_NGINX_GREETING} = 'howdy';

@@ -3,6 +3,15 @@
 # logged once at startup is seen by every repetition. (Without it, the second
 # repetition fails; t/driver/020-failures.t proves that.)
 
+# Own random port and servroot (t/servroot_<port>, removed at the end) unless
+# the caller chose a port or servroot: other test runs in the same tree use
+# port 1984 and t/servroot.
+BEGIN {
+    $ENV{TEST_NGINX_RANDOMIZE} = 1
+        unless grep { defined $ENV{$_} } qw(TEST_NGINX_RANDOMIZE TEST_NGINX_PORT
+                                            TEST_NGINX_SERVER_PORT TEST_NGINX_SERVROOT);
+}
+
 use Test::Nginx::Socket;
 
 repeat_each(2);

@@ -201,10 +201,12 @@ sub add_test_cleanup_handler (&) { push @TestCleanupHandlers, shift }
 # ----------------------------------------------------------------------
 
 my $NginxRunning = 0;      # we believe an nginx we manage is up
+my $StartedPid;            # pid (from the pid file) of the nginx we started
 my $ValgrindPid;           # pid of the foreground valgrind+nginx child
 my $ValgrindLog;           # its --log-file
 my $ValgrindSeq = 0;
 my $ValgrindBlockName;     # block that started it
+my $ValgrindReaped = 0;    # it has exited and was reaped already
 my $PrevConfigBlock;       # last block that had a --- config section
 my $ErrLogOffset = 0;
 my $AccLogOffset = 0;
@@ -621,6 +623,7 @@ sub _start_nginx {
             until (_read_pid_file() || Time::HiRes::time() > $deadline) {
                 Time::HiRes::sleep(0.01);
             }
+            $StartedPid = _read_pid_file();
             $NginxRunning = 1;
             return 1;
         }
@@ -695,6 +698,7 @@ sub _start_nginx_valgrind {
         POSIX::_exit(127);
     }
     $ValgrindPid = $pid;
+    $ValgrindReaped = 0;
     $ValgrindBlockName = $name;
     $NginxRunning = 1;
 
@@ -762,8 +766,11 @@ sub _stop_nginx {
     my %opt = @_;
     if ($ValgrindPid) {
         my $pid = $ValgrindPid;
-        kill 'QUIT', $pid;
-        unless (_wait_gone($pid, 30, 1, 'QUIT')) {
+        if ($ValgrindReaped) {
+            warn "WARNING: $ValgrindBlockName - nginx (under valgrind) had "
+                 . "already exited\n";
+        }
+        elsif (kill 'QUIT', $pid and !_wait_gone($pid, 30, 1, 'QUIT')) {
             warn "WARNING: timeout when waiting for the process $pid "
                  . "(valgrind) to exit; killing it\n";
             kill 'KILL', -$pid;
@@ -779,6 +786,10 @@ sub _stop_nginx {
     }
 
     my $pid = _read_pid_file();
+    # the pid file may be gone (servroot removed by someone else): fall
+    # back to the pid of the nginx this process started
+    $pid = $StartedPid if !$pid || !_is_nginx_pid($pid);
+    $StartedPid = undef;
     if ($pid && _is_nginx_pid($pid)) {
         my $sig = _env_true('TEST_NGINX_FAST_SHUTDOWN') ? 'TERM' : 'QUIT';
         kill $sig, $pid;
@@ -978,6 +989,22 @@ sub _build_connections {
     return \@conns;
 }
 
+# Is the nginx we manage still there? (Used to stop connect retries early
+# when nginx has died, e.g. crashed under valgrind.)
+sub _nginx_alive {
+    return 1 if $NoNginxManager;
+    if ($ValgrindPid) {
+        return 0 if $ValgrindReaped;
+        return 1 if waitpid($ValgrindPid, POSIX::WNOHANG()) == 0;
+        $ValgrindReaped = 1;
+        return 0;
+    }
+    my $pid = _read_pid_file();
+    return 0 unless $pid;
+    return 0 unless kill 0, $pid;
+    return _is_zombie($pid) ? 0 : 1;
+}
+
 sub _connect {
     my ($name, $timeout) = @_;
     my $err;
@@ -992,6 +1019,10 @@ sub _connect {
         return $sock if $sock;
         $err = $@ || $!;
         last if $n == $max;
+        if ($n >= 2 && !_nginx_alive()) {
+            $err .= ' (nginx is not running)';
+            last;
+        }
         my $k = $n + 1;
         my $wait = ($Sleep + $Sleep * $k) * $k / 2;
         $wait = 1 if $wait > 1;
