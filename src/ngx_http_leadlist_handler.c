@@ -42,6 +42,7 @@ static u_char *ngx_http_leadlist_gather_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_leadlist_start_query(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx, u_char *body);
 static void ngx_http_leadlist_query_cleanup(void *data);
+static void ngx_http_leadlist_check_broken(ngx_http_request_t *r);
 static void ngx_http_leadlist_query_done(ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_answer(ngx_http_request_t *r,
     PGresult *res);
@@ -368,6 +369,10 @@ ngx_http_leadlist_start_query(ngx_http_request_t *r,
 
     ctx->query = q;
 
+    /* a client that leaves frees its place in the queue at once */
+
+    r->read_event_handler = ngx_http_leadlist_check_broken;
+
     return ngx_http_leadlist_pg_run(q);
 }
 
@@ -383,6 +388,46 @@ ngx_http_leadlist_query_cleanup(void *data)
         PQclear(q->result);
         q->result = NULL;
     }
+}
+
+
+/*
+ * The body is read: a read event now means pipelined data, or that the
+ * client closed the connection while it waits for PostgreSQL.
+ */
+
+static void
+ngx_http_leadlist_check_broken(ngx_http_request_t *r)
+{
+    char               buf[1];
+    ssize_t            n;
+    ngx_err_t          err;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return;
+    }
+#endif
+
+    if (!c->error) {
+        n = recv(c->fd, buf, 1, MSG_PEEK);
+        err = ngx_socket_errno;
+
+        if (n > 0 || (n == -1 && err == NGX_EAGAIN)) {
+            return;
+        }
+
+        c->error = 1;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "leadlist: client closed connection before the answer, "
+                  "request_id: %V", ngx_http_leadlist_request_id(r));
+
+    ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
 }
 
 

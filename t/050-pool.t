@@ -210,3 +210,42 @@ qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_id = 'slow';
 --- db_expected
 0
+
+
+
+=== TEST 12: a client that leaves while its statement waits on a lock
+--- http_config eval: $::http_config
+--- config eval: Leadlist::endpoint()
+--- init
+$::lock = LeadlistDbTest::spawn_psql('su', q{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;});
+select(undef, undef, undef, 0.4);
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("gone")
+--- timeout: 0.5
+--- abort
+--- ignore_response
+--- wait: 0.3
+--- error_log
+client closed connection before the answer
+
+
+
+=== TEST 13: its connection was drained and serves the next request
+--- init
+LeadlistDbTest::reap_psql($::lock);
+select(undef, undef, undef, 0.3);
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("next")
+--- error_code: 200
+--- response_body chomp
+{"addedCount":1}
+--- error_log eval
+qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- no_error_log
+[error]
+--- db_check
+SELECT string_agg(person_id, ',' ORDER BY person_id) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_id IN ('gone', 'next');
+--- db_expected
+gone,next
