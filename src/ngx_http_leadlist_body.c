@@ -40,11 +40,20 @@
  *  - Characters are Unicode code points, not bytes.  "Control characters"
  *    are U+0000-U+001F and U+007F-U+009F; only ids and searchId are checked
  *    for them (the profile's text fields are stored as sent).
+ *  - Memory: jansson trees take up to 40 times the text they come from,
+ *    so jansson never sees the whole body at once.  It parses the body
+ *    with each person object blanked out (at most 262144 values there,
+ *    counted before parsing, else "" "must not hold more than 262144 JSON
+ *    values outside the persons"), then each person alone, checked and
+ *    freed in turn.  JSON errors keep the positions and the precedence of
+ *    a whole-body parse: the first one in the body is the only detail.
  *  - A person object larger than 65536 bytes from its '{' to its '}' as
- *    sent is refused; 65536 exactly is accepted.  Its other problems are
- *    still reported.
- *  - persons of the wrong size (0 or more than max_persons) is reported
- *    once on "persons", and its items are still checked.
+ *    sent is refused without being parsed ("persons[i]" "must be at most
+ *    65536 bytes"), so its members are not checked; 65536 is accepted.
+ *  - More than max_persons persons is found while scanning, before any
+ *    parsing: the one detail is "persons" "must be an array of 1 to N
+ *    items" (npersons is then max_persons + 1).  An empty persons array
+ *    gets the same message.
  *  - selection members are never null: null for selectAll, ids,
  *    excludeIds, offset or limit is a wrong type ("must be a boolean", ...).
  *  - offset and limit are JSON integers: 1.0 or 1e2 are refused.  offset
@@ -67,15 +76,18 @@
 
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "ngx_http_leadlist_body.h"
 
-#define NGX_HTTP_LEADLIST_PATH_LEN  128
+#define NGX_HTTP_LEADLIST_PATH_LEN    128
+
+/* values jansson may hold at once outside persons: about 13 MB */
+#define NGX_HTTP_LEADLIST_MAX_TOKENS  262144
 
 
 typedef struct {
@@ -87,28 +99,62 @@ typedef struct {
 
 
 typedef struct {
-    size_t                             depth;
-    size_t                             index;       /* persons element */
     size_t                             start;       /* its '{' */
-    size_t                             too_deep;    /* offset + 1 */
+    size_t                             end;         /* its '}' */
+} ngx_http_leadlist_span_t;
+
+
+typedef enum {
+    NGX_HTTP_LEADLIST_SCAN_OK = 0,
+    NGX_HTTP_LEADLIST_SCAN_DEPTH,
+    NGX_HTTP_LEADLIST_SCAN_PERSONS,
+    NGX_HTTP_LEADLIST_SCAN_TOKENS,
+    NGX_HTTP_LEADLIST_SCAN_NOMEM
+} ngx_http_leadlist_scan_stop_e;
+
+
+typedef struct {
+    size_t                             depth;
+    size_t                             commas;      /* in persons */
+    size_t                             tokens;      /* outside persons */
+    size_t                             start;       /* open person's '{' */
+    size_t                             too_deep;    /* offset */
     size_t                             number;      /* offset + 1 */
     const char                        *number_error;
-    size_t                             noversized;
-    size_t                             oversized[NGX_HTTP_LEADLIST_MAX_DETAILS];
+    ngx_http_leadlist_span_t          *spans;       /* person objects */
+    size_t                             nspans;
+    size_t                             nalloc;
+    size_t                             max_persons;
+    ngx_http_leadlist_scan_stop_e      stop;
     unsigned                           object:1;
     unsigned                           expect_key:1;
     unsigned                           persons_key:1;
+    unsigned                           persons_done:1;
     unsigned                           in_persons:1;
     unsigned                           in_element:1;
 } ngx_http_leadlist_scan_t;
 
 
+/* feeds jansson the body with each person object's inside blanked out */
+
+typedef struct {
+    const unsigned char               *data;
+    size_t                             len;
+    size_t                             pos;
+    size_t                             next;        /* span */
+    const ngx_http_leadlist_scan_t    *scan;
+} ngx_http_leadlist_reader_t;
+
+
 typedef struct {
     ngx_http_leadlist_body_t          *body;
+    const unsigned char               *data;
+    size_t                             len;
     ngx_http_leadlist_limits_t         limits;
     ngx_http_leadlist_scan_t          *scan;
-    size_t                             next_oversized;
+    size_t                             next_span;
     ngx_http_leadlist_mode_e           mode;
+    int                                syntax;      /* JSON error found */
 } ngx_http_leadlist_ctx_t;
 
 
@@ -140,23 +186,35 @@ static size_t ngx_http_leadlist_scan_string(ngx_http_leadlist_scan_t *sc,
 static int ngx_http_leadlist_key_is(const unsigned char *p, size_t n,
     const char *key);
 static int ngx_http_leadlist_hex(const unsigned char *p);
-static int ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc,
+static void ngx_http_leadlist_scan_token(ngx_http_leadlist_scan_t *sc);
+static void ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc,
     unsigned char c, size_t i);
 static void ngx_http_leadlist_scan_close(ngx_http_leadlist_scan_t *sc,
     unsigned char c, size_t i);
 static void ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc);
 static size_t ngx_http_leadlist_scan_number(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
+static size_t ngx_http_leadlist_scan_word(ngx_http_leadlist_scan_t *sc,
+    const unsigned char *p, size_t len, size_t i);
+static void ngx_http_leadlist_scan_error(ngx_http_leadlist_ctx_t *ctx);
 
 static int ngx_http_leadlist_blank(const unsigned char *p, size_t len);
 static void ngx_http_leadlist_at(ngx_http_leadlist_ctx_t *ctx,
-    const char *what, const unsigned char *p, size_t off);
-static void ngx_http_leadlist_parse_error(ngx_http_leadlist_ctx_t *ctx,
-    json_error_t *err);
+    const char *what, size_t off);
+static size_t ngx_http_leadlist_read(void *buf, size_t size, void *data);
+static json_t *ngx_http_leadlist_parse_skeleton(ngx_http_leadlist_ctx_t *ctx);
+static json_t *ngx_http_leadlist_parse_span(ngx_http_leadlist_ctx_t *ctx,
+    const ngx_http_leadlist_span_t *sp);
+static void ngx_http_leadlist_parse_rest(ngx_http_leadlist_ctx_t *ctx);
+static int ngx_http_leadlist_oversized(const ngx_http_leadlist_span_t *sp);
+static void ngx_http_leadlist_syntax(ngx_http_leadlist_ctx_t *ctx,
+    json_error_t *err, size_t base);
 static void ngx_http_leadlist_check_root(ngx_http_leadlist_ctx_t *ctx,
     json_t *root);
 static void ngx_http_leadlist_check_persons(ngx_http_leadlist_ctx_t *ctx,
     json_t *persons);
+static void ngx_http_leadlist_check_element(ngx_http_leadlist_ctx_t *ctx,
+    size_t i, json_t *v);
 static void ngx_http_leadlist_check_person(ngx_http_leadlist_ctx_t *ctx,
     size_t i, json_t *person);
 static void ngx_http_leadlist_check_text(ngx_http_leadlist_ctx_t *ctx,
@@ -212,7 +270,6 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     const ngx_http_leadlist_limits_t *limits, ngx_http_leadlist_body_t *body)
 {
     json_t                    *root;
-    json_error_t               err;
     const unsigned char       *nul;
     ngx_http_leadlist_ctx_t    ctx;
     ngx_http_leadlist_scan_t   scan;
@@ -222,10 +279,11 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     body->nomem = 0;
     body->ndetails = 0;
 
+    memset(&ctx, 0, sizeof(ctx));
     ctx.body = body;
+    ctx.data = data;
+    ctx.len = len;
     ctx.scan = &scan;
-    ctx.next_oversized = 0;
-    ctx.mode = NGX_HTTP_LEADLIST_MODE_NONE;
     ctx.limits.max_persons = NGX_HTTP_LEADLIST_DEFAULT_MAX;
     ctx.limits.max_selection = NGX_HTTP_LEADLIST_DEFAULT_MAX;
 
@@ -246,11 +304,6 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     }
 
     /*
-     * the scanner runs first so that a deeply nested body never reaches
-     * jansson's recursive parser
-     */
-
-    /*
      * jansson's message for a NUL byte outside a string is "near end of
      * file", and libpq would cut the text there
      */
@@ -258,38 +311,46 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     nul = memchr(data, '\0', len);
 
     if (nul) {
-        ngx_http_leadlist_at(&ctx, "invalid JSON: NUL byte", data,
+        ngx_http_leadlist_at(&ctx, "invalid JSON: NUL byte",
                              (size_t) (nul - data));
         return -1;
     }
 
+    /*
+     * The scanner runs first, so that a deeply nested body never reaches
+     * jansson's recursive parser, and so that jansson never holds more
+     * than the body outside the persons (at most 262144 values) plus one
+     * person (at most 64 KiB) at a time: its trees take up to 40 times
+     * the size of the text they come from.
+     */
+
     memset(&scan, 0, sizeof(scan));
+    scan.max_persons = ctx.limits.max_persons;
+
     ngx_http_leadlist_scan(&scan, data, len);
 
-    if (scan.too_deep) {
-        ngx_http_leadlist_at(&ctx, "must not nest arrays and objects more"
-                             " than 32 levels deep", data, scan.too_deep - 1);
+    if (scan.stop != NGX_HTTP_LEADLIST_SCAN_OK) {
+        ngx_http_leadlist_scan_error(&ctx);
+        free(scan.spans);
         return -1;
     }
 
-    root = json_loadb((const char *) data, len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    root = ngx_http_leadlist_parse_skeleton(&ctx);
 
-    if (root == NULL) {
-        ngx_http_leadlist_parse_error(&ctx, &err);
-        return -1;
-    }
-
-    /* the scanner's view of numbers is exact once jansson agrees it's JSON */
-
-    if (scan.number) {
-        ngx_http_leadlist_at(&ctx, scan.number_error, data, scan.number - 1);
-
-    } else {
+    if (root) {
         ngx_http_leadlist_check_root(&ctx, root);
+        ngx_http_leadlist_parse_rest(&ctx);
+        json_decref(root);
+
+        /* the scanner's view of numbers is exact once jansson agrees */
+
+        if (!ctx.syntax && scan.number) {
+            body->ndetails = 0;
+            ngx_http_leadlist_at(&ctx, scan.number_error, scan.number - 1);
+        }
     }
 
-    json_decref(root);
+    free(scan.spans);
 
     if (body->ndetails) {
         return -1;
@@ -445,7 +506,9 @@ ngx_http_leadlist_detail(ngx_http_leadlist_ctx_t *ctx, const char *message,
     ngx_http_leadlist_str_t      s;
     ngx_http_leadlist_detail_t  *d;
 
-    if (ngx_http_leadlist_full(ctx)) {
+    /* after a JSON error, the checks still under way report nothing */
+
+    if (ngx_http_leadlist_full(ctx) || ctx->syntax) {
         return;
     }
 
@@ -498,12 +561,13 @@ ngx_http_leadlist_error(ngx_http_leadlist_ctx_t *ctx, const char *message,
 
 
 /*
- * One pass over the raw bytes, aware of strings and escapes: it finds
- * nesting deeper than NGX_HTTP_LEADLIST_MAX_DEPTH (stopping there), the
- * byte span of each object in the top-level "persons" array (jansson
- * keeps no positions) and number literals that PostgreSQL might refuse.
- * It never fails on invalid JSON; its findings other than the depth are
- * only used once jansson has accepted the body.
+ * One pass over the raw bytes, aware of strings and escapes.  It finds
+ * nesting deeper than NGX_HTTP_LEADLIST_MAX_DEPTH, the byte span of each
+ * object in the top-level "persons" array, more persons than allowed,
+ * more than NGX_HTTP_LEADLIST_MAX_TOKENS values outside those objects,
+ * and number literals that PostgreSQL might refuse.  It stops at the
+ * first of the first four, which are 400s whatever the rest holds.  It
+ * never fails on invalid JSON: jansson judges the syntax afterwards.
  */
 
 static void
@@ -512,7 +576,7 @@ ngx_http_leadlist_scan(ngx_http_leadlist_scan_t *sc, const unsigned char *p,
 {
     size_t  i;
 
-    for (i = 0; i < len; i++) {
+    for (i = 0; i < len && sc->stop == NGX_HTTP_LEADLIST_SCAN_OK; i++) {
 
         switch (p[i]) {
 
@@ -522,9 +586,7 @@ ngx_http_leadlist_scan(ngx_http_leadlist_scan_t *sc, const unsigned char *p,
 
         case '{':
         case '[':
-            if (ngx_http_leadlist_scan_open(sc, p[i], i) != 0) {
-                return;
-            }
+            ngx_http_leadlist_scan_open(sc, p[i], i);
             break;
 
         case '}':
@@ -542,6 +604,12 @@ ngx_http_leadlist_scan(ngx_http_leadlist_scan_t *sc, const unsigned char *p,
             i = ngx_http_leadlist_scan_number(sc, p, len, i);
             break;
 
+        case 't':
+        case 'f':
+        case 'n':
+            i = ngx_http_leadlist_scan_word(sc, p, len, i);
+            break;
+
         default:
             break;
         }
@@ -556,6 +624,8 @@ ngx_http_leadlist_scan_string(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i)
 {
     size_t  j;
+
+    ngx_http_leadlist_scan_token(sc);
 
     for (j = i + 1; j < len; j++) {
 
@@ -645,15 +715,33 @@ ngx_http_leadlist_hex(const unsigned char *p)
 }
 
 
-static int
+/* counts a value or key that jansson will hold for the whole call */
+
+static void
+ngx_http_leadlist_scan_token(ngx_http_leadlist_scan_t *sc)
+{
+    if (sc->in_element) {
+        return;
+    }
+
+    if (++sc->tokens > NGX_HTTP_LEADLIST_MAX_TOKENS) {
+        sc->stop = NGX_HTTP_LEADLIST_SCAN_TOKENS;
+    }
+}
+
+
+static void
 ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc, unsigned char c,
     size_t i)
 {
+    ngx_http_leadlist_scan_token(sc);
+
     sc->depth++;
 
     if (sc->depth > NGX_HTTP_LEADLIST_MAX_DEPTH) {
-        sc->too_deep = i + 1;
-        return -1;
+        sc->too_deep = i;
+        sc->stop = NGX_HTTP_LEADLIST_SCAN_DEPTH;
+        return;
     }
 
     switch (sc->depth) {
@@ -664,9 +752,8 @@ ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc, unsigned char c,
         break;
 
     case 2:
-        if (c == '[' && sc->object && sc->persons_key) {
+        if (c == '[' && sc->object && sc->persons_key && !sc->persons_done) {
             sc->in_persons = 1;
-            sc->index = 0;
         }
         break;
 
@@ -680,8 +767,6 @@ ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc, unsigned char c,
     default:
         break;
     }
-
-    return 0;
 }
 
 
@@ -689,6 +774,9 @@ static void
 ngx_http_leadlist_scan_close(ngx_http_leadlist_scan_t *sc, unsigned char c,
     size_t i)
 {
+    size_t                     n;
+    ngx_http_leadlist_span_t  *spans;
+
     if (sc->depth == 0) {
         return;
     }
@@ -696,15 +784,29 @@ ngx_http_leadlist_scan_close(ngx_http_leadlist_scan_t *sc, unsigned char c,
     if (sc->depth == 3 && sc->in_element && c == '}') {
         sc->in_element = 0;
 
-        if (i - sc->start + 1 > NGX_HTTP_LEADLIST_MAX_PERSON_BYTES
-            && sc->noversized < NGX_HTTP_LEADLIST_MAX_DETAILS)
-        {
-            sc->oversized[sc->noversized++] = sc->index;
+        if (sc->nspans == sc->nalloc) {
+            n = sc->nalloc ? sc->nalloc * 2 : 16;
+            spans = realloc(sc->spans, n * sizeof(ngx_http_leadlist_span_t));
+
+            if (spans == NULL) {
+                sc->stop = NGX_HTTP_LEADLIST_SCAN_NOMEM;
+                return;
+            }
+
+            sc->spans = spans;
+            sc->nalloc = n;
         }
+
+        sc->spans[sc->nspans].start = sc->start;
+        sc->spans[sc->nspans].end = i;
+        sc->nspans++;
     }
 
-    if (sc->depth == 2 && c == ']') {
+    /* only the first "persons" counts: a second one is a duplicate */
+
+    if (sc->depth == 2 && c == ']' && sc->in_persons) {
         sc->in_persons = 0;
+        sc->persons_done = 1;
     }
 
     sc->depth--;
@@ -718,7 +820,12 @@ ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc)
         sc->expect_key = 1;
 
     } else if (sc->depth == 2 && sc->in_persons) {
-        sc->index++;
+
+        /* n commas: n + 1 persons */
+
+        if (++sc->commas >= sc->max_persons) {
+            sc->stop = NGX_HTTP_LEADLIST_SCAN_PERSONS;
+        }
     }
 }
 
@@ -730,6 +837,8 @@ ngx_http_leadlist_scan_number(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i)
 {
     size_t  j, digits, exp;
+
+    ngx_http_leadlist_scan_token(sc);
 
     j = i;
     digits = 0;
@@ -780,6 +889,60 @@ ngx_http_leadlist_scan_number(ngx_http_leadlist_scan_t *sc,
 }
 
 
+/* true, false, null: one value, whatever letters follow */
+
+static size_t
+ngx_http_leadlist_scan_word(ngx_http_leadlist_scan_t *sc,
+    const unsigned char *p, size_t len, size_t i)
+{
+    ngx_http_leadlist_scan_token(sc);
+
+    while (i + 1 < len && p[i + 1] >= 'a' && p[i + 1] <= 'z') {
+        i++;
+    }
+
+    return i;
+}
+
+
+/* what stopped the scanner: a 400 (or a 500) whatever the rest holds */
+
+static void
+ngx_http_leadlist_scan_error(ngx_http_leadlist_ctx_t *ctx)
+{
+    char                       msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    ngx_http_leadlist_scan_t  *sc;
+
+    sc = ctx->scan;
+
+    switch (sc->stop) {
+
+    case NGX_HTTP_LEADLIST_SCAN_DEPTH:
+        ngx_http_leadlist_at(ctx, "must not nest arrays and objects more"
+                             " than 32 levels deep", sc->too_deep);
+        break;
+
+    case NGX_HTTP_LEADLIST_SCAN_PERSONS:
+        ctx->body->npersons = sc->commas + 1;
+        snprintf(msg, sizeof(msg), "must be an array of 1 to %zu items",
+                 ctx->limits.max_persons);
+        ngx_http_leadlist_error(ctx, msg, "persons");
+        break;
+
+    case NGX_HTTP_LEADLIST_SCAN_TOKENS:
+        ngx_http_leadlist_body_error(ctx, "must not hold more than 262144 "
+                                     "JSON values outside the persons");
+        break;
+
+    default:
+        ctx->body->nomem = 1;
+        ngx_http_leadlist_body_error(ctx,
+                                     "could not be parsed: out of memory");
+        break;
+    }
+}
+
+
 static int
 ngx_http_leadlist_blank(const unsigned char *p, size_t len)
 {
@@ -799,13 +962,19 @@ ngx_http_leadlist_blank(const unsigned char *p, size_t len)
 
 static void
 ngx_http_leadlist_at(ngx_http_leadlist_ctx_t *ctx, const char *what,
-    const unsigned char *p, size_t off)
+    size_t off)
 {
-    char    msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    size_t  i, line, col;
+    char                  msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    size_t                i, line, col;
+    const unsigned char  *p;
 
+    p = ctx->data;
     line = 1;
     col = 0;
+
+    if (off >= ctx->len) {
+        off = ctx->len - 1;
+    }
 
     /* columns count characters, as jansson's do */
 
@@ -825,12 +994,175 @@ ngx_http_leadlist_at(ngx_http_leadlist_ctx_t *ctx, const char *what,
 }
 
 
+/*
+ * the json_load_callback() reader: the body as is, but for the inside of
+ * each person object, given as spaces; the length stays the same, so that
+ * jansson's error positions are the body's
+ */
+
+static size_t
+ngx_http_leadlist_read(void *buf, size_t size, void *data)
+{
+    size_t                           n, stop;
+    ngx_http_leadlist_reader_t      *rd;
+    const ngx_http_leadlist_span_t  *sp;
+
+    rd = data;
+
+    while (rd->next < rd->scan->nspans
+           && rd->pos >= rd->scan->spans[rd->next].end)
+    {
+        rd->next++;
+    }
+
+    if (rd->pos >= rd->len) {
+        return 0;
+    }
+
+    stop = rd->len;
+
+    if (rd->next < rd->scan->nspans) {
+        sp = &rd->scan->spans[rd->next];
+
+        if (rd->pos > sp->start) {
+            n = sp->end - rd->pos;
+            n = n < size ? n : size;
+
+            memset(buf, ' ', n);
+            rd->pos += n;
+
+            return n;
+        }
+
+        stop = sp->start + 1;
+    }
+
+    n = stop - rd->pos;
+    n = n < size ? n : size;
+
+    memcpy(buf, rd->data + rd->pos, n);
+    rd->pos += n;
+
+    return n;
+}
+
+
+static json_t *
+ngx_http_leadlist_parse_skeleton(ngx_http_leadlist_ctx_t *ctx)
+{
+    size_t                       k, off;
+    json_t                      *root, *person;
+    json_error_t                 err;
+    ngx_http_leadlist_reader_t   rd;
+
+    rd.data = ctx->data;
+    rd.len = ctx->len;
+    rd.pos = 0;
+    rd.next = 0;
+    rd.scan = ctx->scan;
+
+    root = json_load_callback(ngx_http_leadlist_read, &rd,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+
+    if (root) {
+        return root;
+    }
+
+    /*
+     * a parser of the whole body would report the first error: one in a
+     * person object before this one comes first
+     */
+
+    off = err.position > 0 ? (size_t) err.position : 0;
+
+    for (k = 0; k < ctx->scan->nspans; k++) {
+
+        if (ctx->scan->spans[k].start >= off) {
+            break;
+        }
+
+        if (ngx_http_leadlist_oversized(&ctx->scan->spans[k])) {
+            continue;
+        }
+
+        person = ngx_http_leadlist_parse_span(ctx, &ctx->scan->spans[k]);
+
+        if (person == NULL) {
+            return NULL;
+        }
+
+        json_decref(person);
+    }
+
+    ngx_http_leadlist_syntax(ctx, &err, 0);
+
+    return NULL;
+}
+
+
+static json_t *
+ngx_http_leadlist_parse_span(ngx_http_leadlist_ctx_t *ctx,
+    const ngx_http_leadlist_span_t *sp)
+{
+    json_t        *v;
+    json_error_t   err;
+
+    v = json_loadb((const char *) ctx->data + sp->start,
+                   sp->end - sp->start + 1, JSON_REJECT_DUPLICATES, &err);
+
+    if (v == NULL) {
+        ngx_http_leadlist_syntax(ctx, &err, sp->start);
+    }
+
+    return v;
+}
+
+
+/* person objects the checks did not reach must still be valid JSON */
+
 static void
-ngx_http_leadlist_parse_error(ngx_http_leadlist_ctx_t *ctx,
-    json_error_t *err)
+ngx_http_leadlist_parse_rest(ngx_http_leadlist_ctx_t *ctx)
+{
+    json_t                    *person;
+    ngx_http_leadlist_span_t  *sp;
+
+    while (!ctx->syntax && ctx->next_span < ctx->scan->nspans) {
+        sp = &ctx->scan->spans[ctx->next_span++];
+
+        if (ngx_http_leadlist_oversized(sp)) {
+            continue;
+        }
+
+        person = ngx_http_leadlist_parse_span(ctx, sp);
+
+        if (person) {
+            json_decref(person);
+        }
+    }
+}
+
+
+static int
+ngx_http_leadlist_oversized(const ngx_http_leadlist_span_t *sp)
+{
+    return sp->end - sp->start + 1 > NGX_HTTP_LEADLIST_MAX_PERSON_BYTES;
+}
+
+
+/*
+ * a JSON error in the body at base + jansson's position: it replaces
+ * every other detail, as a parse of the whole body would
+ */
+
+static void
+ngx_http_leadlist_syntax(ngx_http_leadlist_ctx_t *ctx, json_error_t *err,
+    size_t base)
 {
     char         msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    size_t       off;
     const char  *prefix, *text;
+
+    ctx->body->ndetails = 0;
 
     /* jansson leaves the text empty when only malloc() failed */
 
@@ -840,6 +1172,7 @@ ngx_http_leadlist_parse_error(ngx_http_leadlist_ctx_t *ctx,
         ctx->body->nomem = 1;
         ngx_http_leadlist_body_error(ctx,
                                      "could not be parsed: out of memory");
+        ctx->syntax = 1;
         return;
     }
 
@@ -868,15 +1201,15 @@ ngx_http_leadlist_parse_error(ngx_http_leadlist_ctx_t *ctx,
         break;
     }
 
-    if (err->line > 0) {
-        snprintf(msg, sizeof(msg), "%s%s at line %d, column %d",
-                 prefix, text, err->line, err->column);
+    /* jansson's position counts the bytes it read, the bad one included */
 
-    } else {
-        snprintf(msg, sizeof(msg), "%s%s", prefix, text);
-    }
+    off = base + (err->position > 0 ? (size_t) err->position - 1 : 0);
 
-    ngx_http_leadlist_body_error(ctx, msg);
+    snprintf(msg, sizeof(msg), "%s%s", prefix, text);
+
+    ngx_http_leadlist_at(ctx, msg, off);
+
+    ctx->syntax = 1;
 }
 
 
@@ -937,9 +1270,59 @@ ngx_http_leadlist_check_persons(ngx_http_leadlist_ctx_t *ctx,
         ngx_http_leadlist_error(ctx, msg, "persons");
     }
 
-    for (i = 0; i < n && !ngx_http_leadlist_full(ctx); i++) {
-        ngx_http_leadlist_check_person(ctx, i, json_array_get(persons, i));
+    /* on with full details too: the rest must still be valid JSON */
+
+    for (i = 0; i < n && !ctx->syntax; i++) {
+        ngx_http_leadlist_check_element(ctx, i, json_array_get(persons, i));
     }
+}
+
+
+/*
+ * an object in the persons array is a placeholder: the person is parsed
+ * alone from its span, checked and freed
+ */
+
+static void
+ngx_http_leadlist_check_element(ngx_http_leadlist_ctx_t *ctx, size_t i,
+    json_t *v)
+{
+    json_t                    *person;
+    ngx_http_leadlist_span_t  *sp;
+
+    if (!json_is_object(v)) {
+        ngx_http_leadlist_error(ctx, "must be an object", "persons[%zu]", i);
+        return;
+    }
+
+    /* no span: the scanner did not blank it out, so it is the person */
+
+    if (ctx->next_span >= ctx->scan->nspans) {
+        ngx_http_leadlist_check_person(ctx, i, v);
+        return;
+    }
+
+    sp = &ctx->scan->spans[ctx->next_span++];
+
+    /* never parsed: jansson would hold up to 40 times its size */
+
+    if (ngx_http_leadlist_oversized(sp)) {
+        ngx_http_leadlist_error(ctx, "must be at most 65536 bytes",
+                                "persons[%zu]", i);
+        return;
+    }
+
+    person = ngx_http_leadlist_parse_span(ctx, sp);
+
+    if (person == NULL) {
+        return;
+    }
+
+    if (!ngx_http_leadlist_full(ctx)) {
+        ngx_http_leadlist_check_person(ctx, i, person);
+    }
+
+    json_decref(person);
 }
 
 
@@ -947,24 +1330,8 @@ static void
 ngx_http_leadlist_check_person(ngx_http_leadlist_ctx_t *ctx, size_t i,
     json_t *person)
 {
-    json_t                    *id;
-    const char                *err, **name;
-    ngx_http_leadlist_scan_t  *sc;
-
-    sc = ctx->scan;
-
-    if (ctx->next_oversized < sc->noversized
-        && sc->oversized[ctx->next_oversized] == i)
-    {
-        ctx->next_oversized++;
-        ngx_http_leadlist_error(ctx, "must be at most 65536 bytes",
-                                "persons[%zu]", i);
-    }
-
-    if (!json_is_object(person)) {
-        ngx_http_leadlist_error(ctx, "must be an object", "persons[%zu]", i);
-        return;
-    }
+    json_t       *id;
+    const char  *err, **name;
 
     id = json_object_get(person, "id");
     err = id ? ngx_http_leadlist_id_error(id) : "is required";

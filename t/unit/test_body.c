@@ -1043,6 +1043,7 @@ static void
 ngx_http_leadlist_test_person_size(void)
 {
     size_t                    pad;
+    clock_t                   t;
     ngx_http_leadlist_buf_t  *b;
 
     b = &ngx_http_leadlist_b;
@@ -1078,10 +1079,12 @@ ngx_http_leadlist_test_person_size(void)
                           ngx_http_leadlist_str(b), "persons[0]",
                           "must be at most 65536 bytes");
 
+    /* a large person is not parsed, so its members are not checked */
+
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":\"");
     ngx_http_leadlist_repeat(b, "z", 70000);
-    ngx_http_leadlist_addf(b, "\",\"email\":1},{\"id\":\"b\"},"
+    ngx_http_leadlist_addf(b, "\",\"email\":1},{\"id\":\"b\",\"city\":2},"
                               "{\"id\":\"c\",\"x\":\"");
     ngx_http_leadlist_repeat(b, "z", 70000);
     ngx_http_leadlist_addf(b, "\"}]}");
@@ -1089,10 +1092,10 @@ ngx_http_leadlist_test_person_size(void)
     ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
         && ngx_http_leadlist_body.ndetails == 3
         && ngx_http_leadlist_has("persons[0]", "must be at most 65536 bytes")
-        && ngx_http_leadlist_has("persons[0].email",
+        && ngx_http_leadlist_has("persons[1].city",
                                  "must be a string or null")
         && ngx_http_leadlist_has("persons[2]", "must be at most 65536 bytes"),
-        "two large persons and a bad field are all reported");
+        "two large persons and a bad field in another are reported");
 
     /* only elements of the top-level persons array are measured */
 
@@ -1103,6 +1106,53 @@ ngx_http_leadlist_test_person_size(void)
     ngx_http_leadlist_addf(b, "\"}]}}");
     ngx_http_leadlist_one("a large nested \"persons\" is not measured",
                           ngx_http_leadlist_str(b), "x", "unknown member");
+
+    /* each person is parsed alone: errors keep the body's positions */
+
+    ngx_http_leadlist_one("a syntax error in a person replaces the details",
+        "{\"persons\":[{\"id\":1},\n  {\"id\":\"\xc3\xa9\",\"x\":1,}],"
+        "\"y\":2}",
+        "", "invalid JSON: string or '}' expected near '}' at line 2, "
+        "column 19");
+    ngx_http_leadlist_one("a duplicate member in the second person",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\",\"id\":\"c\"}]}",
+        "", "invalid JSON: duplicate object key near '\"id\"' at line 1, "
+        "column 37");
+    ngx_http_leadlist_one("invalid UTF-8 in a person",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"\xff\"}]}",
+        "", "invalid UTF-8: unable to decode byte 0xff near '\"' at line 1, "
+        "column 30");
+    ngx_http_leadlist_one("a person's error before one outside comes first",
+        "{\"persons\":[{\"id\":\"a\" \"b\"}],\"x\":tru}",
+        "", "invalid JSON: '}' expected near '\"b\"' at line 1, column 25");
+    ngx_http_leadlist_one("an error outside before a person's comes first",
+        "{\"x\":tru,\"persons\":[{\"id\":\"a\" \"b\"}]}",
+        "", "invalid JSON: invalid token near 'tru' at line 1, column 8");
+    ngx_http_leadlist_one("an error in a person not reached by the checks",
+        "{\"persons\":[{\"id\":\"a\"},{\"x\":[1,]}],\"selection\":{}}",
+        "", "invalid JSON: unexpected token near ']' at line 1, column 32");
+    ngx_http_leadlist_one("a bad number in a person",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\",\"x\":1e999}]}",
+        "", "number out of range at line 1, column 42");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{}");
+    ngx_http_leadlist_repeat(b, ",{}", 998);
+    ngx_http_leadlist_addf(b, ",{\"id\":\"a\",}]}");
+    ngx_http_leadlist_body_prefix("a syntax error after 100 details",
+                                  b->data, b->len,
+                                  "invalid JSON: string or '}' expected");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":[");
+    ngx_http_leadlist_repeat(b, "[],", 7 * 1024 * 1024);
+    ngx_http_leadlist_addf(b, "[]]}]}");
+    t = clock();
+    ngx_http_leadlist_one("a person of 7 million values is not parsed",
+                          ngx_http_leadlist_str(b), "persons[0]",
+                          "must be at most 65536 bytes");
+    ngx_http_leadlist_ok((double) (clock() - t) / CLOCKS_PER_SEC < 2.0,
+                         "... and is refused quickly");
 
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":\"");
@@ -1456,12 +1506,47 @@ ngx_http_leadlist_test_scale(void)
                               "\"selectAll\":true},\"x\":{");
 
     for (i = 0; i < 100000; i++) {
-        ngx_http_leadlist_addf(b, "%s\"k%d\":[%d]", i ? "," : "", i, i);
+        ngx_http_leadlist_addf(b, "%s\"k%d\":%d", i ? "," : "", i, i);
     }
 
     ngx_http_leadlist_addf(b, "}}");
     ngx_http_leadlist_one("100,000 keys in one nested object",
                           ngx_http_leadlist_str(b), "x", "unknown member");
+
+    /*
+     * outside the persons, jansson holds the whole tree: 262144 values
+     * at most (here 9 + the zeros), counted before parsing
+     */
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                                  "\"selectAll\":true},\"x\":[0");
+        ngx_http_leadlist_repeat(b, ",0", 262134 + i);
+        ngx_http_leadlist_addf(b, "]}");
+
+        if (i == 0) {
+            ngx_http_leadlist_one("262144 values outside the persons",
+                                  ngx_http_leadlist_str(b), "x",
+                                  "unknown member");
+
+        } else {
+            ngx_http_leadlist_one("262145 values outside the persons",
+                                  ngx_http_leadlist_str(b), "",
+                                  "must not hold more than 262144 JSON "
+                                  "values outside the persons");
+        }
+    }
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
+                              "\"ids\":[\"a\"");
+    ngx_http_leadlist_repeat(b, ",[]", 4 * 1024 * 1024);
+    ngx_http_leadlist_addf(b, "]}}");
+    ngx_http_leadlist_one("4 million values in ids",
+                          ngx_http_leadlist_str(b), "",
+                          "must not hold more than 262144 JSON values "
+                          "outside the persons");
 
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"persons\":[");
@@ -1473,12 +1558,19 @@ ngx_http_leadlist_test_scale(void)
     ngx_http_leadlist_addf(b, "]}");
     ngx_http_leadlist_run(b->data, b->len, NULL);
     ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1
-        && ngx_http_leadlist_body.ndetails == 100
-        && ngx_http_leadlist_body.npersons == 100000
+        && ngx_http_leadlist_body.ndetails == 1
+        && ngx_http_leadlist_body.npersons == 1001
         && ngx_http_leadlist_has("persons",
-                                 "must be an array of 1 to 1000 items")
-        && ngx_http_leadlist_has("persons[98].id", "must be a string"),
-        "100,000 bad persons: 100 details");
+                                 "must be an array of 1 to 1000 items"),
+        "100,000 persons: refused at the 1001st, before parsing");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[1");
+    ngx_http_leadlist_repeat(b, ",[1]", 1000);
+    ngx_http_leadlist_addf(b, "]}");
+    ngx_http_leadlist_one("1001 persons that are not objects",
+                          ngx_http_leadlist_str(b), "persons",
+                          "must be an array of 1 to 1000 items");
 
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\","
