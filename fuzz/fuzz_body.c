@@ -14,7 +14,9 @@
  * controls; the same answer twice for the same input (jansson seeds its
  * hash randomly: order must not depend on it); and an accepted body is
  * strict UTF-8 without NUL bytes that jansson parses with duplicates
- * refused, as PostgreSQL's jsonb will need.
+ * refused, as PostgreSQL's jsonb will need; and a JSON error reported
+ * at the line and column where jansson, parsing the whole body at once,
+ * stops too (the validator parses persons one at a time).
  *
  * t/unit/replay_corpus.c includes this file to replay fuzz/corpus in
  * "make test" without libFuzzer.
@@ -35,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size,
     int rc, const ngx_http_leadlist_body_t *b);
+static void ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
+    const ngx_http_leadlist_body_t *b);
 static int ngx_http_leadlist_fuzz_same(const ngx_http_leadlist_body_t *a,
     const ngx_http_leadlist_body_t *b);
 static int ngx_http_leadlist_fuzz_text_ok(const char *s, size_t size);
@@ -55,6 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = ngx_http_leadlist_body_validate(data, size, NULL,
                                          &ngx_http_leadlist_fuzz_a);
     ngx_http_leadlist_fuzz_check(data, size, rc, &ngx_http_leadlist_fuzz_a);
+    ngx_http_leadlist_fuzz_syntax(data, size, &ngx_http_leadlist_fuzz_a);
 
     rc2 = ngx_http_leadlist_body_validate(data, size, NULL,
                                           &ngx_http_leadlist_fuzz_b);
@@ -131,6 +136,50 @@ ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size, int rc,
         {
             ngx_http_leadlist_fuzz_fail("a detail is not clean UTF-8");
         }
+    }
+}
+
+
+/* a JSON error must be where a whole-body parse finds it */
+
+static void
+ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
+    const ngx_http_leadlist_body_t *b)
+{
+    char          at[64];
+    size_t        n;
+    json_t       *root;
+    const char   *m;
+    json_error_t  err;
+
+    if (b->ndetails != 1 || b->details[0].field[0] != '\0') {
+        return;
+    }
+
+    m = b->details[0].message;
+
+    if ((strncmp(m, "invalid JSON: ", 14) != 0
+         && strncmp(m, "invalid UTF-8: ", 15) != 0)
+        || strncmp(m, "invalid JSON: NUL byte", 22) == 0)
+    {
+        return;
+    }
+
+    root = json_loadb((const char *) data, size,
+                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+
+    if (root) {
+        ngx_http_leadlist_fuzz_fail("a JSON error in what jansson accepts");
+    }
+
+    snprintf(at, sizeof(at), " at line %d, column %d", err.line, err.column);
+
+    n = strlen(m);
+
+    if (n < strlen(at) || strcmp(m + n - strlen(at), at) != 0) {
+        fprintf(stderr, "fuzz_body: [%s] vs jansson [%s%s]\n", m, err.text,
+                at);
+        ngx_http_leadlist_fuzz_fail("a JSON error at another place");
     }
 }
 

@@ -1070,10 +1070,11 @@ ngx_http_leadlist_parse_skeleton(ngx_http_leadlist_ctx_t *ctx)
 
     /*
      * a parser of the whole body would report the first error: one in a
-     * person object before this one comes first
+     * person object before this one comes first; this one's token ends at
+     * position - 1, so a person that starts there is never reached
      */
 
-    off = err.position > 0 ? (size_t) err.position : 0;
+    off = err.position > 0 ? (size_t) err.position - 1 : 0;
 
     for (k = 0; k < ctx->scan->nspans; k++) {
 
@@ -1201,13 +1202,20 @@ ngx_http_leadlist_syntax(ngx_http_leadlist_ctx_t *ctx, json_error_t *err,
         break;
     }
 
-    /* jansson's position counts the bytes it read, the bad one included */
+    /*
+     * jansson's position counts the bytes it read, the bad one included
+     * but for bytes that are not UTF-8: nothing read is its column 0
+     */
 
-    off = base + (err->position > 0 ? (size_t) err->position - 1 : 0);
+    if (base == 0 && err->position <= 0) {
+        snprintf(msg, sizeof(msg), "%s%s at line 1, column 0", prefix, text);
+        ngx_http_leadlist_body_error(ctx, msg);
 
-    snprintf(msg, sizeof(msg), "%s%s", prefix, text);
-
-    ngx_http_leadlist_at(ctx, msg, off);
+    } else {
+        off = base + (err->position > 0 ? (size_t) err->position - 1 : 0);
+        snprintf(msg, sizeof(msg), "%s%s", prefix, text);
+        ngx_http_leadlist_at(ctx, msg, off);
+    }
 
     ctx->syntax = 1;
 }

@@ -1131,6 +1131,12 @@ ngx_http_leadlist_test_person_size(void)
     ngx_http_leadlist_one("an error in a person not reached by the checks",
         "{\"persons\":[{\"id\":\"a\"},{\"x\":[1,]}],\"selection\":{}}",
         "", "invalid JSON: unexpected token near ']' at line 1, column 32");
+    ngx_http_leadlist_one("an error at a person's '{' comes before its own",
+        "{\"persons\":[7,7{\"e\"},{{\"e\"--",
+        "", "invalid JSON: ']' expected near '{' at line 1, column 16");
+    ngx_http_leadlist_one("a byte that is not UTF-8 first: column 0",
+        "\xff{}", "", "invalid UTF-8: unable to decode byte 0xff at line 1, "
+        "column 0");
     ngx_http_leadlist_one("a bad number in a person",
         "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\",\"x\":1e999}]}",
         "", "number out of range at line 1, column 42");
