@@ -11,6 +11,10 @@ BUILD      := $(CURDIR)/build
 NGX_BUILD  := $(BUILD)/nginx
 MODULE     := $(BUILD)/ngx_http_leadlist_module.so
 PG_DIR     := $(BUILD)/pg
+ASAN_BUILD := $(BUILD)/nginx-asan
+ASAN_MODULE := $(BUILD)/asan/ngx_http_leadlist_module.so
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
 PROVE      ?= prove
 T          ?= t
 
@@ -27,9 +31,10 @@ UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
 
 DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
               libtest-base-perl libtext-diff-perl valgrind
+BENCH_PKGS := wrk postgresql-contrib
 
 .PHONY: all deps test run unit test-unit test-valgrind test-asan fuzz \
-        pg-start pg-stop clean
+        bench pg-start pg-stop clean
 
 all: $(MODULE)
 
@@ -37,18 +42,35 @@ all: $(MODULE)
 # of it with Debian's own flags, so that the module's signature matches
 # the packaged binary, and build nothing but the dynamic module.
 
-$(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
+# $(1): build directory; $(2): extra flags for the module's sources
+define configure_nginx
 	@test -d $(NGX_SRC) || { echo "missing $(NGX_SRC): make deps" >&2; \
 	    exit 1; }
-	rm -rf $(NGX_BUILD) && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(NGX_BUILD)
-	cd $(NGX_BUILD) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	rm -rf $(1) && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(1)
+	cd $(1) && . ./conf_flags && LEADLIST_EXTRA_FLAGS='$(2)' \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
 	    --add-dynamic-module=$(CURDIR) > configure.log \
 	    || { tail -30 configure.log; exit 1; }
+endef
+
+$(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
+	$(call configure_nginx,$(NGX_BUILD),)
 
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_leadlist_module.so $@
+
+# the same module with AddressSanitizer and UndefinedBehaviorSanitizer,
+# for Debian's uninstrumented nginx with the sanitizer runtimes preloaded
+
+$(ASAN_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
+	$(call configure_nginx,$(ASAN_BUILD),$(SAN_FLAGS))
+
+$(ASAN_MODULE): $(ASAN_BUILD)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(ASAN_BUILD) -f objs/Makefile modules
+	mkdir -p $(dir $@)
+	cp $(ASAN_BUILD)/objs/ngx_http_leadlist_module.so $@
 
 deps:
 	@util/deps.sh $(DEB_PKGS)
@@ -75,6 +97,15 @@ test: deps
 test-valgrind: deps
 	$(MAKE) all
 	TEST_NGINX_USE_VALGRIND=1 util/test.sh $(T)
+
+test-asan: deps
+	$(MAKE) $(ASAN_MODULE)
+	util/test-asan.sh $(ASAN_MODULE) $(T)
+
+bench: deps
+	@util/deps.sh $(BENCH_PKGS)
+	$(MAKE) all
+	bench/run.sh
 
 run: deps
 	$(MAKE) all

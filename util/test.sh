@@ -20,7 +20,8 @@ export TEST_NGINX_LOAD_MODULES=${TEST_NGINX_LOAD_MODULES:-$root/build/ngx_http_l
 # the module must load into this nginx before any test can mean anything
 printf 'load_module %s;\nevents {}\n' "$TEST_NGINX_LOAD_MODULES" \
     > "$root/build/load-check.conf"
-"$TEST_NGINX_BINARY" -t -q -p "$root/build" -c "$root/build/load-check.conf" \
+LD_PRELOAD=${TEST_NGINX_LD_PRELOAD:-} \
+    "$TEST_NGINX_BINARY" -t -q -p "$root/build" -c "$root/build/load-check.conf" \
     -e /dev/stderr
 
 [ $# -eq 0 ] && set -- t
