@@ -107,6 +107,13 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       0,
       NULL },
 
+    { ngx_string("leadlist_pg_connect_concurrency"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_leadlist_set_bounded_num,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_srv_conf_t, connect_concurrency),
+      &ngx_http_leadlist_max_bounds },
+
     { ngx_string("leadlist_pg_connect_timeout"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -329,6 +336,7 @@ ngx_http_leadlist_create_srv_conf(ngx_conf_t *cf)
     lscf->keepalive = NGX_CONF_UNSET_UINT;
     lscf->max = NGX_CONF_UNSET_UINT;
     lscf->queue = NGX_CONF_UNSET_UINT;
+    lscf->connect_concurrency = NGX_CONF_UNSET_UINT;
     lscf->keepalive_requests = NGX_CONF_UNSET_UINT;
     lscf->queue_timeout = NGX_CONF_UNSET_MSEC;
     lscf->connect_timeout = NGX_CONF_UNSET_MSEC;
@@ -481,6 +489,7 @@ ngx_http_leadlist_init_upstream(ngx_conf_t *cf,
     ngx_conf_init_uint_value(lscf->keepalive, 16);
     ngx_conf_init_uint_value(lscf->max, ngx_max(lscf->keepalive, 32));
     ngx_conf_init_uint_value(lscf->queue, 256);
+    ngx_conf_init_uint_value(lscf->connect_concurrency, 4);
     ngx_conf_init_uint_value(lscf->keepalive_requests, 10000);
     ngx_conf_init_msec_value(lscf->queue_timeout, 2000);
     ngx_conf_init_msec_value(lscf->connect_timeout, 5000);

@@ -39,6 +39,7 @@ typedef struct {
     ngx_uint_t                    keepalive;
     ngx_uint_t                    max;
     ngx_uint_t                    queue;
+    ngx_uint_t                    connect_concurrency;
     ngx_uint_t                    keepalive_requests;
 
     ngx_msec_t                    queue_timeout;

@@ -210,6 +210,7 @@ ngx_http_leadlist_pg_run(ngx_http_leadlist_query_t *q)
 
     if (pool->open < pool->conf->max
         && pool->connecting <= pool->nwaiters
+        && pool->connecting < pool->conf->connect_concurrency
         && ngx_http_leadlist_connect(pool) == NGX_DECLINED
         && pool->connecting == 0)
     {
@@ -615,6 +616,7 @@ ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool)
         if (lc == NULL) {
             if (pool->open < pool->conf->max
                 && pool->connecting < pool->nwaiters
+                && pool->connecting < pool->conf->connect_concurrency
                 && ngx_http_leadlist_connect(pool) == NGX_OK)
             {
                 continue;

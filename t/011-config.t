@@ -23,6 +23,7 @@ $::http_config . <<'_EOC_';
         leadlist_pg_max 8;
         leadlist_pg_queue 16 timeout=1s;
         leadlist_pg_connect_timeout 2s;
+        leadlist_pg_connect_concurrency 2;
         leadlist_pg_query_timeout 3s;
         leadlist_pg_keepalive_timeout 30s;
         leadlist_pg_keepalive_time 10m;
@@ -363,3 +364,16 @@ GET /p
 --- error_code: 500
 --- error_log
 leadlist: upstream "leadlist_db" is for leadlist_add_prospects only
+
+
+
+=== TEST 27: leadlist_pg_connect_concurrency 0
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_connect_concurrency 0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "0" in "leadlist_pg_connect_concurrency"
