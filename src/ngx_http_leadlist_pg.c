@@ -285,6 +285,10 @@ ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
         pool->nidle--;
         ngx_queue_insert_tail(&pool->active, q);
 
+        /* taken: from now on it is counted as busy, whatever follows */
+
+        lc->state = NGX_HTTP_LEADLIST_BUSY;
+
         if (ngx_http_leadlist_idle_alive(lc) != NGX_OK) {
             ngx_http_leadlist_close(lc);
             continue;
