@@ -98,7 +98,19 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_i
 
 
 
-=== TEST 5: a server that refuses connections: 503 JSON with Retry-After
+=== TEST 5: the replacement connection is kept and reused
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("r5")
+--- error_code: 200
+--- error_log eval
+qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: a server that refuses connections: 503 JSON with Retry-After
 --- http_config eval
 $::http_config . <<'_EOC_'
     upstream down {
@@ -120,7 +132,7 @@ qr/\[error\].*leadlist: PostgreSQL 127\.0\.0\.1:1\/x could not connect: .*reques
 
 
 
-=== TEST 6: right after a failure the server is in backoff: fail fast
+=== TEST 7: right after a failure the server is in backoff: fail fast
 --- more_headers eval: $::A
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("d2")
@@ -130,7 +142,7 @@ qr/no PostgreSQL server of upstream "down" is available, request_id: [0-9a-f]{32
 
 
 
-=== TEST 7: a wrong password is a 503, and the password is never logged
+=== TEST 8: a wrong password is a 503, and the password is never logged
 --- http_config eval
 $::http_config . <<'_EOC_'
     upstream badpw {
@@ -150,7 +162,7 @@ wrong-secret-xyz
 
 
 
-=== TEST 8: failover: the first server is down, the second serves
+=== TEST 9: failover: the first server is down, the second serves
 --- http_config eval
 $::http_config . <<'_EOC_'
     upstream two {
@@ -174,7 +186,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_i
 
 
 
-=== TEST 9: a statement slower than the timeout: 503, cancelled on the server
+=== TEST 10: a statement slower than the timeout: 503, cancelled on the server
 --- http_config eval
 $::http_config =~ s/leadlist_pg_keepalive 4;/leadlist_pg_keepalive 4;\n        leadlist_pg_query_timeout 1500ms;/r
 --- config eval: Leadlist::endpoint()
@@ -195,7 +207,7 @@ SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nginx-leadlist' 
 
 
 
-=== TEST 10: the connection the timeout hit is clean and serves the next request
+=== TEST 11: the connection the timeout hit is clean and serves the next request
 --- init
 LeadlistDbTest::reap_psql($::lock);
 --- more_headers eval: $::A
