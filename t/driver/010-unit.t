@@ -221,4 +221,65 @@ _EOV_
     ok(!$r->{complete}, 'valgrind: a log without ERROR SUMMARY is incomplete');
 }
 
+# Incremental checks of the log of a running nginx (seen_errors): only the
+# error records after the ones already reported count.
+my $err1 = <<'_EOV_';
+==42== Invalid read of size 4
+==42==    at 0x1234: first (a.c:1)
+==42==  Address 0x0 is not stack'd, malloc'd or (recently) free'd
+==42== 
+_EOV_
+my $err2 = <<'_EOV_';
+==42== Invalid write of size 8
+==42==    at 0x5678: second (b.c:2)
+==42==  Address 0x8 is not stack'd, malloc'd or (recently) free'd
+==42== 
+_EOV_
+{
+    my $r = scan($head . $err1, seen_errors => 0);
+    ok(!$r->{complete}, 'valgrind (running): no summary yet');
+    is(scalar @{ $r->{failures} }, 1, 'valgrind (running): a new error fails');
+    like($r->{failures}[0][0], qr/^valgrind reported 1 memcheck error\(s\)$/,
+         'valgrind (running): reason');
+}
+{
+    my $r = scan($head . $err1, seen_errors => 1);
+    is_deeply($r->{failures}, [], 'valgrind (running): an error already reported does not fail again');
+    is(scalar @{ $r->{error_records} }, 1, 'valgrind (running): it is still counted');
+}
+{
+    my $r = scan($head . $err1 . $err2, seen_errors => 1);
+    is(scalar @{ $r->{failures} }, 1, 'valgrind (running): the error after it fails');
+    is(scalar @{ $r->{failures}[0][1] }, 1, 'valgrind (running): with only the new record');
+    like($r->{failures}[0][1][0], qr/Invalid write.*second/s,
+         'valgrind (running): the new record is the second one');
+}
+{
+    # valgrind is still writing the record: no stack line yet
+    my $r = scan($head . $err1 . "==42== Invalid write of size 8\n", seen_errors => 1);
+    is_deeply($r->{failures}, [], 'valgrind (running): a record without its stack yet is not counted');
+    is(scalar @{ $r->{error_records} }, 1, 'valgrind (running): ... so it is found whole next time');
+}
+{
+    # at exit: the summary counts the error reported earlier; no new failure
+    my $r = scan($head . $err1 . $tail . $leak
+                 . "==42== ERROR SUMMARY: 1 errors from 1 contexts (suppressed: 0 from 0)\n",
+                 seen_errors => 1, leak_match => 'no_such_function');
+    is_deeply($r->{failures}, [], 'valgrind (exit): the summary of errors reported earlier does not fail again');
+}
+{
+    my $r = scan($head . $tail
+                 . "==42== ERROR SUMMARY: 3 errors from 1 contexts (suppressed: 0 from 0)\n");
+    is(scalar @{ $r->{failures} }, 1, 'valgrind (exit): a summary count without records fails');
+    like($r->{failures}[0][0], qr/^valgrind reported 3 memcheck error/,
+         'valgrind (exit): with the summary count');
+}
+{
+    my $r = scan($head . $err1 . $tail . $leak
+                 . "==42== ERROR SUMMARY: 1 errors from 1 contexts (suppressed: 0 from 0)\n",
+                 seen_errors => 1);
+    is(scalar @{ $r->{failures} }, 1, 'valgrind (exit): leaks still fail after errors were reported');
+    like($r->{failures}[0][0], qr/definitely lost/, 'valgrind (exit): the leak failure');
+}
+
 done_testing();

@@ -13,8 +13,20 @@ package Test::Nginx::LocalDriver::Valgrind;
 #   $r->{leak_records}    [ text, ... ]  all "definitely lost" records
 #   $r->{matching_leaks}  [ text, ... ]  "definitely lost" records whose
 #                                        text contains leak_match
+#   $r->{new_error_records} [ text, ... ]  the error records after the
+#                         first seen_errors ones
 #   $r->{failures}        [ [ short reason, [records...] ], ... ]
 #                         what the driver turns into failing tests
+#
+# Options: leak_match (default 'leadlist'; '' never fails on leaks) and
+# seen_errors (default 0): the number of error records of this log that
+# were already reported. The driver checks the log of a running nginx after
+# every block and passes the count it has reported so far, so that only
+# errors that are new since the previous check fail the current block. The
+# log is scanned from its start each time: a record that valgrind is still
+# writing has no stack line yet and is not counted until it is complete, so
+# nothing is lost or counted twice. An "ERROR SUMMARY" count (written at
+# exit only) fails on its own only if no error record was ever seen.
 
 use strict;
 use warnings;
@@ -37,11 +49,13 @@ sub _num {
 sub scan_text {
     my ($text, %opt) = @_;
     my $match = defined $opt{leak_match} ? $opt{leak_match} : 'leadlist';
+    my $seen  = $opt{seen_errors} || 0;
 
     my %r = (
         complete       => 0,
         errors         => 0,
         error_records  => [],
+        new_error_records => [],
         leak_records   => [],
         matching_leaks => [],
         failures       => [],
@@ -104,10 +118,14 @@ sub scan_text {
         push @{ $r{error_records} }, $rec->{text};
     }
 
-    if ($r{errors} > 0 || @{ $r{error_records} }) {
-        my $n = $r{errors} || scalar @{ $r{error_records} };
+    my @recs = @{ $r{error_records} };
+    $r{new_error_records} = [ @recs[ $seen .. $#recs ] ] if $seen < @recs;
+    if (@{ $r{new_error_records} } || ($r{errors} > 0 && !$seen && !@recs)) {
+        # one record per error context; the summary also counts repeats
+        my $n = @{ $r{new_error_records} };
+        $n = $r{errors} if !$seen && $r{errors} > $n;
         push @{ $r{failures} },
-            [ "valgrind reported $n memcheck error(s)", $r{error_records} ];
+            [ "valgrind reported $n memcheck error(s)", $r{new_error_records} ];
     }
     if (@{ $r{matching_leaks} }) {
         push @{ $r{failures} },
