@@ -1,0 +1,814 @@
+package Faults;
+
+# Shared pieces of the fault tests t/060-faults-*.t: plain Test::More files
+# that start their own nginx (worker_processes 2, error_log info), load it
+# with forked Perl clients, break PostgreSQL or the clients in some way,
+# and then check three things:
+#
+#   - every answer: 200 {"addedCount":1}, or a 503 JSON with Retry-After;
+#     no client waits past its hard timeout (counted apart: "unknown");
+#   - the data: each request adds one prospect of its own id, so every 200
+#     must have its rows (tenant.lead_list_persons, tenant.persons), every
+#     other answer none; a request without an answer (client timeout, a
+#     client that left on purpose) has an unknown outcome and is only
+#     counted;
+#   - the error log: no worker crash ("exited on signal"), no [alert] or
+#     [emerg] lines.
+#
+# Everything started here (nginx, clients, helper servers, a stopped
+# PostgreSQL) is stopped again in END, however the test ends.
+
+use strict;
+use warnings;
+
+use lib 't/db/lib';
+use LeadlistDbTest qw(pg_skip_reason su su_try lit spawn_psql reap_psql);
+use Test::More;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+our @EXPORT = qw(
+    faults_init fixture start_nginx stop_nginx nginx_reload worker_pids
+    post_prospect parallel_requests sequential_requests
+    start_load finish_load
+    summarize check_answers data_check log_check log_count log_lines
+    pg_stop pg_start pg_backends take_lock release_lock
+    slow_http_server stop_child wait_until
+);
+
+my $json = JSON::PP->new->canonical;
+my $parent = $$;
+my (@nginx, @children, $pg_stopped, @locks);
+
+my $root = do {
+    require Cwd;
+    require File::Basename;
+    Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
+};
+
+my $bindir = $ENV{PG_BINDIR} // '/usr/lib/postgresql/15/bin';
+
+
+# Skips the whole file when there is no cluster or no module; returns the
+# nginx binary.
+sub faults_init {
+    my $why = pg_skip_reason();
+    plan skip_all => $why if $why;
+    plan skip_all => 'fault tests do not run under valgrind'
+        if $ENV{TEST_NGINX_USE_VALGRIND};
+
+    my $mod = $ENV{TEST_NGINX_LOAD_MODULES} // '';
+    plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the module'
+        unless length $mod && -f $mod;
+
+    $SIG{PIPE} = 'IGNORE';
+    $| = 1;
+
+    return $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+}
+
+
+# A fresh organization with one person list "l" that user "u" may use.
+sub fixture {
+    my ($org) = @_;
+    my $q = lit($org);
+    su(join "\n",
+       "DELETE FROM tenant.lead_list_persons WHERE org_id = $q;",
+       "DELETE FROM tenant.persons WHERE org_id = $q;",
+       "DELETE FROM tenant.lead_lists WHERE org_id = $q;",
+       "DELETE FROM tenant.searches WHERE org_id = $q;",
+       "INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids)"
+       . " VALUES ($q, 'l', 'l', 'person', '{u}');");
+}
+
+
+sub _free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+
+sub _conf {
+    my ($ng, %o) = @_;
+
+    my $dir = $ng->{dir};
+    my $port = $ng->{port};
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $conninfo = $o{conninfo} // $ENV{TEST_NGINX_PG_CONNINFO};
+    my $upstream = $o{upstream} // '';
+    my $location = $o{location} // '';
+    my $servers = $o{servers} // '';
+    $servers =~ s/\$FAULTS_PORT\b/$port/g;
+
+    return <<"_EOC_";
+load_module $ENV{TEST_NGINX_LOAD_MODULES};
+worker_processes 2;
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+$user
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log $dir/logs/access.log;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+
+    upstream leadlist_db {
+        leadlist_pg_server "$conninfo";
+$upstream
+    }
+
+    map \$http_authorization \$ll_user { "~user=(?<v>[^;]*)" \$v; }
+    map \$http_authorization \$ll_org { "~org=(?<v>[^;]*)" \$v; }
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /_auth {
+            internal;
+            proxy_pass http://127.0.0.1:$port/_verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+
+        location = /_verify {
+            if (\$ll_user = "") {
+                return 401;
+            }
+            add_header X-User-Id \$ll_user;
+            add_header X-Org-Id \$ll_org;
+            return 204;
+        }
+
+        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
+            leadlist_add_prospects leadlist_db;
+            leadlist_list_id \$list_id;
+            leadlist_auth_request /_auth;
+$location
+        }
+    }
+
+$servers
+}
+_EOC_
+}
+
+
+# Starts nginx (daemon, master + 2 workers) in a temporary prefix; options:
+# upstream (more lines for the upstream block), location (more lines for
+# the endpoint location), servers (more server blocks; $FAULTS_PORT there
+# is the main port), conninfo, ports (how many more free ports to pick:
+# $ng->{ports}[i]).
+sub start_nginx {
+    my (%o) = @_;
+
+    my $bin = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+    my $base = $ENV{TEST_NGINX_SERVROOT};
+    my $dir = tempdir('leadlist-faults-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{FAULTS_KEEP});
+    chmod 0755, $dir;
+    mkdir "$dir/$_" for qw(conf logs tmp);
+
+    for my $try (1 .. 5) {
+        my $ng = { dir => $dir, port => _free_port(), bin => $bin };
+        $ng->{ports} = [ map { _free_port() } 1 .. ($o{ports} // 0) ];
+
+        my $servers = $o{servers} // '';
+        for my $i (0 .. $#{ $ng->{ports} }) {
+            $servers =~ s/\$FAULTS_PORT$i\b/$ng->{ports}[$i]/g;
+        }
+
+        open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
+        print $fh _conf($ng, %o, servers => $servers);
+        close $fh;
+
+        local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
+            if $ENV{TEST_NGINX_LD_PRELOAD};
+
+        my $rc = system($bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf",
+                        '-e', "$dir/logs/error.log");
+
+        if ($rc == 0 && wait_until(5, sub { -s "$dir/logs/nginx.pid" })) {
+            open my $p, '<', "$dir/logs/nginx.pid" or die $!;
+            chomp($ng->{master} = <$p>);
+            close $p;
+            push @nginx, $ng;
+
+            # both workers up, the port accepting
+            wait_until(5, sub { worker_pids($ng) == 2 })
+                or die "nginx: no workers";
+            wait_until(5, sub {
+                IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $ng->{port});
+            }) or die "nginx: port $ng->{port} does not accept";
+
+            return $ng;
+        }
+
+        my $log = log_lines({ dir => $dir }, qr/\[emerg\]/);
+        next if "@$log" =~ /Address already in use/;
+        die "nginx did not start:\n@$log";
+    }
+
+    die "nginx did not start: no free port";
+}
+
+
+sub _alive {
+    my ($pid) = @_;
+    return 0 unless $pid && kill 0, $pid;
+    # a zombie is gone for our purpose
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh>;
+    return 0 if defined $stat && $stat =~ /^\d+ \(.*\) Z /;
+    return 1;
+}
+
+
+# The worker processes of an nginx master, from /proc.
+sub worker_pids {
+    my ($ng) = @_;
+    my @pids;
+    opendir my $d, '/proc' or return ();
+    for my $pid (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = <$fh>;
+        next unless defined $stat
+            && $stat =~ /^\d+ \((.*)\) (\S) (\d+)/s;
+        next unless $3 == $ng->{master} && $2 ne 'Z';
+        push @pids, $pid;
+    }
+    @pids = sort { $a <=> $b } @pids;
+    return @pids;
+}
+
+
+sub nginx_reload {
+    my ($ng) = @_;
+    kill 'HUP', $ng->{master} or die "HUP $ng->{master}: $!";
+}
+
+
+# Graceful stop, then harder; returns whether the graceful stop worked.
+sub stop_nginx {
+    my ($ng, $sig) = @_;
+    return 1 if $ng->{stopped};
+    my @workers = worker_pids($ng);
+    kill $sig // 'QUIT', $ng->{master};
+    my $ok = wait_until(10, sub { !_alive($ng->{master}) });
+    unless ($ok) {
+        kill 'KILL', $ng->{master}, @workers;
+    }
+    kill 'KILL', grep { _alive($_) } @workers;
+    $ng->{stopped} = 1;
+    return $ok;
+}
+
+
+# Polls $cond every 20ms for up to $secs; returns its true value or 0.
+sub wait_until {
+    my ($secs, $cond) = @_;
+    my $end = time + $secs;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v;
+        return 0 if time >= $end;
+        sleep 0.02;
+    }
+}
+
+
+sub log_lines {
+    my ($ng, $re) = @_;
+    open my $fh, '<', "$ng->{dir}/logs/error.log" or return [];
+    return [ grep { $_ =~ $re } <$fh> ];
+}
+
+sub log_count { return scalar @{ log_lines(@_) } }
+
+
+# No worker crash, no [alert] or [emerg]; prints how many [error] lines.
+sub log_check {
+    my ($ng, $name) = @_;
+    my $crash = log_lines($ng, qr/exited on signal|\[emerg\]/);
+    my $alert = log_lines($ng, qr/\[alert\]/);
+    my $errors = log_count($ng, qr/\[error\]/);
+    diag("$name: error log: $errors [error] lines, "
+         . scalar(@$alert) . " [alert], " . scalar(@$crash)
+         . " crash/emerg");
+    is(scalar @$crash, 0, "$name: no worker crashed")
+        or diag(join '', @$crash[0 .. ($#$crash < 4 ? $#$crash : 4)]);
+    is(scalar @$alert, 0, "$name: no [alert] in the error log")
+        or diag(join '', @$alert[0 .. ($#$alert < 9 ? $#$alert : 9)]);
+}
+
+
+# ---------------------------------------------------------------- clients
+
+# One POST adding the prospect $id; never waits longer than $o{timeout}.
+# Returns { id, t0, t1, status, retry_after, ctype, body } or, without an
+# answer, { timeout => 1 } / { err => ... } / { abandoned => 1 } (a client
+# that closes after $o{close_after} seconds without reading).
+sub post_prospect {
+    my (%o) = @_;
+
+    my $r = { id => $o{id}, t0 => time };
+    my $deadline = $r->{t0} + ($o{timeout} // 5);
+    my $body = qq({"persons":[{"id":"$o{id}","firstName":"F"}]});
+    my $req = "POST /api/lead-lists/" . ($o{list} // 'l')
+        . "/add-prospects HTTP/1.0\r\nHost: localhost\r\n"
+        . "Authorization: Bearer user=u;org=$o{org}\r\n"
+        . "Content-Type: application/json\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $o{port}, Proto => 'tcp',
+                                  Timeout => $o{timeout} // 5);
+    unless ($s) {
+        $r->{err} = "connect: $!";
+        $r->{t1} = time;
+        return $r;
+    }
+
+    my $off = 0;
+    while ($off < length $req) {
+        my $n = syswrite($s, $req, length($req) - $off, $off);
+        unless (defined $n) {
+            $r->{err} = "write: $!";
+            $r->{t1} = time;
+            return $r;
+        }
+        $off += $n;
+    }
+
+    if (defined $o{close_after}) {
+        sleep $o{close_after};
+        close $s;
+        $r->{abandoned} = 1;
+        $r->{t1} = time;
+        return $r;
+    }
+
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    while (1) {
+        my $left = $deadline - time;
+        if ($left <= 0) {
+            $r->{timeout} = 1;
+            last;
+        }
+        next unless $sel->can_read($left);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        if (!defined $n) {
+            next if $!{EINTR};
+            $r->{err} = "read: $!";
+            last;
+        }
+        last if $n == 0;
+    }
+    close $s;
+    $r->{t1} = time;
+
+    return $r if $r->{timeout};
+
+    if ($buf =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s) {
+        my ($status, $head, $content) = ($1, $2, $3);
+        $r->{status} = $status;
+        $r->{retry_after} = $1 if $head =~ /^Retry-After:\s*(\S+)/mi;
+        $r->{ctype} = $1 if $head =~ /^Content-Type:\s*([^\r\n]+)/mi;
+        $r->{body} = $content;
+        delete $r->{err};
+    } elsif (!$r->{err}) {
+        $r->{err} = 'no HTTP answer: ' . substr($buf, 0, 80);
+    }
+
+    return $r;
+}
+
+
+sub _post_guarded {
+    my (%o) = @_;
+    my $r = eval {
+        local $SIG{ALRM} = sub { die "alarm\n" };
+        alarm(int(($o{timeout} // 5) + ($o{close_after} // 0)) + 3);
+        my $r = post_prospect(%o);
+        alarm 0;
+        $r;
+    };
+    alarm 0;
+    return $r // { id => $o{id}, t0 => time, t1 => time,
+                   timeout => 1, err => "client died: $@" };
+}
+
+
+sub _fork_child {
+    my ($code) = @_;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        eval { $code->() };
+        POSIX::_exit(0);
+    }
+    push @children, $pid;
+    return $pid;
+}
+
+
+sub _write_recs {
+    my ($file, @recs) = @_;
+    open my $fh, '>>', $file or die "$file: $!";
+    print $fh $json->encode($_), "\n" for @recs;
+    close $fh;
+}
+
+
+sub _read_recs {
+    my ($file) = @_;
+    open my $fh, '<', $file or return ();
+    return map { $json->decode($_) } grep { /\S/ } <$fh>;
+}
+
+
+# Waits for child pids for up to $secs, then kills what is left; returns
+# how many had to be killed.
+sub _reap {
+    my ($secs, @pids) = @_;
+    my %left = map { $_ => 1 } @pids;
+    my $end = time + $secs;
+    while (%left && time < $end) {
+        for my $pid (keys %left) {
+            delete $left{$pid} if waitpid($pid, POSIX::WNOHANG()) != 0;
+        }
+        sleep 0.02 if %left;
+    }
+    for my $pid (keys %left) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+    my %gone = map { $_ => 1 } @pids;
+    @children = grep { !$gone{$_} } @children;
+    return scalar keys %left;
+}
+
+
+# One forked client per id, all at once; returns their records.
+sub parallel_requests {
+    my (%o) = @_;
+    my $dir = tempdir('leadlist-faults-c-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @pids;
+    my $i = 0;
+    for my $id (@{ $o{ids} }) {
+        my $file = "$dir/" . $i++;
+        push @pids, _fork_child(sub {
+            _write_recs($file, _post_guarded(%o, id => $id));
+        });
+    }
+    my $stuck = _reap(($o{timeout} // 5) + ($o{close_after} // 0) + 5, @pids);
+    my @recs = map { _read_recs("$dir/$_") } 0 .. $i - 1;
+    push @recs, map { { id => $_, stuck => 1, timeout => 1 } }
+                (1 .. $stuck) if $stuck;
+    return \@recs;
+}
+
+
+# Requests one after the other from this process.
+sub sequential_requests {
+    my (%o) = @_;
+    return [ map { _post_guarded(%o, id => $_) } @{ $o{ids} } ];
+}
+
+
+# Load: $o{clients} forked clients, each sending requests one after the
+# other (ids "$o{prefix}-<client>-<n>", a pause of $o{pause} s between them)
+# until finish_load() or $o{duration} seconds.
+sub start_load {
+    my (%o) = @_;
+    my $dir = tempdir('leadlist-faults-l-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $h = { %o, dir => $dir, stop => "$dir/stop", pids => [],
+              started => time };
+    for my $c (1 .. $o{clients}) {
+        my $file = "$dir/c$c";
+        push @{ $h->{pids} }, _fork_child(sub {
+            my $end = time + ($o{duration} // 30);
+            for (my $n = 1; time < $end && !-e $h->{stop}; $n++) {
+                _write_recs($file, _post_guarded(%o,
+                                                 id => "$o{prefix}-$c-$n"));
+                sleep $o{pause} if $o{pause};
+            }
+        });
+    }
+    return $h;
+}
+
+
+sub finish_load {
+    my ($h) = @_;
+    open my $fh, '>', $h->{stop} or die $!;
+    close $fh;
+    my $stuck = _reap(($h->{timeout} // 5) + ($h->{pause} // 0) + 5,
+                      @{ $h->{pids} });
+    my @recs = map { _read_recs("$h->{dir}/c$_") } 1 .. $h->{clients};
+    push @recs, map { { id => "stuck-$_", stuck => 1, timeout => 1 } }
+                (1 .. $stuck) if $stuck;
+    return \@recs;
+}
+
+
+# ---------------------------------------------------------------- checks
+
+# Prints and returns the counts of a set of records.
+sub summarize {
+    my ($name, $recs) = @_;
+    my %st;
+    my ($timeouts, $errs, $abandoned, $max) = (0, 0, 0, 0);
+    for my $r (@$recs) {
+        if (defined $r->{status}) {
+            $st{ $r->{status} }++;
+            my $lat = ($r->{t1} // 0) - ($r->{t0} // 0);
+            $max = $lat if $lat > $max;
+        } elsif ($r->{abandoned}) {
+            $abandoned++;
+        } elsif ($r->{timeout}) {
+            $timeouts++;
+        } else {
+            $errs++;
+        }
+    }
+    my $by = join ', ', map { "$_: $st{$_}" } sort keys %st;
+    diag(sprintf "%s: sent %d; answered {%s}; client timeouts %d; "
+         . "no answer (error) %d; abandoned by the client %d; "
+         . "slowest answer %.3fs",
+         $name, scalar @$recs, $by || 'none', $timeouts, $errs, $abandoned,
+         $max);
+    return { sent => scalar @$recs, status => \%st, timeouts => $timeouts,
+             errors => $errs, abandoned => $abandoned, max => $max };
+}
+
+
+# Every record has an answer (none timed out or failed unless allowed),
+# each answer's status is one of $o{allow} (default 200 and 503), 200s say
+# {"addedCount":1}, 503s are JSON with Retry-After: 1, and no answer took
+# longer than $o{max_latency}.
+sub check_answers {
+    my ($name, $recs, %o) = @_;
+    my %allow = map { $_ => 1 } @{ $o{allow} // [200, 503] };
+    my (@bad, @noanswer, @slow);
+    for my $r (@$recs) {
+        next if $r->{abandoned};
+        unless (defined $r->{status}) {
+            push @noanswer, $r;
+            next;
+        }
+        my $lat = $r->{t1} - $r->{t0};
+        push @slow, $r if defined $o{max_latency} && $lat > $o{max_latency};
+        my $s = $r->{status};
+        my $okay = $allow{$s} && ($r->{ctype} // '') =~ m{^application/json};
+        $okay &&= ($r->{body} // '') eq '{"addedCount":1}' if $s == 200;
+        $okay &&= ($r->{retry_after} // '') eq '1'
+                  && ($r->{body} // '') =~ /"code":"SERVICE_UNAVAILABLE"/
+            if $s == 503;
+        push @bad, $r unless $okay;
+    }
+    my $show = sub {
+        my @l = @_;
+        join "\n", map { $json->encode($_) } @l[0 .. ($#l < 4 ? $#l : 4)];
+    };
+    is(scalar @noanswer, 0, "$name: every request answered in time")
+        or diag($show->(@noanswer));
+    is(scalar @bad, 0, "$name: every answer is "
+       . join(' or ', sort keys %allow) . ', well formed')
+        or diag($show->(@bad));
+    is(scalar @slow, 0, "$name: no answer slower than $o{max_latency}s")
+        or diag($show->(@slow))
+        if defined $o{max_latency};
+}
+
+
+# The data check: 200 => stored (both tables), other answers => nothing
+# stored, no answer => unknown (counted, and whether stored); nothing
+# stored that no request of this test sent.  $o{unknown_stored}: how many
+# unknown-outcome requests must be stored, when that is known.
+sub data_check {
+    my ($name, $org, $recs, %o) = @_;
+    my $q = lit($org);
+    my %llp = map { $_->[0] => 1 } @{ su(
+        "SELECT person_id FROM tenant.lead_list_persons WHERE org_id = $q"
+        . " AND lead_list_id = 'l';") };
+    my %tp = map { $_->[0] => 1 } @{ su(
+        "SELECT id FROM tenant.persons WHERE org_id = $q;") };
+
+    my (@lost, @leaked, %sent);
+    my ($ok, $failed, $unknown, $unknown_stored) = (0, 0, 0, 0);
+    for my $r (@$recs) {
+        next unless defined $r->{id};
+        $sent{ $r->{id} } = 1;
+        my $stored = $llp{ $r->{id} } || $tp{ $r->{id} };
+        if (defined $r->{status} && $r->{status} == 200) {
+            $ok++;
+            push @lost, $r unless $llp{ $r->{id} } && $tp{ $r->{id} };
+        } elsif (defined $r->{status}) {
+            $failed++;
+            push @leaked, $r if $stored;
+        } else {
+            $unknown++;
+            $unknown_stored++ if $stored;
+        }
+    }
+    my @stray = grep { !$sent{$_} } sort(keys %llp, keys %tp);
+
+    diag(sprintf "%s: data: %d answered 200, %d of them stored; %d answered"
+         . " otherwise, %d of them stored; %d of unknown outcome (no answer:"
+         . " client timeout, error or gone), %d of them stored; %d rows of"
+         . " no request", $name, $ok, $ok - @lost, $failed, scalar @leaked,
+         $unknown, $unknown_stored, scalar @stray);
+
+    is(scalar @lost, 0, "$name: every 200 is stored")
+        or diag(join "\n", map { $json->encode($_) } @lost[0 .. 4]);
+    is(scalar @leaked, 0, "$name: nothing of a failed request is stored")
+        or diag(join "\n", map { $json->encode($_) }
+                           @leaked[0 .. ($#leaked < 4 ? $#leaked : 4)]);
+    is(scalar @stray, 0, "$name: no rows of unknown origin")
+        or diag("@stray[0 .. ($#stray < 9 ? $#stray : 9)]");
+    is($unknown_stored, $o{unknown_stored},
+       "$name: $o{unknown_stored} requests of unknown outcome stored")
+        if defined $o{unknown_stored};
+
+    return { ok => $ok, failed => $failed, unknown => $unknown,
+             unknown_stored => $unknown_stored };
+}
+
+
+# --------------------------------------------------------- PostgreSQL
+
+# The cluster of util/test.sh: DIR is LEADLIST_PG_DIR or build/pg; the
+# server's own files may live elsewhere (DIR/server), see util/pg.sh.
+sub _pg_srv {
+    my $dir = $ENV{LEADLIST_PG_DIR} // "$root/build/pg";
+    $dir = "$root/$dir" unless $dir =~ m{^/};
+    if (-s "$dir/server") {
+        open my $fh, '<', "$dir/server" or die $!;
+        chomp(my $srv = <$fh>);
+        return $srv;
+    }
+    return $dir;
+}
+
+
+# pg_ctl as the server's user, from /, as util/pg.sh runs it.
+sub _pg_ctl {
+    my (@args) = @_;
+    my @as = $> == 0 ? ('runuser', '-u', 'postgres', '--') : ();
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        chdir '/';
+        open STDOUT, '>', '/dev/null';
+        exec @as, "$bindir/pg_ctl", @args or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    return $? == 0;
+}
+
+
+sub pg_stop {
+    my $srv = _pg_srv();
+    $pg_stopped = 1;
+    return _pg_ctl('-D', "$srv/data", '-m', 'fast', '-w', '-t', '60',
+                   'stop');
+}
+
+
+# Starts the server again as util/pg.sh does (same port, log, data).
+sub pg_start {
+    my $srv = _pg_srv();
+    my $ok = _pg_ctl('-D', "$srv/data", '-l', "$srv/log", '-w', '-t', '60',
+                     '-o', "-p $ENV{TEST_NGINX_PG_PORT}", 'start');
+    $pg_stopped = 0 if $ok;
+    return $ok;
+}
+
+
+# The module's backends: [pid, state, wait_event_type] each.
+sub pg_backends {
+    return su("SELECT pid, state, coalesce(wait_event_type, '') FROM"
+              . " pg_stat_activity WHERE application_name = 'nginx-leadlist'"
+              . " ORDER BY pid;");
+}
+
+
+# A superuser session that holds LOCK TABLE tenant.lead_lists IN ACCESS
+# EXCLUSIVE MODE until release_lock() (or $secs, a safety bound).
+sub take_lock {
+    my ($secs) = @_;
+    $secs //= 30;
+    my $tag = "leadlist-faults-lock-$$-" . int(rand 1e9);
+    my $h = spawn_psql('su', "SET application_name = '$tag';\n"
+        . "BEGIN;\nLOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE;\n"
+        . "SELECT pg_sleep($secs);\nCOMMIT;\n");
+    $h->{tag} = $tag;
+    push @locks, $h;
+    wait_until(10, sub {
+        su("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
+           . " USING (pid) WHERE a.application_name = '$tag' AND l.granted"
+           . " AND l.mode = 'AccessExclusiveLock'"
+           . " AND l.relation = 'tenant.lead_lists'::regclass;")->[0][0];
+    }) or die "the lock was not taken: " . reap_psql($h)->{err};
+    return $h;
+}
+
+
+# Ends the lock holder's session (its transaction rolls back).
+sub release_lock {
+    my ($h) = @_;
+    return if $h->{released};
+    su("SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+       . " WHERE application_name = '$h->{tag}';");
+    reap_psql($h);
+    $h->{released} = 1;
+}
+
+
+# ---------------------------------------------------------- helpers
+
+# A tiny HTTP server in a child process: each connection gets a child that
+# reads the request head, waits $delay seconds, and answers with the
+# headers of $answer (a string of header lines, after "HTTP/1.0 204").
+# Returns { port, pid, log } where log counts connections, one line each.
+sub slow_http_server {
+    my (%o) = @_;
+    my $l = IO::Socket::INET->new(Listen => 128, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    my $dir = tempdir('leadlist-faults-s-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $log = "$dir/log";
+    my $port = $l->sockport;
+    my $pid = _fork_child(sub {
+        $SIG{CHLD} = 'IGNORE';
+        while (1) {
+            my $c = $l->accept or next;
+            my $k = fork;
+            if (defined $k && $k == 0) {
+                my $head = '';
+                my $sel = IO::Select->new($c);
+                while ($head !~ /\r\n\r\n/ && $sel->can_read(5)) {
+                    last unless sysread($c, $head, 4096, length $head);
+                }
+                open my $fh, '>>', $log;
+                print $fh time, "\n";
+                close $fh;
+                sleep $o{delay};
+                syswrite($c, "HTTP/1.0 204 No Content\r\n$o{answer}"
+                             . "Connection: close\r\n\r\n");
+                close $c;
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+    });
+    close $l;
+    return { port => $port, pid => $pid, log => $log };
+}
+
+
+sub stop_child {
+    my ($pid) = @_;
+    kill 'TERM', $pid;
+    _reap(5, $pid);
+}
+
+
+END {
+    return unless $$ == $parent;
+    my $rc = $?;
+    for my $h (@locks) {
+        eval { release_lock($h) };
+    }
+    for my $pid (@children) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+    for my $ng (@nginx) {
+        eval { stop_nginx($ng, 'TERM') };
+    }
+    if ($pg_stopped) {
+        diag("restarting PostgreSQL stopped by this test");
+        pg_start();
+    }
+    $? = $rc;
+}
+
+1;
