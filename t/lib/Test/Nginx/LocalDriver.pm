@@ -12,8 +12,9 @@ package Test::Nginx::Socket;
 # description; no code from OpenResty's Test::Nginx is used.
 #
 # Project extension: in valgrind mode (TEST_NGINX_USE_VALGRIND) the valgrind
-# log of every nginx run is scanned and problems become failing tests; see
-# Test::Nginx::LocalDriver::Valgrind and the POD at the end of this file.
+# log of every nginx run is scanned after every block and when nginx stops,
+# and problems become failing tests; see Test::Nginx::LocalDriver::Valgrind
+# and the POD at the end of this file.
 
 use strict;
 use warnings;
@@ -205,7 +206,9 @@ my $StartedPid;            # pid (from the pid file) of the nginx we started
 my $ValgrindPid;           # pid of the foreground valgrind+nginx child
 my $ValgrindLog;           # its --log-file
 my $ValgrindSeq = 0;
-my $ValgrindBlockName;     # block that started it
+my $ValgrindBlockName;     # last block that ran against it (its log's
+                           # problems are reported against that block)
+my $ValgrindSeenErrors = 0;  # error records of its log reported so far
 my $ValgrindReaped = 0;    # it has exited and was reaped already
 my $PrevConfigBlock;       # last block that had a --- config section
 my $ErrLogOffset = 0;
@@ -700,6 +703,7 @@ sub _start_nginx_valgrind {
     $ValgrindPid = $pid;
     $ValgrindReaped = 0;
     $ValgrindBlockName = $name;
+    $ValgrindSeenErrors = 0;
     $NginxRunning = 1;
 
     # nginx writes its pid file after it has opened its listening sockets;
@@ -761,7 +765,9 @@ sub _wait_gone {
 }
 
 # Stop the nginx we manage. In valgrind mode, also scan its log and
-# report problems (as failing tests) against the block that started it.
+# report what was not reported yet (as failing tests) against the last block
+# that ran against this nginx: errors since the last check, leaks (written
+# at exit only), a missing ERROR SUMMARY.
 sub _stop_nginx {
     my %opt = @_;
     if ($ValgrindPid) {
@@ -780,7 +786,7 @@ sub _stop_nginx {
         $ValgrindPid = undef;
         $NginxRunning = 0;
         unlink $PidFile;
-        _check_valgrind_log($ValgrindBlockName, $ValgrindLog)
+        _check_valgrind_log($ValgrindBlockName, $ValgrindLog, final => 1)
             unless $opt{no_valgrind_check};
         return;
     }
@@ -804,20 +810,62 @@ sub _stop_nginx {
     $NginxRunning = 0;
 }
 
+# After a block, in valgrind mode, with nginx left running for the next
+# block: report the memcheck errors that appeared in the log since the
+# previous check against this block. If nginx has died meanwhile, stop it
+# for good (full check); the next block starts a new one.
+sub _valgrind_block_done {
+    my ($name) = @_;
+    return unless $ValgrindPid;
+    $ValgrindBlockName = $name;
+    if (!_nginx_alive()) {
+        _stop_nginx();
+        return;
+    }
+    _valgrind_log_settle($ValgrindLog);
+    _check_valgrind_log($name, $ValgrindLog, final => 0);
+}
+
+# Errors that nginx hits after the response (closing the connection,
+# freeing the request pool, log phase) reach the log a little after the
+# client saw the end of the response: wait a moment, then until the log
+# stops growing (for at most 3 s).
+sub _valgrind_log_settle {
+    my ($log) = @_;
+    Time::HiRes::sleep(0.2);
+    my $deadline = Time::HiRes::time() + 3;
+    my $size = -s $log // 0;
+    while (Time::HiRes::time() < $deadline) {
+        Time::HiRes::sleep(0.1);
+        my $now = -s $log // 0;
+        last if $now == $size;
+        $size = $now;
+    }
+}
+
+# Scan a valgrind log. final => 0: nginx is still running; only error
+# records that are new since the previous check are reported. final => 1:
+# nginx has exited; also leaks and a missing ERROR SUMMARY.
 sub _check_valgrind_log {
-    my ($name, $log) = @_;
+    my ($name, $log, %opt) = @_;
     $name = "$0 (valgrind)" unless defined $name;
     return unless defined $log;
     my $match = defined $ENV{TEST_NGINX_VALGRIND_LEAK_MATCH}
                 ? $ENV{TEST_NGINX_VALGRIND_LEAK_MATCH} : 'leadlist';
-    my $r = Test::Nginx::LocalDriver::Valgrind::scan_file($log,
-                leak_match => $match);
     my $tb = _tb();
+    if (!$opt{final} && !-e $log) {
+        return;    # valgrind has not written anything yet
+    }
+    my $r = Test::Nginx::LocalDriver::Valgrind::scan_file($log,
+                leak_match  => $opt{final} ? $match : '',
+                seen_errors => $ValgrindSeenErrors);
     if (!$r) {
         $tb->ok(0, "$name - valgrind log $log is readable");
         return;
     }
-    if (!$r->{complete}) {
+    $ValgrindSeenErrors = @{ $r->{error_records} }
+        if @{ $r->{error_records} } > $ValgrindSeenErrors;
+    if ($opt{final} && !$r->{complete}) {
         $tb->ok(0, "$name - valgrind finished its report "
                    . "(no ERROR SUMMARY in $log; nginx killed?)");
     }
@@ -1724,6 +1772,7 @@ sub _run_block {
         Time::HiRes::sleep($Sleep);
     }
     $PrevConfigBlock = $cfg_block;
+    $ValgrindBlockName = $name if $ValgrindPid;
 
     if (defined(my $init = _sec($block, q{init}))) {
         my $err = _eval_main($init);
@@ -1783,8 +1832,11 @@ sub _run_block {
         }
     }
 
+    # Valgrind mode: nginx stays up for the next block if that one has no
+    # config (it is stopped, and its leaks reported against the last block
+    # that used it, when a block with a config or the end comes).
     if ($UseValgrind && $NginxRunning && !$NoNginxManager) {
-        _stop_nginx();
+        _valgrind_block_done($name);
     }
 
     if (my $f = $ENV{TEST_NGINX_ERROR_LOG}) {
@@ -1890,8 +1942,13 @@ With C<TEST_NGINX_USE_VALGRIND=1> nginx runs in the foreground
         [--suppressions=valgrind.suppress] --log-file=<servroot>/logs/valgrind-N.log
 
 (valgrind.suppress is looked for in the current directory and at the
-repository root). nginx is stopped after every block, and its valgrind log
-is scanned. Unlike the real Test::Nginx, problems become failing tests:
+repository root). As without valgrind, nginx is (re)started for a block
+with a config section and kept running for the blocks without one. After
+every block the log is scanned again: memcheck errors that appeared since
+the previous check fail that block. When nginx is stopped (before the next
+block with a config, or at the end), leaks and a missing ERROR SUMMARY fail
+the last block that ran against it. Unlike the real Test::Nginx, problems
+become failing tests:
 
 =over
 
