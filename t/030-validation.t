@@ -98,6 +98,29 @@ sub chunked {
              "0\r\n\r\n" ];
 }
 
+# --- request_id_everywhere
+# The requestId of the body, the X-Request-Id header and nginx's
+# $request_id are one value: the block's config logs the latter two to
+# logs/rid.log (log_format rid), this finds the body's id there.
+add_response_body_check(sub {
+    my ($block, $body, $i, $rep, $dry) = @_;
+    return if $dry || !defined $block->request_id_everywhere;
+    my ($id) = ($body // '') =~ /"requestId":"([0-9a-f]{32})"/;
+    my $found = 0;
+    for (1 .. 20) {         # the access log is written after the response
+        if (defined $id && open my $fh, '<', server_root() . '/logs/rid.log') {
+            while (my $l = <$fh>) {
+                $found = 1 if $l =~ /^rid=\Q$id\E hdr=\Q$id\E$/;
+            }
+            close $fh;
+        }
+        last if $found;
+        select undef, undef, undef, 0.05;
+    }
+    Test::More::ok($found, $block->name . " - requestId " . ($id // '(none)')
+                           . " is \$request_id and the X-Request-Id header");
+});
+
 add_block_preprocessor(sub {
     my $block = shift;
     $block->set_value(http_config => $http_config)
@@ -1531,5 +1554,91 @@ main::bad((map { (["persons[$_].id", q{is required}], ["persons[$_].email", q{mu
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 2]
 --- response_body_unlike eval
 ['"details"', '"details"']
+--- no_error_log
+[error]
+
+
+
+=== TEST 92: unknown member names in details: escaped, control characters shown as "?", long names cut with "..."
+--- more_headers eval: $::H
+--- request eval
+main::post('{"persons":[{"id":"p-1"}],"' . ('k' x 300) . '":1,"a\u0001b":2,"q\"t":3}')
+--- error_code: 400
+--- response_body_like eval
+main::bad([('k' x 252) . '...', 'unknown member'], ['a?b', 'unknown member'], ['q"t', 'unknown member'])
+--- no_error_log
+[error]
+
+
+
+=== TEST 93: a 400 is written in the error log with its request id
+--- more_headers eval: $::H
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"p-1","email":42}]}
+--- error_code: 400
+--- response_body_like eval
+main::bad(['persons[0].email', 'must be a string or null'])
+--- error_log eval
+qr/leadlist: 400 .*persons\[0\]\.email.*request_id: [0-9a-f]{32}/
+--- no_error_log
+[error]
+
+
+
+=== TEST 94: requestId, X-Request-Id and $request_id are the same value
+--- http_config eval
+$::http_config . q{
+    log_format rid 'rid=$request_id hdr=$sent_http_x_request_id';
+}
+--- config eval
+"    access_log logs/rid.log rid;\n" . main::endpoint()
+--- more_headers eval
+[$::H, $::H, "Content-Type: application/json"]
+--- request eval
+[main::post('{"persons":[]}'),
+ main::post('{"persons":[{"id":"p-1"}]}', '/api/lead-lists/nope/add-prospects'),
+ main::post('{"persons":[{"id":"p-1"}]}')]
+--- error_code eval
+[400, 404, 401]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+[main::bad(['persons', 'must be an array of 1 to 1000 items']),
+ main::err('NOT_FOUND', 'Lead list not found'),
+ main::err('UNAUTHORIZED', 'Authentication required')]
+--- request_id_everywhere
+--- no_error_log
+[error]
+
+
+
+=== TEST 95: leadlist_list_id takes any variable: the id from a query argument
+--- config eval
+$Leadlist::auth_locations . q{
+    location = /by-arg {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id $arg_list;
+        leadlist_auth_request /_auth;
+    }
+}
+--- more_headers eval
+[$::H, $::H, $::H]
+--- request eval
+[main::post('{"persons":[{"id":"p-1"}]}', '/by-arg?list=list-a'),
+ main::post('{"persons":[{"id":"p-1"}]}', '/by-arg?list=a.b'),
+ main::post('{"persons":[{"id":"p-1"}]}', '/by-arg')]
+--- error_code eval
+[200, 400, 400]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+['^\{"addedCount":1\}$',
+ (main::err_re('BAD_REQUEST', 'Invalid lead list id',
+    [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']])) x 2]
+--- db_check
+SELECT lead_list_id, person_id FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+list-a	p-1
 --- no_error_log
 [error]

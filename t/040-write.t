@@ -14,6 +14,7 @@
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
 use Leadlist;
+use IO::Socket::INET;
 
 repeat_each(1);
 no_shuffle();
@@ -33,7 +34,13 @@ INSERT INTO global.persons (id, profile) VALUES
  ('t040-g07', '{"id":"t040-g07","firstName":"G7","title":"CTO ","companyDomain":"t040.example"}'),
  ('t040-g08', '{"id":"t040-g08","firstName":"G8","title":"CTO","companyDomain":"other.t040.example"}'),
  ('t040-g09', '{"id":"t040-g09","firstName":"G9","title":"Designer","companyDomain":"t040.example","departments":"Engineering"}'),
- ('t040-g10', '{"id":"t040-g10","firstName":"G10","title":"CEO","companyDomain":"t040.example","custom":{"score":10,"tags":["a","b"]}}');
+ ('t040-g10', '{"id":"t040-g10","firstName":"G10","title":"CEO","companyDomain":"t040.example","custom":{"score":10,"tags":["a","b"]}}'),
+ ('t040-c01', '{"id":"t040-c01","city":"M\u00dcNCHEN","companyDomain":"city.t040.example"}'),
+ ('t040-c02', '{"id":"t040-c02","city":"Munchen","companyDomain":"city.t040.example"}'),
+ ('t040-c03', '{"id":"t040-c03","city":"m\u00fcnchen","companyDomain":"city.t040.example"}'),
+ ('t040-k1', '{"id":"t040-k1","companyDomain":"keys.t040.example","title":"Dev","seniority":"Senior","industry":"Software","companyName":"Acme Inc","country":"Germany","state":"Bavaria","city":"Munich"}'),
+ ('t040-k2', '{"id":"t040-k2","companyDomain":"keys.t040.example","title":"Ops","seniority":"Junior","industry":"Retail","companyName":"Other Co","country":"France","state":"Ile","city":"Paris"}'),
+ ('t040-k3', '{"id":"t040-k3","companyDomain":"keys.t040.example","title":"Senior","seniority":"Munich","industry":"Acme Inc","companyName":"Software","country":"Bavaria","state":"Germany","city":"Dev"}');
 INSERT INTO global.persons (id, profile)
 SELECT 't040-big-' || lpad(i::text, 4, '0'),
        jsonb_build_object('id', 't040-big-' || lpad(i::text, 4, '0'),
@@ -67,13 +74,23 @@ sub boom_off {
 
 END { eval { boom_off() } }
 
+# a port nothing listens on: the database is unreachable there
+{
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    $ENV{TEST_NGINX_DEAD_PG_PORT} = $s->sockport;
+    close $s;
+}
+
 sub reset_db {
     boom_off();
     db_fixture('t040',
         lists => [['list-a', 'person', 'u-1', 'u-2'],
                   ['list-b', 'person', 'u-1'],
                   ['list-open', 'person'],
-                  ['list-co', 'company', 'u-1']],
+                  ['list-co', 'company', 'u-1'],
+                  map { ["kl-$_", 'person', 'u-1'] } 1 .. 7],
         searches => [
             ['s-all',   '{"companyDomains":["t040.example"]}'],
             ['s-cto',   '{"companyDomains":["t040.example"],"titles":["CTO"]}'],
@@ -85,6 +102,15 @@ sub reset_db {
             ['s-badval', '{"companyDomains":["t040.example"],"titles":"CTO"}'],
             ['s-badnum', '{"companyDomains":["t040.example"],"titles":["CTO",1]}'],
             ['s-notobj', '[]'],
+            ['s-city',  '{"companyDomains":["city.t040.example"],"cities":["M\\u00fcnchen"]}'],
+            ['s-none',  '{"companyDomains":["t040.example"],"titles":[]}'],
+            ['k-titles',      '{"companyDomains":["keys.t040.example"],"titles":["dev"]}'],
+            ['k-seniorities', '{"companyDomains":["keys.t040.example"],"seniorities":["SENIOR"]}'],
+            ['k-industries',  '{"companyDomains":["keys.t040.example"],"industries":["software"]}'],
+            ['k-companyNames','{"companyDomains":["keys.t040.example"],"companyNames":["ACME INC"]}'],
+            ['k-countries',   '{"companyDomains":["keys.t040.example"],"countries":["germany"]}'],
+            ['k-states',      '{"companyDomains":["keys.t040.example"],"states":["BAVARIA"]}'],
+            ['k-cities',      '{"companyDomains":["keys.t040.example"],"cities":["munich"]}'],
         ]);
     db_fixture('t040x',
         lists => [['list-x', 'person', 'u-1']],
@@ -999,3 +1025,158 @@ SELECT lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org
 list-open	t040-g01	u-admin
 --- no_error_log
 [error]
+
+
+
+=== TEST 44: bulk, case-insensitive matching covers non-ASCII letters (MÜNCHEN = münchen, not Munchen)
+--- more_headers eval: $::H
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"selection":{"searchId":"s-city","selectAll":true}}
+--- error_code: 200
+--- response_body: {"addedCount":2}
+--- db_check
+SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
+--- db_expected
+t040-c01
+t040-c03
+--- no_error_log
+[error]
+
+
+
+=== TEST 45: bulk, a filter with no accepted values matches nobody
+--- more_headers eval: $::H
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"selection":{"searchId":"s-none","selectAll":true}}
+--- error_code: 200
+--- response_body: {"addedCount":0}
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 46: identities with quotes are data, not SQL
+--- init
+reset_db();
+db_fixture("t040'q", lists => [['list-q', 'person', "u'1"]]);
+--- more_headers
+Authorization: Bearer user=u'1;org=t040'q
+Content-Type: application/json
+--- request
+POST /api/lead-lists/list-q/add-prospects
+{"persons":[{"id":"p-1'); DROP TABLE tenant.persons; --"}]}
+--- error_code: 200
+--- response_body: {"addedCount":1}
+--- db_check
+SELECT org_id, lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040''q';
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
+--- db_expected
+t040'q	list-q	p-1'); DROP TABLE tenant.persons; --	u'1
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 47: 404 and 403 are written in the error log with their request ids
+--- more_headers eval
+[$::H, "Authorization: Bearer user=u-3;org=t040\nContent-Type: application/json"]
+--- request eval
+[main::post('{"persons":[{"id":"p-1"}]}', '/api/lead-lists/list-x/add-prospects'),
+ main::post('{"persons":[{"id":"p-1"}]}')]
+--- error_code eval
+[404, 403]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 2]
+--- response_body_like eval
+[main::err('NOT_FOUND', 'Lead list not found'),
+ main::err('FORBIDDEN', 'You do not have access to this lead list')]
+--- logged_with_request_id: leadlist: 40
+--- no_error_log
+[error]
+
+
+
+=== TEST 48: bulk, each filter key reads its own profile field
+--- more_headers eval
+[($::H) x 7]
+--- request eval
+[map { main::post(qq({"selection":{"searchId":"k-$_->[1]","selectAll":true}}), "/api/lead-lists/kl-$_->[0]/add-prospects") }
+   [1, 'titles'], [2, 'seniorities'], [3, 'industries'], [4, 'companyNames'], [5, 'countries'], [6, 'states'], [7, 'cities']]
+--- error_code eval
+[(200) x 7]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 7]
+--- response_body eval
+[('{"addedCount":1}') x 7]
+--- db_check
+SELECT lead_list_id, person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1, 2;
+--- db_expected
+kl-1	t040-k1
+kl-2	t040-k1
+kl-3	t040-k1
+kl-4	t040-k1
+kl-5	t040-k1
+kl-6	t040-k1
+kl-7	t040-k1
+--- no_error_log
+[error]
+
+
+
+=== TEST 49: order: over-cap and unusable searches come after the list checks (404, 403, company list)
+--- more_headers eval
+[$::H, "Authorization: Bearer user=u-3;org=t040\nContent-Type: application/json", $::H, $::H]
+--- request eval
+[main::post('{"selection":{"searchId":"s-big","selectAll":true}}', '/api/lead-lists/no-such-list/add-prospects'),
+ main::post('{"selection":{"searchId":"s-badkey","selectAll":true}}'),
+ main::post('{"selection":{"searchId":"s-big","selectAll":true}}', '/api/lead-lists/list-co/add-prospects'),
+ main::post('{"selection":{"searchId":"s-badkey","selectAll":true}}', '/api/lead-lists/list-x/add-prospects')]
+--- error_code eval
+[404, 403, 400, 404]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 4]
+--- response_body_like eval
+[main::err('NOT_FOUND', 'Lead list not found'),
+ main::err('FORBIDDEN', 'You do not have access to this lead list'),
+ main::err_re('BAD_REQUEST',
+    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
+    [['leadListId', 'is a company list; use the /add-companies endpoint']]),
+ main::err('NOT_FOUND', 'Lead list not found')]
+--- no_error_log
+[error]
+
+
+
+=== TEST 50: database unreachable: 503 with Retry-After, logged with the request id
+--- http_config eval
+$::http_config . qq{
+    upstream leadlist_dead {
+        leadlist_pg_server "host=127.0.0.1 port=$ENV{TEST_NGINX_DEAD_PG_PORT} dbname=leadlist user=leadlist_app connect_timeout=2";
+    }
+}
+--- config eval
+my $c = main::endpoint();
+$c =~ s/leadlist_add_prospects leadlist_db;/leadlist_add_prospects leadlist_dead;/;
+$c
+--- more_headers eval: $::H
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"p-1"}]}
+--- error_code: 503
+--- response_headers_like
+Content-Type: application/json
+X-Request-Id: [0-9a-f]{32}
+Retry-After: \d+
+--- response_body_like eval: main::err('SERVICE_UNAVAILABLE', 'Service temporarily unavailable, retry later')
+--- logged_with_request_id: leadlist
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
+--- db_expected
+0
