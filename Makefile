@@ -91,6 +91,7 @@ test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus
 	$(BUILD)/unit/replay_corpus fuzz/corpus
 
 test: deps
+	util/lint.sh
 	$(MAKE) all test-unit
 	util/test.sh $(T)
 

@@ -54,7 +54,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                   upstreams;  /* ngx_http_leadlist_srv_conf_t * */
+    ngx_array_t                   upstreams;  /* of srv conf pointers */
     ngx_int_t                     request_id_index;
 } ngx_http_leadlist_main_conf_t;
 
