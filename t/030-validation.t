@@ -1642,3 +1642,32 @@ SELECT lead_list_id, person_id FROM tenant.lead_list_persons WHERE org_id = 't03
 list-a	p-1
 --- no_error_log
 [error]
+
+
+
+=== TEST 96: a member name repeated in another spelling (\u escape) is still repeated
+--- more_headers eval: $::H
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"p-1","\u0069d":"p-2"}]}
+--- error_code: 400
+--- response_body_like eval
+main::bad(['', q{invalid JSON: duplicate object key near '"\u0069d"' at line 1, column 33}])
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 97: the 64 KiB limit holds when "persons" is spelled with an escape
+--- more_headers eval: $::H
+--- request eval
+main::post('{"\u0070ersons":[' . main::person_of_size('big', 65537) . ']}')
+--- error_code: 400
+--- response_body_like eval
+main::bad(['persons[0]', 'must be at most 65536 bytes'])
+--- no_error_log
+[error]

@@ -1180,3 +1180,19 @@ Retry-After: \d+
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 --- db_expected
 0
+
+
+
+=== TEST 51: direct mode copies the request's object, not the catalogue's record of the same id
+--- more_headers eval: $::H
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"t040-g01","firstName":"Mine"}]}
+--- error_code: 200
+--- response_body: {"addedCount":1}
+--- db_check
+SELECT id, profile FROM tenant.persons WHERE org_id = 't040';
+--- db_expected
+t040-g01	{"id": "t040-g01", "firstName": "Mine"}
+--- no_error_log
+[error]
