@@ -1221,3 +1221,72 @@ Allow: POST
 --- response_body_like: ^\{"code":"METHOD_NOT_ALLOWED","message":"Method not allowed, use POST","requestId":"[0-9a-f]{32}"\}$
 --- no_error_log
 [error]
+
+
+
+=== TEST 56: an auth that answers 200 with a body and the identity headers: signed in
+--- config eval
+main::custom_config(q{
+        add_header X-User-Id u-1;
+        add_header X-Org-Id t020;
+        return 200 "welcome, this body is not used";
+})
+--- more_headers
+Content-Type: application/json
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"p-1"}]}
+--- error_code: 200
+--- response_body: {"addedCount":1}
+--- db_check
+SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020';
+--- db_expected
+p-1	u-1
+--- no_error_log
+[error]
+
+
+
+=== TEST 57: roles in several X-User-Role headers: admin in any of them counts
+--- config eval
+main::custom_config(q{
+        add_header X-User-Id u-9;
+        add_header X-Org-Id t020;
+        add_header X-User-Role viewer;
+        add_header X-User-Role "billing, admin";
+        return 204;
+})
+--- more_headers
+Content-Type: application/json
+--- request
+POST /api/lead-lists/list-open/add-prospects
+{"persons":[{"id":"p-1"}]}
+--- error_code: 200
+--- response_body: {"addedCount":1}
+--- db_check
+SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020';
+--- db_expected
+p-1	u-9
+--- no_error_log
+[error]
+
+
+
+=== TEST 58: leadlist_auth_request set at server level serves the endpoint
+--- config eval
+"    leadlist_auth_request /_auth;\n" . $Leadlist::auth_locations . q{
+    location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects$ {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id $list_id;
+    }
+}
+--- more_headers
+Authorization: Bearer user=u-1;org=t020
+Content-Type: application/json
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"p-1"}]}
+--- error_code: 200
+--- response_body: {"addedCount":1}
+--- no_error_log
+[error]
