@@ -22,6 +22,7 @@ use lib 't/inc';
 use lib 't/db/lib';
 
 use Test::More;
+use File::Copy ();
 use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
@@ -73,8 +74,15 @@ sub free_port {
 sub write_conf {
     mkdir "$dir/$_" for qw(conf logs tmp);
     my $user = $> == 0 ? 'user root;' : '';
-    my $loads = join '', map { "load_module $_;\n" }
-                         split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
+    # load private copies: a rebuild that rewrites the .so in place while
+    # this nginx runs would crash its workers
+    my $loads = '';
+    my $n = 0;
+    for my $so (split ' ', $ENV{TEST_NGINX_LOAD_MODULES}) {
+        my $copy = "$dir/module-" . $n++ . '.so';
+        File::Copy::copy($so, $copy) or die "copy $so: $!";
+        $loads .= "load_module $copy;\n";
+    }
     my $conninfo = $ENV{TEST_NGINX_PG_CONNINFO};
     $conninfo =~ s/(["\\])/\\$1/g;
 
