@@ -18,6 +18,9 @@ sub body { my $id = shift; return qq({"persons":[{"id":"$id"}]}) }
 
 our $lock;
 
+# valgrind makes nginx several times slower: stretch the timings with it
+our $vg = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
+
 run_tests();
 
 __DATA__
@@ -154,6 +157,7 @@ Leadlist::endpoint() =~ s/leadlist_db/badpw/r
 --- more_headers eval: $::A
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("d3")
+--- timeout eval: 3 * $::vg
 --- error_code: 503
 --- error_log
 password authentication failed
@@ -188,16 +192,16 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_i
 
 === TEST 10: a statement slower than the timeout: 503, cancelled on the server
 --- http_config eval
-$::http_config =~ s/leadlist_pg_keepalive 4;/leadlist_pg_keepalive 4;\n        leadlist_pg_query_timeout 1500ms;/r
+$::http_config =~ s/leadlist_pg_keepalive 4;/"leadlist_pg_keepalive 4;\n        leadlist_pg_query_timeout " . 1500 * $::vg . "ms;"/er
 --- config eval: Leadlist::endpoint()
 --- init
-$::lock = LeadlistDbTest::spawn_psql('su', q{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;});
+$::lock = LeadlistDbTest::spawn_psql('su', qq{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3 * $::vg); COMMIT;});
 select(undef, undef, undef, 0.5);
 --- more_headers eval: $::A
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("slow")
 --- error_code: 503
---- timeout: 5
+--- timeout: 20
 --- error_log
 canceling statement due to statement timeout
 --- db_check
@@ -229,15 +233,15 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_i
 --- http_config eval: $::http_config
 --- config eval: Leadlist::endpoint()
 --- init
-$::lock = LeadlistDbTest::spawn_psql('su', q{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;});
+$::lock = LeadlistDbTest::spawn_psql('su', qq{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5 * $::vg); COMMIT;});
 select(undef, undef, undef, 0.4);
 --- more_headers eval: $::A
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("gone")
---- timeout: 0.5
+--- timeout eval: 0.5 * $::vg
 --- abort
 --- ignore_response
---- wait: 0.3
+--- wait eval: 0.3 * $::vg
 --- error_log
 client closed connection before the answer
 
@@ -246,7 +250,7 @@ client closed connection before the answer
 === TEST 13: its connection was drained and serves the next request
 --- init
 LeadlistDbTest::reap_psql($::lock);
-select(undef, undef, undef, 0.3);
+select(undef, undef, undef, 0.3 * $::vg);
 --- more_headers eval: $::A
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("next")
