@@ -34,11 +34,12 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(
     faults_init fixture start_nginx stop_nginx nginx_reload worker_pids
-    post_prospect parallel_requests sequential_requests
+    post_prospect parallel_requests sequential_requests spawn_requests
+    collect_requests
     start_load finish_load
     summarize check_answers data_check log_check log_count log_lines
     pg_stop pg_start pg_backends take_lock release_lock
-    slow_http_server stop_child wait_until
+    slow_http_server stop_child wait_until count_lines
 );
 
 our $TODO;
@@ -104,14 +105,19 @@ sub _conf {
     my $dir = $ng->{dir};
     my $port = $ng->{port};
     my $user = $> == 0 ? "user root;\n" : '';
+    # FAULTS_CORE=1: workers dump core into the prefix (for gdb)
+    $user .= "worker_rlimit_core 2g;\nworking_directory $dir;\n"
+        if $ENV{FAULTS_CORE};
     my $conninfo = $o{conninfo} // $ENV{TEST_NGINX_PG_CONNINFO};
     my $upstream = $o{upstream} // '';
     my $location = $o{location} // '';
     my $servers = $o{servers} // '';
     $servers =~ s/\$FAULTS_PORT\b/$port/g;
 
+    my $listen = $o{listen} // '';
+
     return <<"_EOC_";
-load_module $ENV{TEST_NGINX_LOAD_MODULES};
+load_module $ng->{module};
 worker_processes 2;
 error_log $dir/logs/error.log info;
 pid $dir/logs/nginx.pid;
@@ -137,7 +143,7 @@ $upstream
     map \$http_authorization \$ll_org { "~org=(?<v>[^;]*)" \$v; }
 
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $listen;
 
         location = /_auth {
             internal;
@@ -171,7 +177,8 @@ _EOC_
 
 # Starts nginx (daemon, master + 2 workers) in a temporary prefix; options:
 # upstream (more lines for the upstream block), location (more lines for
-# the endpoint location), servers (more server blocks; $FAULTS_PORT there
+# the endpoint location), listen (parameters of the main server's listen
+# directive), servers (more server blocks; $FAULTS_PORT there
 # is the main port), conninfo, ports (how many more free ports to pick:
 # $ng->{ports}[i]).
 sub start_nginx {
@@ -184,8 +191,15 @@ sub start_nginx {
     chmod 0755, $dir;
     mkdir "$dir/$_" for qw(conf logs tmp);
 
+    # a private copy: a "make" that rewrites build/*.so in place while
+    # this nginx runs would change the code under its feet
+    require File::Copy;
+    File::Copy::copy($ENV{TEST_NGINX_LOAD_MODULES}, "$dir/module.so")
+        or die "copy $ENV{TEST_NGINX_LOAD_MODULES}: $!";
+
     for my $try (1 .. 5) {
-        my $ng = { dir => $dir, port => _free_port(), bin => $bin };
+        my $ng = { dir => $dir, port => _free_port(), bin => $bin,
+                   module => "$dir/module.so" };
         $ng->{ports} = [ map { _free_port() } 1 .. ($o{ports} // 0) ];
 
         my $servers = $o{servers} // '';
@@ -466,23 +480,38 @@ sub _reap {
 }
 
 
-# One forked client per id, all at once; returns their records.
-sub parallel_requests {
+# One forked client per id, all at once, in the background: returns a
+# handle for collect_requests().
+sub spawn_requests {
     my (%o) = @_;
     my $dir = tempdir('leadlist-faults-c-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my @pids;
-    my $i = 0;
+    my $h = { %o, dir => $dir, pids => [], n => 0 };
     for my $id (@{ $o{ids} }) {
-        my $file = "$dir/" . $i++;
-        push @pids, _fork_child(sub {
+        my $file = "$dir/" . $h->{n}++;
+        push @{ $h->{pids} }, _fork_child(sub {
             _write_recs($file, _post_guarded(%o, id => $id));
         });
     }
-    my $stuck = _reap(($o{timeout} // 5) + ($o{close_after} // 0) + 5, @pids);
-    my @recs = map { _read_recs("$dir/$_") } 0 .. $i - 1;
-    push @recs, map { { id => $_, stuck => 1, timeout => 1 } }
+    return $h;
+}
+
+
+# Waits for the clients of spawn_requests() (within their timeout, then
+# they are killed and count as timed out); returns their records.
+sub collect_requests {
+    my ($h) = @_;
+    my $stuck = _reap(($h->{timeout} // 5) + ($h->{close_after} // 0) + 5,
+                      @{ $h->{pids} });
+    my @recs = map { _read_recs("$h->{dir}/$_") } 0 .. $h->{n} - 1;
+    push @recs, map { { id => "stuck-$_", stuck => 1, timeout => 1 } }
                 (1 .. $stuck) if $stuck;
     return \@recs;
+}
+
+
+# One forked client per id, all at once; returns their records.
+sub parallel_requests {
+    return collect_requests(spawn_requests(@_));
 }
 
 
@@ -787,6 +816,14 @@ sub slow_http_server {
     });
     close $l;
     return { port => $port, pid => $pid, log => $log };
+}
+
+
+sub count_lines {
+    my ($file) = @_;
+    open my $fh, '<', $file or return 0;
+    my @l = <$fh>;
+    return scalar @l;
 }
 
 
