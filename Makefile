@@ -59,7 +59,8 @@ $(NGX_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
 
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_leadlist_module.so $@
+	cp $(NGX_BUILD)/objs/ngx_http_leadlist_module.so $@.tmp
+	mv $@.tmp $@
 
 # the same module with AddressSanitizer and UndefinedBehaviorSanitizer,
 # for Debian's uninstrumented nginx with the sanitizer runtimes preloaded
@@ -70,7 +71,8 @@ $(ASAN_BUILD)/objs/Makefile: config $(NGX_SRC)/conf_flags
 $(ASAN_MODULE): $(ASAN_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_BUILD) -f objs/Makefile modules
 	mkdir -p $(dir $@)
-	cp $(ASAN_BUILD)/objs/ngx_http_leadlist_module.so $@
+	cp $(ASAN_BUILD)/objs/ngx_http_leadlist_module.so $@.tmp
+	mv $@.tmp $@
 
 deps:
 	@util/deps.sh $(DEB_PKGS)
@@ -82,7 +84,7 @@ pg-stop:
 	util/pg.sh stop $(PG_DIR)
 
 $(BUILD)/unit/%: t/unit/%.c src/ngx_http_leadlist_body.c \
-                 src/ngx_http_leadlist_body.h
+                 src/ngx_http_leadlist_body.h fuzz/fuzz_body.c
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $< src/ngx_http_leadlist_body.c -ljansson -o $@
 
@@ -98,6 +100,20 @@ test: deps
 test-valgrind: deps
 	$(MAKE) all
 	TEST_NGINX_USE_VALGRIND=1 util/test.sh $(T)
+
+# make fuzz [FUZZ_TIME=seconds]: libFuzzer on the body validator alone,
+# seeded from fuzz/corpus; new finds go to build/fuzz/corpus
+FUZZ_TIME  ?= 300
+
+fuzz:
+	@util/deps.sh clang libclang-rt-14-dev
+	mkdir -p $(BUILD)/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    fuzz/fuzz_body.c src/ngx_http_leadlist_body.c -ljansson \
+	    -o $(BUILD)/fuzz/fuzz_body
+	$(BUILD)/fuzz/fuzz_body -max_total_time=$(FUZZ_TIME) \
+	    -rss_limit_mb=4096 -dict=fuzz/body.dict \
+	    $(BUILD)/fuzz/corpus fuzz/corpus
 
 test-asan: deps
 	$(MAKE) $(ASAN_MODULE)

@@ -384,6 +384,8 @@ ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_leadlist_loc_conf_t *prev = parent;
     ngx_http_leadlist_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     ngx_conf_merge_str_value(conf->auth_uri, prev->auth_uri, "");
     ngx_conf_merge_str_value(conf->user_header, prev->user_header,
                              "X-User-Id");
@@ -415,6 +417,17 @@ ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * nginx checks Content-Length against client_max_body_size before
+     * any module runs; the endpoint takes the limit over, so that a
+     * caller is authenticated first (the core module's merge is done)
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    conf->max_body = clcf->client_max_body_size;
+    clcf->client_max_body_size = 0;
+
     return NGX_CONF_OK;
 }
 
@@ -442,6 +455,8 @@ ngx_http_leadlist_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_leadlist_auth_handler;
+
+    ngx_http_leadlist_handler_init(cf);
 
     return ngx_http_leadlist_response_init_filters(cf);
 }

@@ -70,6 +70,7 @@ typedef struct {
 
     ngx_uint_t                    max_persons;
     ngx_uint_t                    max_selection;
+    off_t                         max_body;   /* client_max_body_size */
 
     u_char                       *file;       /* where the endpoint is */
     ngx_uint_t                    line;
@@ -103,6 +104,7 @@ typedef struct {
 
     ngx_http_leadlist_query_t    *query;
     ngx_buf_t                    *replace;    /* JSON for nginx's error */
+    off_t                         received;
 
     unsigned                      is_admin:1;
     unsigned                      responded:1;

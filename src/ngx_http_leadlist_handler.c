@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_leadlist_check_request(ngx_http_request_t *r,
 static ngx_int_t ngx_http_leadlist_reject(ngx_http_request_t *r,
     ngx_uint_t status, const char *message, const char *field,
     const char *detail);
+static ngx_int_t ngx_http_leadlist_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static void ngx_http_leadlist_body_handler(ngx_http_request_t *r);
 static u_char *ngx_http_leadlist_gather_body(ngx_http_request_t *r,
     size_t *len);
@@ -46,6 +48,9 @@ static void ngx_http_leadlist_check_broken(ngx_http_request_t *r);
 static void ngx_http_leadlist_query_done(ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_answer(ngx_http_request_t *r,
     PGresult *res);
+
+
+static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
 
 
 static ngx_http_leadlist_stmt_t  ngx_http_leadlist_add_stmt = {
@@ -108,6 +113,14 @@ ngx_http_leadlist_handler(ngx_http_request_t *r)
 }
 
 
+void
+ngx_http_leadlist_handler_init(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_leadlist_body_filter;
+}
+
+
 /* NGX_DECLINED to go on and read the body, else the answer was sent */
 
 static ngx_int_t
@@ -149,6 +162,11 @@ ngx_http_leadlist_check_request(ngx_http_request_t *r,
                                         NULL, NULL, NULL);
     }
 
+    if (llcf->max_body && r->headers_in.content_length_n > llcf->max_body) {
+        return ngx_http_leadlist_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        NULL, NULL, NULL);
+    }
+
     if (ngx_http_complex_value(r, llcf->list_id, &id) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -179,6 +197,40 @@ ngx_http_leadlist_check_request(ngx_http_request_t *r,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * client_max_body_size for a body of unknown length (chunked, HTTP/2),
+ * counted as it is read: nginx's own check is off in endpoint locations
+ */
+
+static ngx_int_t
+ngx_http_leadlist_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                   *cl;
+    ngx_http_leadlist_ctx_t       *ctx;
+    ngx_http_leadlist_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_leadlist_module);
+
+    if (llcf->upstream == NULL || llcf->max_body == 0 || ctx == NULL) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        ctx->received += cl->buf->last - cl->buf->pos;
+    }
+
+    if (ctx->received > llcf->max_body) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "leadlist: client intended to send too large body, "
+                      "request_id: %V", ngx_http_leadlist_request_id(r));
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
 }
 
 

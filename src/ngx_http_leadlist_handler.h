@@ -12,6 +12,7 @@
 
 
 ngx_int_t ngx_http_leadlist_handler(ngx_http_request_t *r);
+void ngx_http_leadlist_handler_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_LEADLIST_HANDLER_H_INCLUDED_ */

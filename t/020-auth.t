@@ -1290,3 +1290,32 @@ POST /api/lead-lists/list-a/add-prospects
 --- response_body: {"addedCount":1}
 --- no_error_log
 [error]
+
+
+
+=== TEST 59: an unauthenticated body over client_max_body_size is still a 401
+--- http_config eval: $::http_config
+--- config eval: Leadlist::endpoint("client_max_body_size 1k;")
+--- more_headers
+Content-Type: application/json
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ('{"persons":[' . join(',', map { qq({"id":"p$_"}) } 1..400) . ']}')
+--- error_code: 401
+--- response_headers
+Content-Type: application/json
+--- response_body_like: ^\{"code":"UNAUTHORIZED",
+
+
+
+=== TEST 60: the same body, authenticated, is a 413 JSON
+--- http_config eval: $::http_config
+--- config eval: Leadlist::endpoint("client_max_body_size 1k;")
+--- more_headers
+Authorization: Bearer user=u;org=t020
+Content-Type: application/json
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ('{"persons":[' . join(',', map { qq({"id":"p$_"}) } 1..400) . ']}')
+--- error_code: 413
+--- response_headers
+Content-Type: application/json
+--- response_body_like: ^\{"code":"PAYLOAD_TOO_LARGE","message":"Request body is too large","requestId":"[0-9a-f]{32}"\}$
