@@ -99,11 +99,12 @@ push @all, @$warm;
 
 my $lock = take_lock(30);
 my (@holders, $n);
-for my $i (1 .. 8) {
-    push @holders, spawn_requests(%req, timeout => 10, ids => ["A-hold-$i"]);
+# (each new connection goes to either worker: 12 tries leave a chance of
+# 1 in 2048 that the second worker gets none)
+for my $i (1 .. 12) {
     my $w = lock_waiters();
-    last if $w >= 2;
-    wait_until(0.3, sub { lock_waiters() > $w });
+    push @holders, spawn_requests(%req, timeout => 10, ids => ["A-hold-$i"]);
+    wait_until(0.15, sub { lock_waiters() > $w });
     last if lock_waiters() >= 2;
 }
 my $waiting = lock_waiters();
@@ -161,7 +162,7 @@ $lock = take_lock(30);
 $closed0 = log_count($ng, $closed_re);
 my $h = spawn_requests(%req, close_after => 0.3,
                        ids => [map { "C-gone-$_" } 1 .. 20]);
-sleep 0.15;
+wait_until(0.25, sub { lock_waiters() >= 2 });
 my $running = lock_waiters();
 $gone = collect_requests($h);
 wait_until(2, sub { log_count($ng, $closed_re) - $closed0 >= 20 });
