@@ -39,6 +39,8 @@ static ngx_int_t ngx_http_leadlist_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_leadlist_finish_server(ngx_conf_t *cf,
     ngx_http_leadlist_srv_conf_t *lscf, ngx_http_leadlist_server_t *server);
+static ngx_int_t ngx_http_leadlist_statement_timeout(ngx_str_t *options,
+    ngx_msec_t *timeout);
 static ngx_int_t ngx_http_leadlist_resolve_hosts(ngx_conf_t *cf,
     ngx_str_t *hosts, ngx_str_t *addrs);
 static char *ngx_http_leadlist_pg_server(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -582,8 +584,10 @@ ngx_http_leadlist_finish_server(ngx_conf_t *cf,
 {
     u_char       *p, *last;
     size_t        size;
+    ngx_int_t     rc;
     ngx_str_t     host, port, db, addrs, options;
     ngx_uint_t    i, n, has_addr, has_gss, has_app;
+    ngx_msec_t    timeout;
     const char  **kw, **val;
 
     ngx_str_null(&host);
@@ -661,23 +665,54 @@ ngx_http_leadlist_finish_server(ngx_conf_t *cf,
         val[n++] = "nginx-leadlist";
     }
 
-    size = options.len + sizeof(" -c statement_timeout=") + NGX_INT_T_LEN;
+    size = options.len + sizeof(" -c statement_timeout=")
+           + sizeof(" -c client_connection_check_interval=1000")
+           + NGX_INT_T_LEN;
 
     p = ngx_pnalloc(cf->pool, size);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (ngx_strlcasestrn(options.data, options.data + options.len,
-                         (u_char *) "statement_timeout", 17 - 1)
-        != NULL)
-    {
-        ngx_sprintf(p, "%V%Z", &options);
+    last = ngx_cpymem(p, options.data, options.len);
 
-    } else {
-        ngx_sprintf(p, "%V -c statement_timeout=%M%Z", &options,
-                    lscf->query_timeout - NGX_HTTP_LEADLIST_STMT_MARGIN);
+    rc = ngx_http_leadlist_statement_timeout(&options, &timeout);
+
+    if (rc == NGX_DECLINED) {
+        last = ngx_sprintf(last, " -c statement_timeout=%M",
+                           lscf->query_timeout
+                           - NGX_HTTP_LEADLIST_STMT_MARGIN);
+
+    } else if (rc == NGX_ERROR || timeout == 0
+               || timeout >= lscf->query_timeout)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"leadlist_pg_server\" options set a statement_timeout "
+                      "that is not a time from 1ms to less than "
+                      "\"leadlist_pg_query_timeout\" %Mms in upstream "
+                      "\"%V\" in %s:%ui", lscf->query_timeout,
+                      &lscf->upstream->host, lscf->upstream->file_name,
+                      lscf->upstream->line);
+        return NGX_ERROR;
     }
+
+    /*
+     * should the module give up on a statement first, the server notices
+     * the closed connection within a second and cancels it (PostgreSQL
+     * 14+; libpq 15's PQcancel() would block the worker)
+     */
+
+    if (ngx_strlcasestrn(options.data, options.data + options.len,
+                         (u_char *) "client_connection_check_interval",
+                         32 - 1)
+        == NULL)
+    {
+        last = ngx_cpymem(last, " -c client_connection_check_interval=1000",
+                          sizeof(" -c client_connection_check_interval=1000")
+                          - 1);
+    }
+
+    *last = '\0';
 
     kw[n] = "options";
     val[n] = (char *) p;
@@ -696,6 +731,62 @@ ngx_http_leadlist_finish_server(ngx_conf_t *cf,
                        - server->name.data;
 
     return NGX_OK;
+}
+
+
+/*
+ * A statement_timeout in the conninfo's options, in PostgreSQL's units:
+ * NGX_DECLINED when there is none, NGX_ERROR when it cannot be read.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_statement_timeout(ngx_str_t *options, ngx_msec_t *timeout)
+{
+    u_char      *p, *last, *unit;
+    ngx_uint_t   i, value;
+
+    static struct {
+        const char  *name;
+        ngx_uint_t   ms;
+    } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "h", 3600000 },
+        { "d", 86400000 }, { "", 1 }
+    };
+
+    last = options->data + options->len;
+
+    p = ngx_strlcasestrn(options->data, last,
+                         (u_char *) "statement_timeout", 17 - 1);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    for (p += 17; p < last && (*p == ' ' || *p == '=' || *p == '\''); p++) {
+        /* void */
+    }
+
+    for (value = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+        value = value * 10 + (*p - '0');
+
+        if (value > 1000000000) {
+            return NGX_ERROR;
+        }
+    }
+
+    for (unit = p; p < last && *p != ' ' && *p != '\''; p++) {
+        /* void */
+    }
+
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if ((size_t) (p - unit) == ngx_strlen(units[i].name)
+            && ngx_strncasecmp(unit, (u_char *) units[i].name, p - unit) == 0)
+        {
+            *timeout = value * units[i].ms;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ERROR;
 }
 
 

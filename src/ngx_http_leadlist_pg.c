@@ -1075,11 +1075,14 @@ ngx_http_leadlist_sqlstate_status(PGresult *res)
  * A connection goes back only when it is known clean: no transaction,
  * nothing pending, not in pipeline mode, within its limits.  Anything
  * else is closed: a ROLLBACK here would be a round trip nobody awaits.
+ * A worker that is exiting still serves its waiting requests with it,
+ * and closes it only when none is left.
  */
 
 static void
 ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc)
 {
+    ngx_queue_t                   *q;
     ngx_http_leadlist_pool_t      *pool;
     ngx_http_leadlist_srv_conf_t  *conf;
 
@@ -1089,8 +1092,6 @@ ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc)
     ngx_queue_insert_tail(&pool->active, &lc->queue);
 
     if (lc->doomed
-        || ngx_terminate
-        || ngx_exiting
         || PQstatus(lc->pg) != CONNECTION_OK
         || PQtransactionStatus(lc->pg) != PQTRANS_IDLE
         || PQpipelineStatus(lc->pg) != PQ_PIPELINE_OFF
@@ -1106,6 +1107,16 @@ ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc)
 
     ngx_http_leadlist_keep_idle(lc);
     ngx_http_leadlist_dispatch(pool);
+
+    if (!ngx_exiting && !ngx_terminate) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        ngx_http_leadlist_close(ngx_queue_data(q, ngx_http_leadlist_conn_t,
+                                               queue));
+    }
 }
 
 
@@ -1176,6 +1187,7 @@ ngx_http_leadlist_idle_handler(ngx_event_t *ev)
 static void
 ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc)
 {
+    ngx_uint_t                 flags;
     ngx_connection_t          *c;
     ngx_http_leadlist_pool_t  *pool;
 
@@ -1202,12 +1214,20 @@ ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc)
             ngx_del_timer(c->write);
         }
 
+        /*
+         * libpq closes the socket itself when it finds the connection
+         * lost; the kernel then dropped it from epoll already, and the
+         * fd number may be reused by now
+         */
+
+        flags = (PQsocket(lc->pg) == c->fd) ? 0 : NGX_CLOSE_EVENT;
+
         if (ngx_del_conn) {
-            ngx_del_conn(c, 0);
+            ngx_del_conn(c, flags);
 
         } else {
-            ngx_del_event(c->read, NGX_READ_EVENT, 0);
-            ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+            ngx_del_event(c->read, NGX_READ_EVENT, flags);
+            ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
         }
 
         ngx_close_connection(c);

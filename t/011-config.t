@@ -377,3 +377,28 @@ leadlist: upstream "leadlist_db" is for leadlist_add_prospects only
 --- must_die
 --- error_log
 invalid value "0" in "leadlist_pg_connect_concurrency"
+
+
+
+=== TEST 28: a conninfo statement_timeout of 0 would outlive the query timer
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1 options='-c statement_timeout=0'";
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_server" options set a statement_timeout that is not a time from 1ms to less than "leadlist_pg_query_timeout" 10000ms
+
+
+
+=== TEST 29: a conninfo statement_timeout not below the query timeout
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1 options='-c statement_timeout=2min'";
+        leadlist_pg_query_timeout 30s;
+    }
+--- config
+--- must_die
+--- error_log
+options set a statement_timeout that is not a time from 1ms to less than "leadlist_pg_query_timeout" 30000ms

@@ -39,7 +39,7 @@ our @EXPORT = qw(
     start_load finish_load
     summarize check_answers data_check log_check log_count log_lines
     pg_stop pg_start pg_backends take_lock release_lock
-    slow_http_server stop_child wait_until count_lines
+    slow_http_server stop_child wait_until count_lines nginx_config_test
 );
 
 our $TODO;
@@ -242,6 +242,31 @@ sub start_nginx {
     }
 
     die "nginx did not start: no free port";
+}
+
+
+# nginx -t on the configuration start_nginx would write, with the same
+# options; returns { status, output }.
+sub nginx_config_test {
+    my (%o) = @_;
+
+    my $bin = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+    my $dir = tempdir('leadlist-conftest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    mkdir "$dir/$_" for qw(conf logs tmp);
+
+    my $ng = { dir => $dir, port => _free_port(),
+               module => $ENV{TEST_NGINX_LOAD_MODULES} };
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
+    print $fh _conf($ng, %o);
+    close $fh;
+
+    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
+        if $ENV{TEST_NGINX_LD_PRELOAD};
+
+    my $out = `$bin -t -p $dir/ -c $dir/conf/nginx.conf -e $dir/logs/error.log 2>&1`;
+
+    return { status => $?, output => $out };
 }
 
 
