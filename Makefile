@@ -17,6 +17,8 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined
 PROVE      ?= prove
 T          ?= t
+# the module's own tests, for the slow sanitizer runs
+MODULE_T   ?= $(sort $(wildcard t/0*.t))
 
 # Debian's own flags; warnings-as-errors come from nginx's auto/cc and
 # from config, so that configure's feature tests are not affected
@@ -99,7 +101,7 @@ test: deps
 
 test-valgrind: deps
 	$(MAKE) all
-	TEST_NGINX_USE_VALGRIND=1 util/test.sh $(T)
+	TEST_NGINX_USE_VALGRIND=1 util/test.sh $(MODULE_T)
 
 # make fuzz [FUZZ_TIME=seconds]: libFuzzer on the body validator alone,
 # seeded from fuzz/corpus; new finds go to build/fuzz/corpus
@@ -117,7 +119,7 @@ fuzz:
 
 test-asan: deps
 	$(MAKE) $(ASAN_MODULE)
-	util/test-asan.sh $(ASAN_MODULE) $(T)
+	util/test-asan.sh $(ASAN_MODULE) $(MODULE_T)
 
 bench: deps
 	@util/deps.sh $(BENCH_PKGS)
