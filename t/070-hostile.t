@@ -18,8 +18,19 @@
 # Content-Length (the preprocessor adds it), so leading and trailing bytes
 # of a body are sent as they are.
 #
-# Hostile requests: 219 in 29 blocks (a request eval array counts per
-# request; the valid request that ends each group is not counted).
+# Hostile requests: 199 in 27 groups (a request eval array counts per
+# request; the valid requests are not counted), plus 3 blocks that only
+# show that the same nginx still serves.  227 requests in all.
+#
+# Known failures (module bugs, reported; the tests stay strict):
+#   TEST 14  1,000 persons and a trailing comma: "persons" "must be an array
+#            of 1 to 1000 items" instead of the JSON error a whole-body
+#            parse reports first (the scanner counts the comma as a 1,001st)
+#   TEST 18  two Content-Type headers, application/json first: accepted
+#   TEST 20  a Content-Length over client_max_body_size: 500 (the auth
+#            subrequest's location applies its own limit and answers 413)
+#   TEST 21  nginx's 400 for a broken chunked body: "details":[] (empty)
+#   TEST 30  TRACE and CONNECT: nginx's HTML 405 without Allow: POST
 
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
