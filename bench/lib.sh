@@ -1,0 +1,667 @@
+# Shared by bench/run.sh and bench/bulk_latency.sh (sourced, not run).
+#
+# The stack: a throwaway PostgreSQL (util/pg.sh) holding the catalogue
+# (bench/catalogue.sql, kept between runs) and the tenants
+# (bench/fixtures.sql, reset every run), and Debian's nginx with the
+# module, an auth stand-in and an HTTP-limit location.  Measurements: wrk
+# with bench/wrk/leadlist.lua, pgbench with bench/pgbench/*.sql.
+#
+# Settings (environment):
+#
+#   BENCH_QUICK=1         100,000 persons, 5 s runs (default: 1,000,000, 30 s)
+#   BENCH_ROWS            persons in the catalogue
+#   BENCH_DURATION        seconds per measured run
+#   BENCH_CONNECTIONS     HTTP connections (wrk -c), default 16
+#   BENCH_THREADS         wrk and pgbench threads, default 2
+#   BENCH_PG_CONNECTIONS  PostgreSQL connections of the module (all
+#                         workers together) and pgbench clients, default 16
+#   BENCH_WORKERS         nginx worker_processes, default 1
+#   BENCH_PORT            nginx port, default 18180 (the auth stand-in
+#                         listens on the next one)
+#   BENCH_PG_DIR          cluster directory, default build/bench-pg
+#                         (build/bench-pg-quick with BENCH_QUICK=1)
+#   BENCH_RSS_REQUESTS    requests between the two RSS readings, 100000
+#   BENCH_KEEP=1          leave nginx and PostgreSQL running at the end
+
+set -eu
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench=$root/bench
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    rows=${BENCH_ROWS:-100000}
+    dur=${BENCH_DURATION:-5}
+    pgdir=${BENCH_PG_DIR:-$root/build/bench-pg-quick}
+else
+    rows=${BENCH_ROWS:-1000000}
+    dur=${BENCH_DURATION:-30}
+    pgdir=${BENCH_PG_DIR:-$root/build/bench-pg}
+fi
+
+conns=${BENCH_CONNECTIONS:-16}
+threads=${BENCH_THREADS:-2}
+pgconns=${BENCH_PG_CONNECTIONS:-16}
+workers=${BENCH_WORKERS:-1}
+port=${BENCH_PORT:-18180}
+auth_port=$((port + 1))
+rss_requests=${BENCH_RSS_REQUESTS:-100000}
+
+# fixtures (bench/fixtures.sql): organizations, lists per kind and org,
+# fresh lists per kind and org, organizations without copies, duplicates
+# per list of kind 2
+orgs=64
+lists=16
+fresh=$(( rows >= 1000000 ? 1000 : 300 ))
+cold=2000
+ndups=50
+
+run=$root/build/bench
+out=$run/out
+pgbench_bin=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
+module=$root/build/ngx_http_leadlist_module.so
+template=$bench/person.json
+nginx_bin=${NGINX:-/usr/sbin/nginx}
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+note() {
+    printf '%s  %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+check_tools() {
+    local t
+    for t in wrk "$pgbench_bin" "$nginx_bin"; do
+        command -v "$t" >/dev/null 2>&1 \
+            || die "missing $t (make bench installs wrk and postgresql-contrib)"
+    done
+    [ -f "$module" ] || die "no $module: run make (or make bench)"
+    [ "$workers" -ge 1 ] && [ $((pgconns % workers)) = 0 ] \
+        || die "BENCH_PG_CONNECTIONS must be a multiple of BENCH_WORKERS"
+    [ $((conns % threads)) = 0 ] \
+        || die "BENCH_CONNECTIONS must be a multiple of BENCH_THREADS"
+}
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# superuser psql on the bench database
+spsql() {
+    "$root/util/pg.sh" psql "$pgdir" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# cluster settings of a database server rather than of a test cluster
+# (util/pg.sh keeps 128MB of shared buffers); a change needs a restart
+pg_tune() {
+    local want have
+    want="1GB|4GB|on"
+    have=$(spsql -Atc "SELECT current_setting('shared_buffers') || '|'
+                           || current_setting('max_wal_size') || '|'
+                           || current_setting('track_io_timing')")
+    [ "$have" = "$want" ] && return 0
+
+    note "tuning the cluster (shared_buffers 1GB, max_wal_size 4GB), restarting"
+    spsql <<'EOF'
+ALTER SYSTEM SET shared_buffers = '1GB';
+ALTER SYSTEM SET max_wal_size = '4GB';
+ALTER SYSTEM SET checkpoint_timeout = '15min';
+ALTER SYSTEM SET track_io_timing = on;
+EOF
+    "$root/util/pg.sh" stop "$pgdir"
+    "$root/util/pg.sh" start "$pgdir" >/dev/null
+}
+
+pg_up() {
+    local tag have start
+
+    mkdir -p "$(dirname "$pgdir")"
+    "$root/util/pg.sh" start "$pgdir" >/dev/null
+    pg_tune
+    # shellcheck disable=SC1091
+    . "$pgdir/env"
+
+    tag="leadlist bench catalogue: $rows persons, $(sha256sum "$bench/catalogue.sql" | cut -c1-16)"
+    have=$(spsql -Atc "SELECT obj_description('global.persons'::regclass, 'pg_class')")
+
+    if [ "$have" != "$tag" ]; then
+        note "loading $rows persons into global.persons (once per cluster) ..."
+        start=$(date +%s)
+        spsql -v rows="$rows" -v tag="$tag" -f "$bench/catalogue.sql" >/dev/null
+        note "catalogue loaded in $(( $(date +%s) - start )) s"
+    else
+        note "catalogue of $rows persons already loaded in $pgdir"
+    fi
+}
+
+pg_fixtures() {
+    local start
+    start=$(date +%s)
+    spsql -v orgs="$orgs" -v lists="$lists" -v fresh="$fresh" \
+          -v cold="$cold" -v dups="$ndups" -v tmpl="$(cat "$template")" \
+          -f "$bench/fixtures.sql" >/dev/null
+    note "tenants reset: $orgs organizations ($fresh fresh lists per kind), $cold without copies ($(( $(date +%s) - start )) s)"
+}
+
+pg_postmaster() {
+    local srv=$pgdir
+    [ -s "$pgdir/server" ] && srv=$(cat "$pgdir/server")
+    head -1 "$srv/data/postmaster.pid"
+}
+
+
+# --------------------------------------------------------------------- nginx
+
+nginx_conf() {
+    local per_worker=$((pgconns / workers))
+
+    mkdir -p "$run/logs" "$run/empty"
+
+    # a copy: a "make" elsewhere rewrites build/*.so in place, under a
+    # running nginx
+    cp "$module" "$run/module.so.tmp"
+    mv "$run/module.so.tmp" "$run/ngx_http_leadlist_module.so"
+
+    (umask 077 && cat >"$run/nginx.conf") <<EOF
+# written by bench/lib.sh
+load_module $run/ngx_http_leadlist_module.so;
+
+worker_processes $workers;
+error_log $run/logs/error.log warn;
+pid $run/nginx.pid;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $run/body;
+    proxy_temp_path $run/proxy;
+    fastcgi_temp_path $run/fastcgi;
+    uwsgi_temp_path $run/uwsgi;
+    scgi_temp_path $run/scgi;
+
+    keepalive_requests 1000000;
+    client_max_body_size 8m;
+    client_body_buffer_size 1m;
+
+    upstream leadlist_db {
+        leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
+        leadlist_pg_keepalive $per_worker;
+        leadlist_pg_max $per_worker;
+        leadlist_pg_queue 4096 timeout=30s;
+        leadlist_pg_query_timeout 60s;
+    }
+
+    upstream bench_auth {
+        server 127.0.0.1:$auth_port;
+        keepalive 64;
+    }
+
+    # the auth stand-in: "Authorization: Bearer o=ORG;u=USER" is a member
+    # of ORG; no user is a 401
+    map \$http_authorization \$bench_org {
+        "~^Bearer o=(?<v>[A-Za-z0-9_-]+)" \$v;
+        default "";
+    }
+
+    map \$http_authorization \$bench_user {
+        "~;u=(?<v>[A-Za-z0-9_-]+)" \$v;
+        default "";
+    }
+
+    server {
+        listen 127.0.0.1:$auth_port;
+
+        location = /verify {
+            if (\$bench_user = "") {
+                return 401;
+            }
+
+            add_header X-User-Id \$bench_user;
+            add_header X-Org-Id \$bench_org;
+            add_header X-User-Role member;
+            return 204;
+        }
+
+        location / {
+            return 404;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /_auth {
+            internal;
+            proxy_pass http://bench_auth/verify;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+
+        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
+            leadlist_add_prospects leadlist_db;
+            leadlist_list_id \$list_id;
+            leadlist_auth_request /_auth;
+        }
+
+        # the HTTP limit: the same auth subrequest, then a fixed answer.
+        # "return" alone would run before the access phase, so the answer
+        # comes from a named location after try_files (one stat()).
+        location = /bench/http-limit {
+            auth_request /_auth;
+            root $run/empty;
+            try_files /none @http_ok;
+        }
+
+        location @http_ok {
+            default_type application/json;
+            return 200 '{"addedCount":1}';
+        }
+    }
+}
+EOF
+}
+
+nginx_up() {
+    local i
+    port_busy "$port" && die "port $port is in use (set BENCH_PORT)"
+    port_busy "$auth_port" && die "port $auth_port is in use (set BENCH_PORT)"
+
+    nginx_conf
+    : >"$run/logs/error.log"
+    "$nginx_bin" -t -q -p "$run" -c "$run/nginx.conf" \
+        || die "nginx -t failed"
+    "$nginx_bin" -p "$run" -c "$run/nginx.conf"
+
+    for i in $(seq 50); do
+        [ -s "$run/nginx.pid" ] && port_busy "$port" && break
+        sleep 0.1
+    done
+    nginx_master=$(cat "$run/nginx.pid")
+    for i in $(seq 50); do
+        nginx_workers=$(ps -o pid= --ppid "$nginx_master" | tr -s ' \n' ' ')
+        [ "$(echo $nginx_workers | wc -w)" -ge "$workers" ] && break
+        sleep 0.1
+    done
+    note "nginx $nginx_master on 127.0.0.1:$port, workers:$nginx_workers"
+}
+
+nginx_down() {
+    local pid i
+    [ -s "$run/nginx.pid" ] || return 0
+    pid=$(cat "$run/nginx.pid")
+    kill -QUIT "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+}
+
+stack_down() {
+    [ "${BENCH_KEEP:-0}" = 1 ] && return 0
+    nginx_down
+    "$root/util/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true
+}
+
+
+# --------------------------------------------------------------- accounting
+
+# utime + stime of a process and of its reaped children, in clock ticks
+ticks() {
+    local f
+    f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    f=${f##*) }
+    # shellcheck disable=SC2086
+    set -- $f
+    echo $(( ${12} + ${13} + ${14} + ${15} ))
+}
+
+nginx_ticks() {
+    local p s=0
+    for p in $nginx_workers; do
+        s=$((s + $(ticks "$p")))
+    done
+    echo $s
+}
+
+# the whole cluster: the postmaster with its reaped children, and the
+# live backends
+pg_ticks() {
+    local pm p s
+    pm=$(pg_postmaster)
+    s=$(ticks "$pm")
+    for p in $(ps -o pid= --ppid "$pm"); do
+        s=$((s + $(ticks "$p")))
+    done
+    echo $s
+}
+
+# busy ticks of the whole machine (all CPUs)
+machine_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+rss_kb() {
+    local p s=0 v
+    for p in $nginx_workers; do
+        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")
+        s=$((s + v))
+    done
+    echo $s
+}
+
+hwm_kb() {
+    local p s=0 v
+    for p in $nginx_workers; do
+        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status")
+        s=$((s + v))
+    done
+    echo $s
+}
+
+# Rows of tenant.lead_list_persons in the lists of one kind (see
+# bench/fixtures.sql), counted by primary-key ranges: the statistics views
+# lag up to 10 s behind idle backends, too late for a check after a run.
+rows_in_kind() {
+    local kind=$1
+    if [ "$kind" = 7 ]; then
+        spsql -Atc "SELECT count(*) FROM tenant.lead_list_persons
+                     WHERE org_id BETWEEN '100001' AND '199999'"
+        return
+    fi
+    spsql -Atc "SELECT sum(x.n) FROM generate_series(1, $orgs) AS o,
+                LATERAL (SELECT count(*) AS n FROM tenant.lead_list_persons AS m
+                          WHERE m.org_id = o::text
+                            AND m.lead_list_id BETWEEN (o * 1000000 + $kind * 100000)::text
+                                                   AND (o * 1000000 + $kind * 100000 + 99999)::text) AS x"
+}
+
+# child_cpu VAR: user + system seconds of this shell's waited-for children
+# (the builtin must run in this shell, not in a $(...) subshell)
+child_cpu() {
+    times >"$out/.times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 {
+        split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$out/.times")"
+}
+
+
+# ------------------------------------------------------------- measurements
+
+# Results, by run name: R[name.field]
+declare -A R
+names=()
+
+hz=$(getconf CLK_TCK)
+
+# before the load starts: acct_start KIND
+acct_start() {
+    a_kind=$1
+    a_rows=$(rows_in_kind "$a_kind")
+    a_ng=$(nginx_ticks)
+    a_pg=$(pg_ticks)
+    a_m=$(machine_ticks)
+    a_t=$(date +%s.%N)
+    child_cpu a_lg
+}
+
+# the moment the load stops
+acct_stop() {
+    e_ng=$(nginx_ticks)
+    e_pg=$(pg_ticks)
+    e_m=$(machine_ticks)
+    e_t=$(date +%s.%N)
+}
+
+# after the load generator was waited for: acct_end NAME
+acct_end() {
+    local name=$1 lg n secs
+    lg=$(awk -v a="$a_lg" -v b="$e_lg" 'BEGIN { print b - a }')
+    R[$name.rows]=$(( $(rows_in_kind "$a_kind") - a_rows ))
+    n=${R[$name.requests]:-0}
+    [ "$n" -gt 0 ] || n=1
+    secs=$(awk -v a="$a_t" -v b="$e_t" 'BEGIN { print b - a }')
+    R[$name.wall]=$secs
+    R[$name.ng_us]=$(awk -v d=$((e_ng - a_ng)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
+    R[$name.pg_us]=$(awk -v d=$((e_pg - a_pg)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
+    R[$name.cpu]=$(awk -v ng=$((e_ng - a_ng)) -v pg=$((e_pg - a_pg)) -v lg="$lg" \
+                       -v hz="$hz" -v t="$secs" \
+        'BEGIN { printf "%.2f/%.2f/%.2f", ng / hz / t, pg / hz / t, lg / t }')
+    # machine CPU used by neither nginx, PostgreSQL nor the load generator:
+    # other jobs on a shared machine, and the kernel's network softirqs
+    R[$name.other]=$(awk -v m=$((e_m - a_m)) -v ng=$((e_ng - a_ng)) -v pg=$((e_pg - a_pg)) \
+                         -v lg="$lg" -v hz="$hz" -v t="$secs" \
+        'BEGIN { o = (m - ng - pg) / hz - lg; if (o < 0) o = 0; printf "%.2f", o / t }')
+}
+
+# all_stopped DIR THREADS: every wrk thread left its mark (builtins only)
+all_stopped() {
+    local k
+    for ((k = 0; k < $2; k++)); do
+        [ -e "$1/t$k" ] || return 1
+    done
+}
+
+# wrk_run NAME LABEL SECONDS CONNECTIONS THREADS key=value ...
+#
+# With stop=N each wrk thread stops after N answers and leaves a mark;
+# wrk's main thread sleeps for the whole duration whatever its threads do,
+# so once every thread has stopped (and exited) it gets a SIGINT, which
+# ends its sleep.  Requests per second are then counted up to that moment.
+wrk_run() {
+    local name=$1 label=$2 secs=$3 c=$4 t=$5 log line kv k v pid kind=1 stopdir=
+    shift 5
+    log=$out/$name.wrk
+    # names starting with _ (warm-ups) stay out of the table
+    [ "${name#_}" = "$name" ] && names+=("$name")
+    R[$name.label]=$label
+
+    for kv in "$@"; do
+        case $kv in
+            kind=*) kind=${kv#kind=} ;;
+            mode=cold) kind=7 ;;
+            stop=*) stopdir=$out/$name.stopped ;;
+        esac
+    done
+
+    spsql -c CHECKPOINT
+    note "run $name: $label (${secs}s, $c connections)"
+    [ -z "$stopdir" ] || { rm -rf "$stopdir"; mkdir -p "$stopdir"; }
+
+    acct_start "$kind"
+    wrk -t"$t" -c"$c" -d"${secs}s" --timeout 60s \
+        -s "$bench/wrk/leadlist.lua" "http://127.0.0.1:$port" \
+        -- threads="$t" template="$template" orgs="$orgs" lists="$lists" \
+           fresh="$fresh" ${stopdir:+stopfile=$stopdir/t} "$@" \
+        >"$log" 2>&1 &
+    pid=$!
+
+    if [ -n "$stopdir" ]; then
+        while kill -0 "$pid" 2>/dev/null; do
+            if all_stopped "$stopdir" "$t"; then
+                acct_stop
+                # the threads return once stopped; then the signal can
+                # only reach the main thread
+                sleep 0.2
+                kill -INT "$pid" 2>/dev/null || true
+                break
+            fi
+            sleep 0.1
+        done
+        wait "$pid" || true
+        child_cpu e_lg
+    else
+        wait "$pid" || true
+        child_cpu e_lg
+        acct_stop
+    fi
+
+    line=$(grep '^RESULT ' "$log" || true)
+    [ -n "$line" ] || { cat "$log" >&2; die "wrk gave no result for $name"; }
+    for kv in ${line#RESULT }; do
+        k=${kv%%=*}
+        v=${kv#*=}
+        R[$name.$k]=$v
+    done
+    R[$name.errors]=$(( R[$name.sock_errors] + R[$name.non2xx] ))
+    acct_end "$name"
+    if [ -n "$stopdir" ]; then
+        R[$name.rps]=$(awk -v n="${R[$name.requests]}" -v t="${R[$name.wall]}" 'BEGIN { printf "%.1f", n / t }')
+    fi
+    grep '^FIRST_BAD' "$log" | cut -c1-300 >&2 || true
+    summary_line "$name" >&2
+}
+
+# pgbench_run NAME LABEL SCRIPT KIND
+pgbench_run() {
+    local name=$1 label=$2 script=$3 kind=$4 log lat pid v
+    log=$out/$name.pgbench
+    names+=("$name")
+    R[$name.label]=$label
+
+    rm -f "$out/$name".log*
+    spsql -c CHECKPOINT
+    note "run $name: $label (${dur}s, $pgconns clients)"
+    acct_start "$kind"
+    PGHOST=$TEST_NGINX_PG_HOST PGPORT=$TEST_NGINX_PG_PORT \
+    PGUSER=$TEST_NGINX_PG_USER PGPASSWORD=$TEST_NGINX_PG_PASSWORD \
+    PGDATABASE=$TEST_NGINX_PG_DB \
+        "$pgbench_bin" -n -M prepared -c "$pgconns" -j "$threads" \
+            -T "$dur" -f "$script" -l --log-prefix="$out/$name.log" \
+            -D orgs="$orgs" -D lists="$lists" -D kind="$kind" \
+            -D user=u-bench -D admin=f -D max=1000 \
+            -D tmpl="{\"persons\":[$(cat "$template")]}" >"$log" 2>&1 &
+    pid=$!
+    wait "$pid" || echo "pgbench exit status $?" >>"$log"
+    child_cpu e_lg
+    acct_stop
+
+    R[$name.requests]=$(awk '/^number of transactions actually processed:/ { print $6 }' "$log")
+    R[$name.rps]=$(awk '/^tps = / { print $3; exit }' "$log")
+    R[$name.sock_errors]=0
+    R[$name.non2xx]=$(awk '/^number of failed transactions:/ { print $5 }' "$log")
+    R[$name.non2xx]=${R[$name.non2xx]:-0}
+    if grep -q 'aborted\|exit status' "$log"; then
+        grep -m3 'error' "$log" >&2 || true
+        R[$name.non2xx]=$(( R[$name.non2xx] + 1 ))
+    fi
+    [ -n "${R[$name.requests]}" ] || { cat "$log" >&2; die "pgbench failed in $name"; }
+
+    # per-transaction log: client, transaction, latency (us) or "failed"
+    lat=$(cat "$out/$name".log* | awk '{ print $3 }' | sort -n | awk '
+        function at(q,   k) { k = int(n * q + 0.5); if (k < 1) k = 1; return v[k] }
+        /^[0-9]+$/ { v[++n] = $1; next }
+        { bad++ }
+        END {
+            if (n == 0) { print "0 0 0 0 " bad + 0; exit }
+            printf "%d %d %d %d %d\n", at(0.50), at(0.90), at(0.99), v[n], bad + 0
+        }')
+    read -r R[$name.p50_us] R[$name.p90_us] R[$name.p99_us] R[$name.max_us] v <<<"$lat"
+    R[$name.errors]=$(( R[$name.non2xx] + v ))
+    rm -f "$out/$name".log*
+    acct_end "$name"
+    summary_line "$name" >&2
+}
+
+ms() {
+    awk -v u="$1" 'BEGIN { if (u == "") print "-"; else printf (u < 10000 ? "%.2f" : "%.1f"), u / 1000 }'
+}
+
+summary_line() {
+    local n=$1
+    printf '    %-10s %9.1f req/s  p50 %7s ms  p99 %7s ms  max %7s ms  errors %s  rows +%s  cpu nginx/pg/loadgen %s  others %s\n' \
+        "$n" "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" "$(ms "${R[$n.p99_us]}")" \
+        "$(ms "${R[$n.max_us]}")" "${R[$n.errors]}" "${R[$n.rows]}" \
+        "${R[$n.cpu]}" "${R[$n.other]}"
+}
+
+ratio() {
+    local a=${R[$1.rps]:-} b=${R[$2.rps]:-}
+    [ -n "$a" ] && [ -n "$b" ] || { echo -; return; }
+    awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+
+# ------------------------------------------------------------- bulk latency
+
+# One connection, so that each figure is the latency of one request alone:
+# selectAll limit 1000 with the filter (a few percent) into fresh lists of
+# organizations that already hold those copies, the same with {}, and into
+# organizations that hold none yet (1,000 copies inserted).
+bulk_latency() {
+    local secs=${1:-$dur} s=$((orgs * 2))
+
+    # first, one add of each search per organization, so that the copies
+    # exist (lists j = 0 and 1)
+    wrk_run _L0 "warm-up: one filter add per organization" 60 1 1 \
+        mode=bulk kind=6 search=filter stop="$orgs" start=0 \
+        expect='{"addedCount":1000}' 2>/dev/null
+    wrk_run _L0 "warm-up: one {} add per organization" 60 1 1 \
+        mode=bulk kind=6 search=all stop="$orgs" start="$orgs" \
+        expect='{"addedCount":1000}' 2>/dev/null
+
+    wrk_run L1 "bulk latency: filter, copies exist, 1 conn" "$secs" 1 1 \
+        mode=bulk kind=6 search=filter start="$s" expect='{"addedCount":1000}'
+    wrk_run L2 "bulk latency: {}, copies exist, 1 conn" "$secs" 1 1 \
+        mode=bulk kind=6 search=all start=$((s + orgs * fresh / 2)) \
+        expect='{"addedCount":1000}'
+    wrk_run L3 "bulk latency: filter, new org (1000 copies), 1 conn" "$secs" 1 1 \
+        mode=cold search=filter fresh="$cold" expect='{"addedCount":1000}'
+}
+
+
+# ------------------------------------------------------------------ report
+
+print_header() {
+    local title=$1
+    echo
+    echo "== $title"
+    echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- src ngx_http_leadlist_module.c sql 2>/dev/null || echo ' (+ uncommitted changes in src/ or sql/)')"
+    echo "   $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), load average at start: $load_start"
+    echo "   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), $workers worker(s); PostgreSQL $(spsql -Atc 'SHOW server_version' | cut -d' ' -f1) (fsync off, synchronous_commit off, shared_buffers 1GB)"
+    echo "   catalogue $(printf "%'d" "$rows") persons; $orgs organizations, $cold more without copies; $dur s per run"
+    echo "   $conns HTTP connections (wrk, $threads threads), $pgconns PostgreSQL connections (leadlist_pg_keepalive = leadlist_pg_max = $((pgconns / workers)) per worker; pgbench -c $pgconns -j $threads -M prepared)"
+}
+
+print_table() {
+    local n dbr hr lbl
+    printf '\n%-52s %9s %8s %8s %8s %7s %6s %6s %7s %7s %15s %6s\n' \
+        run 'req/s' 'p50 ms' 'p99 ms' 'max ms' errors '/DB' '/HTTP' \
+        'ngx us' 'pg us' 'cpu ngx/pg/gen' others
+    for n in "${names[@]}"; do
+        dbr=-
+        hr=-
+        case $n in
+            A) dbr=$(ratio A Adb) ;;
+            D) dbr=$(ratio D Ddb) ;;
+        esac
+        case $n in
+            A|B|C1|C2|D|M) hr=$(ratio "$n" H) ;;
+        esac
+        lbl=${R[$n.label]}
+        [ ${#lbl} -gt 52 ] && lbl=${lbl:0:51}~
+        printf '%-52s %9.1f %8s %8s %8s %7s %6s %6s %7s %7s %15s %6s\n' \
+            "$lbl" "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
+            "$(ms "${R[$n.p99_us]}")" "$(ms "${R[$n.max_us]}")" \
+            "${R[$n.errors]}" "$dbr" "$hr" "${R[$n.ng_us]}" "${R[$n.pg_us]}" \
+            "${R[$n.cpu]}" "${R[$n.other]}"
+    done
+    cat <<'EOF2'
+
+   errors: non-2xx answers + socket errors (wrk), failed transactions (pgbench)
+   /DB: module req/s / pgbench tps of the same statement; /HTTP: module req/s / HTTP limit
+   ngx us, pg us: CPU time per request of the nginx worker(s) and of all PostgreSQL processes
+   cpu ngx/pg/gen: CPUs busy on average with nginx, PostgreSQL and the load generator (wrk or pgbench)
+   others: CPUs busy on average with anything else on the machine during the run (other jobs, kernel)
+EOF2
+}

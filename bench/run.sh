@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+#
+# make bench: the module against its limits.
+#
+#   bench/run.sh                  1,000,000 persons, 30 s per run (~10 min;
+#                                 the first run also loads the catalogue)
+#   BENCH_QUICK=1 bench/run.sh    100,000 persons, 5 s per run (~2 min)
+#
+# Starts everything itself: a PostgreSQL cluster in build/bench-pg (kept,
+# so that the catalogue is loaded once; util/pg.sh destroy build/bench-pg
+# removes it), the migrations, the catalogue (bench/catalogue.sql), the
+# tenants (bench/fixtures.sql, reset each run), and nginx with the module
+# on 127.0.0.1:18180 with an auth stand-in on 18181 (bench/lib.sh).  Then,
+# all at the same concurrency and with the same number of PostgreSQL
+# connections:
+#
+#   H    the HTTP limit: the same nginx answering after the same auth
+#        subrequest, without the module
+#   A    direct mode, 1 new person per request, over 1,024 lists
+#   Adb  the database limit of A: pgbench, the module's statement and
+#        parameters
+#   D    direct mode, 1 person already in the list;  Ddb  its database limit
+#   B    direct mode, 100 persons, 50 of them already in the list
+#   C1   bulk: selectAll limit 1000 with a filter matching a few percent,
+#        each request into a fresh list;  C2  the same with the search {}
+#   M    100,000 requests of A, the nginx worker's RSS before and after
+#   L1-3 bulk latency, one connection (as bench/bulk_latency.sh)
+#
+# and prints one table.  Settings: see bench/lib.sh.  Logs of each run are
+# in build/bench/out.
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+check_tools
+rm -rf "$out"
+mkdir -p "$out"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$(date +%s)
+
+trap stack_down EXIT
+trap 'exit 130' INT TERM
+
+pg_up
+pg_fixtures
+nginx_up
+
+w="$dur $conns $threads"
+one='{"addedCount":1}'
+
+# opens and prepares the pool's connections, the auth upstream's keepalive
+wrk_run _W1 "warm-up" 3 "$conns" "$threads" mode=direct kind=1 prefix=w \
+    expect="$one" 2>/dev/null
+wrk_run _W2 "warm-up" 2 "$conns" "$threads" mode=direct kind=1 prefix=w2 \
+    path=/bench/http-limit expect="$one" 2>/dev/null
+rss_start=$(rss_kb)
+
+# shellcheck disable=SC2086
+{
+wrk_run H "HTTP limit: auth subrequest + return 200" $w \
+    mode=direct kind=1 prefix=h path=/bench/http-limit expect="$one"
+
+wrk_run A "A  direct, 1 new person" $w \
+    mode=direct kind=1 prefix=a expect="$one"
+pgbench_run Adb "A  database limit (pgbench, same statement)" \
+    "$bench/pgbench/new.sql" 1
+
+wrk_run D "D  direct, 1 person already in the list" $w \
+    mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
+pgbench_run Ddb "D  database limit (pgbench, same statement)" \
+    "$bench/pgbench/dup.sql" 3
+
+wrk_run B "B  direct, 100 persons, 50 already in the list" $w \
+    mode=direct kind=2 persons=100 dups=50 prefix=b \
+    expect='{"addedCount":50}'
+
+match=$(spsql -Atc "SELECT round(100.0 * count(*) / $rows, 1)
+                      FROM global.persons AS p
+                     WHERE lower(p.profile ->> 'seniority') = ANY ('{vp,c-level}')
+                       AND lower(p.profile ->> 'country') = ANY ('{united states}')")
+
+wrk_run C1 "C  bulk 1000, filter ($match%), fresh lists" $w \
+    mode=bulk kind=4 search=filter expect='{"addedCount":1000}'
+wrk_run C2 "C  bulk 1000, {}, fresh lists" $w \
+    mode=bulk kind=5 search=all expect='{"addedCount":1000}'
+
+rss_before=$(rss_kb)
+hwm_before=$(hwm_kb)
+wrk_run M "M  A again, $rss_requests requests (RSS)" 900 "$conns" "$threads" \
+    mode=direct kind=1 prefix=m stop=$((rss_requests / threads)) \
+    expect="$one"
+rss_after=$(rss_kb)
+hwm_after=$(hwm_kb)
+
+bulk_latency "$dur"
+}
+
+rss_end=$(rss_kb)
+
+print_header "leadlist benchmark$([ "${BENCH_QUICK:-0}" = 1 ] && echo ' (BENCH_QUICK)')"
+print_table
+
+cat <<EOF
+
+nginx worker RSS (VmRSS, all workers): $rss_start kB after warm-up,
+$rss_before kB before M, $rss_after kB after M's ${R[M.requests]} requests ($((rss_after - rss_before)) kB), $rss_end kB at the end
+(peak VmHWM $hwm_before kB before M, $hwm_after kB after)
+
+bulk adds: C1/C2 write $(awk -v r="${R[C1.rows]}" -v n="${R[C1.requests]}" 'BEGIN { printf "%.0f", r / (n ? n : 1) }')/$(awk -v r="${R[C2.rows]}" -v n="${R[C2.requests]}" 'BEGIN { printf "%.0f", r / (n ? n : 1) }') list rows per request; fresh lists were exhausted ${R[C1.exhausted]}/${R[C2.exhausted]} times
+total time $(( $(date +%s) - t_start )) s; logs in $out
+EOF
