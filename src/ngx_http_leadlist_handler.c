@@ -354,8 +354,13 @@ ngx_http_leadlist_gather_body(ngx_http_request_t *r, size_t *len)
     {
         b = cl->buf;
 
+        /* the last buffer of a chunked body may be empty, with no memory */
+
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            if (b->last > b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
             continue;
         }
 

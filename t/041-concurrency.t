@@ -158,6 +158,9 @@ sub start_nginx {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$dir/logs/stdout.log";
         open STDERR, '>>', "$dir/logs/stderr.log";
+        # make test-asan: the sanitizer runtimes must come first
+        $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
+            if $ENV{TEST_NGINX_LD_PRELOAD};
         exec $nginx_bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf",
              '-e', "$dir/logs/error.log"
             or POSIX::_exit(127);
