@@ -116,6 +116,15 @@ ngx_http_leadlist_auth_start(ngx_http_request_t *r,
 
     sr->header_only = 1;
 
+    /*
+     * the subrequest's copy of the headers must not announce the body:
+     * the endpoint checks client_max_body_size itself after auth, but the
+     * auth location would refuse the announced length with its own 413
+     */
+
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.chunked = 0;
+
     return NGX_AGAIN;
 }
 

@@ -290,6 +290,8 @@ ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
         lc->state = NGX_HTTP_LEADLIST_BUSY;
 
         if (ngx_http_leadlist_idle_alive(lc) != NGX_OK) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                           "leadlist close dead idle %V", &lc->server->name);
             ngx_http_leadlist_close(lc);
             continue;
         }

@@ -90,7 +90,7 @@ select(undef, undef, undef, 0.3);
 --- response_body chomp
 {"addedCount":1}
 --- error_log eval
-[qr/terminating connection due to administrator command/,
+[qr/leadlist close (dead )?idle/,
  qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/]
 --- no_error_log
 [error]
