@@ -88,8 +88,7 @@ syscalls() {
         $1 ~ /^[0-9.]+$/ && NF >= 5 {
             name = $NF; calls = $4
             if (calls ~ /^[0-9]+$/) printf "   %-16s %6.2f\n", name, calls / n
-        }
-        $NF == "total" { printf "   %-16s %6.2f\n", "total", $3 / n }' \
+        }' \
         "$out/$name.strace"
     echo
 }
