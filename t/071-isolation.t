@@ -37,6 +37,10 @@ no_shuffle();
 no_long_string();
 log_level('debug');
 
+# valgrind makes nginx many times slower (a first SCRAM login takes
+# seconds): wait longer for each answer with it
+timeout($ENV{TEST_NGINX_USE_VALGRIND} ? 60 : 5);
+
 # ----------------------------------------------------------------------
 # Organizations (Perl character strings; u8() makes the bytes sent)
 
@@ -451,6 +455,20 @@ sub _slurp_file {
 
 sub _count { my ($hay, $needle) = @_; my $n = () = $hay =~ /\Q$needle\E/g; return $n }
 
+# --- log_has: TEXT
+# After the block's last request, the error log holds TEXT (the reason
+# for a failure is logged once; requests in the backoff that follows say
+# only that no server is available).
+add_response_body_check(sub {
+    my ($block, $body, $i, $rep, $dry) = @_;
+    my $want = $block->log_has;
+    return if $dry || !defined $want;
+    return if ref $block->request && $i < $#{ $block->request };
+    my $log = _slurp_file(server_root() . '/logs/error.log');
+    Test::More::ok(_count($log, $want) > 0,
+                   $block->name . " - the error log has \"$want\"");
+});
+
 # --- secrets_checked
 # After the block's last request: no password anywhere in the error log
 # (written at debug level), and `nginx -T` prints each one exactly as many
@@ -769,8 +787,9 @@ main::post('list-a', main::one('p-1'))
 [503, 503]
 --- response_body_like eval
 [(main::err_re('SERVICE_UNAVAILABLE', 'Service temporarily unavailable, retry later')) x 2]
---- error_log
-password authentication failed
+--- error_log eval
+qr/password authentication failed|no PostgreSQL server of upstream "t071_wrong" is available/
+--- log_has: password authentication failed for user "t071_secret"
 --- no_error_log eval
 ['[alert]', '[crit]', '[emerg]', 'exited on signal', @::SECRETS]
 --- secrets_checked
@@ -789,6 +808,7 @@ password authentication failed
 [(main::err_re('SERVICE_UNAVAILABLE', 'Service temporarily unavailable, retry later')) x 2]
 --- error_log eval
 qr/could not connect: Connection refused|no PostgreSQL server of upstream "t071_unreach" is available/
+--- log_has: could not connect: Connection refused
 --- no_error_log eval
 ['[alert]', '[crit]', '[emerg]', 'exited on signal', @::SECRETS]
 --- secrets_checked
