@@ -5,12 +5,13 @@
 #
 # Each block is a group of hostile requests (one connection each) that ends
 # with a normal valid request answered 200: the worker survived the group.
-# Every block also checks, after its last request, that the only row stored
-# is that valid request's ("alive"), and that the error log has no [alert],
-# [crit], [emerg], [error] or "exited on signal" (master_on: a worker that
-# crashed is logged and replaced, so a crash cannot hide behind a restart).
-# Blocks that need a connection of their own (raw_request, pipelining) are
-# followed by a block that proves the same nginx still answers.
+# Unless a block says otherwise, it also checks after its last request that
+# the only row stored is that valid request's ("alive"), and that the error
+# log has no [alert], [crit], [emerg], [error] or "exited on signal"
+# (master_on: a worker that crashed is logged and replaced, so a crash
+# cannot hide behind a restart).  Blocks that need a connection of their
+# own (raw_request, pipelining, a half-closed socket) are followed by a
+# block that proves the same nginx still answers.
 #
 # Unlike t/030 (one rule per block), this file throws many variants of the
 # same attack at the endpoint; where t/030 has a case, the one here is a
@@ -21,16 +22,6 @@
 # Hostile requests: 199 in 27 groups (a request eval array counts per
 # request; the valid requests are not counted), plus 3 blocks that only
 # show that the same nginx still serves.  227 requests in all.
-#
-# Known failures (module bugs, reported; the tests stay strict):
-#   TEST 14  1,000 persons and a trailing comma: "persons" "must be an array
-#            of 1 to 1000 items" instead of the JSON error a whole-body
-#            parse reports first (the scanner counts the comma as a 1,001st)
-#   TEST 18  two Content-Type headers, application/json first: accepted
-#   TEST 20  a Content-Length over client_max_body_size: 500 (the auth
-#            subrequest's location applies its own limit and answers 413)
-#   TEST 21  nginx's 400 for a broken chunked body: "details":[] (empty)
-#   TEST 30  TRACE and CONNECT: nginx's HTML 405 without Allow: POST
 
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
@@ -706,7 +697,7 @@ alive
 
 
 
-=== TEST 21: a chunked body with an overflowing chunk size: nginx's 400, as JSON with details
+=== TEST 21: a chunked body with an overflowing chunk size: nginx's 400 (nginx logs it at [error] itself), as JSON with details
 --- more_headers eval
 ["$::H\nTransfer-Encoding: chunked", "$::H\nContent-Length: 28"]
 --- request eval
