@@ -191,7 +191,8 @@ static void ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc,
     unsigned char c, size_t i);
 static void ngx_http_leadlist_scan_close(ngx_http_leadlist_scan_t *sc,
     unsigned char c, size_t i);
-static void ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc);
+static void ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc,
+    const unsigned char *p, size_t len, size_t i);
 static size_t ngx_http_leadlist_scan_number(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
 static size_t ngx_http_leadlist_scan_word(ngx_http_leadlist_scan_t *sc,
@@ -595,7 +596,7 @@ ngx_http_leadlist_scan(ngx_http_leadlist_scan_t *sc, const unsigned char *p,
             break;
 
         case ',':
-            ngx_http_leadlist_scan_comma(sc);
+            ngx_http_leadlist_scan_comma(sc, p, len, i);
             break;
 
         case '-':
@@ -814,18 +815,35 @@ ngx_http_leadlist_scan_close(ngx_http_leadlist_scan_t *sc, unsigned char c,
 
 
 static void
-ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc)
+ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc,
+    const unsigned char *p, size_t len, size_t i)
 {
     if (sc->depth == 1) {
         sc->expect_key = 1;
+        return;
+    }
 
-    } else if (sc->depth == 2 && sc->in_persons) {
+    if (sc->depth != 2 || !sc->in_persons) {
+        return;
+    }
 
-        /* n commas: n + 1 persons */
+    /*
+     * n commas: n + 1 persons; a trailing comma before ']' announces no
+     * person, and the syntax error is jansson's to report
+     */
 
-        if (++sc->commas >= sc->max_persons) {
-            sc->stop = NGX_HTTP_LEADLIST_SCAN_PERSONS;
+    for (i++; i < len; i++) {
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') {
+            break;
         }
+    }
+
+    if (i < len && p[i] == ']') {
+        return;
+    }
+
+    if (++sc->commas >= sc->max_persons) {
+        sc->stop = NGX_HTTP_LEADLIST_SCAN_PERSONS;
     }
 }
 

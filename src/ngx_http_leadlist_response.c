@@ -80,6 +80,12 @@ static ngx_http_leadlist_status_t  ngx_http_leadlist_status_5xx = {
 
 static ngx_str_t  ngx_http_leadlist_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_leadlist_allow = ngx_string("POST");
+
+/* the one detail of a 400 that nginx made: it could not read the request */
+
+static ngx_http_leadlist_detail_t  ngx_http_leadlist_unreadable = {
+    "", "the request is malformed: nginx could not read it"
+};
 static ngx_str_t  ngx_http_leadlist_retry = ngx_string("1");
 
 
@@ -412,7 +418,9 @@ ngx_http_leadlist_header_filter(ngx_http_request_t *r)
 
     /* an error page of nginx's own: replace it with the JSON envelope */
 
-    ctx->replace = ngx_http_leadlist_error_body(r, status, NULL, NULL, 0);
+    ctx->replace = ngx_http_leadlist_error_body(r, status, NULL,
+                                                &ngx_http_leadlist_unreadable,
+                                                1);
     if (ctx->replace == NULL) {
         return NGX_ERROR;
     }

@@ -872,6 +872,15 @@ ngx_http_leadlist_test_persons(void)
     ngx_http_leadlist_one_lim("1001 persons", ngx_http_leadlist_str(b),
                               5000, 1000, NULL, NULL);
 
+    /* a trailing comma is a syntax error, not one person too many */
+
+    ngx_http_leadlist_one_lim("2 persons and a trailing comma",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\"} , ]}", 2, 1000, "",
+        "invalid JSON: unexpected token near ']' at line 1, column 37");
+    ngx_http_leadlist_one_lim("3 persons and a trailing comma",
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"id\":\"c\"},]}",
+        2, 1000, "persons", "must be an array of 1 to 2 items");
+
     ngx_http_leadlist_one("a person that is a string",
                           "{\"persons\":[{\"id\":\"a\"},\"b\"]}",
                           "persons[1]", "must be an object");
