@@ -100,16 +100,16 @@ spsql() {
 # (util/pg.sh keeps 128MB of shared buffers); a change needs a restart
 pg_tune() {
     local want have
-    want="1GB|4GB|on"
+    want="1GB|1GB|on"
     have=$(spsql -Atc "SELECT current_setting('shared_buffers') || '|'
                            || current_setting('max_wal_size') || '|'
                            || current_setting('track_io_timing')")
     [ "$have" = "$want" ] && return 0
 
-    note "tuning the cluster (shared_buffers 1GB, max_wal_size 4GB), restarting"
+    note "tuning the cluster (shared_buffers 1GB, max_wal_size 1GB), restarting"
     spsql <<'EOF'
 ALTER SYSTEM SET shared_buffers = '1GB';
-ALTER SYSTEM SET max_wal_size = '4GB';
+ALTER SYSTEM SET max_wal_size = '1GB';
 ALTER SYSTEM SET checkpoint_timeout = '15min';
 ALTER SYSTEM SET track_io_timing = on;
 EOF
