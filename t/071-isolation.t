@@ -482,6 +482,9 @@ add_response_body_check(sub {
     my $log = _slurp_file("$root/logs/error.log");
     my $conf = _slurp_file("$root/conf/nginx.conf");
     my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    # make test-asan: the sanitizer runtimes must come first here too
+    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
+        if $ENV{TEST_NGINX_LD_PRELOAD};
     my $dump = `$bin -T -q -p $root/ -c $root/conf/nginx.conf -e $root/logs/nginx-T.log 2>&1`;
     my $name = $block->name;
 
