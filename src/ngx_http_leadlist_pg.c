@@ -80,6 +80,7 @@ struct ngx_http_leadlist_conn_s {
 
 static ngx_http_leadlist_conn_t *ngx_http_leadlist_get_idle(
     ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_idle_usable(ngx_http_leadlist_conn_t *lc);
 static ngx_int_t ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc);
 static ngx_int_t ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool);
 static ngx_http_leadlist_server_t *ngx_http_leadlist_next_server(
@@ -289,7 +290,7 @@ ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
 
         lc->state = NGX_HTTP_LEADLIST_BUSY;
 
-        if (ngx_http_leadlist_idle_alive(lc) != NGX_OK) {
+        if (ngx_http_leadlist_idle_usable(lc) != NGX_OK) {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pool->log, 0,
                            "leadlist close dead idle %V", &lc->server->name);
             ngx_http_leadlist_close(lc);
@@ -306,6 +307,32 @@ ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
     }
 
     return NULL;
+}
+
+
+/*
+ * Taking an idle connection costs no system call when nothing arrived on
+ * it since it was last checked: the socket is edge-triggered, so any byte
+ * or EOF from the server sets c->read->ready (and runs the idle handler,
+ * which reads it); only then is it read and peeked at again here.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_idle_usable(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_connection_t  *c;
+
+    c = lc->connection;
+
+    if (c->read->ready || c->read->pending_eof || c->close || lc->doomed) {
+        return ngx_http_leadlist_idle_alive(lc);
+    }
+
+    if (ngx_current_msec - lc->start > lc->pool->conf->keepalive_time) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -359,6 +386,7 @@ ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc)
     err = ngx_socket_errno;
 
     if (n == -1 && err == NGX_EAGAIN) {
+        c->read->ready = 0;
         return NGX_OK;
     }
 
@@ -1150,6 +1178,13 @@ ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc)
 
     c->read->cancelable = 1;
     ngx_add_timer(c->read, pool->conf->keepalive_timeout);
+
+    /*
+     * the answer was read to its end: from now on c->read->ready means
+     * that the server sent something while the connection was idle
+     */
+
+    c->read->ready = 0;
 
     /* beyond leadlist_pg_keepalive, the least recently used one goes */
 
