@@ -69,6 +69,15 @@ typedef struct {
  * that outlives the call: jansson trees are freed inside.  Every field
  * and message is NUL-terminated valid UTF-8 without C0 controls or DEL.
  */
+/*
+ * Bodies up to this many bytes are parsed whole; larger ones person by
+ * person, so that jansson never holds more than one person's tree.  Both
+ * paths give the same answer: the fuzzer sets this to 0 for a second run
+ * of each input and compares.  Nothing else changes it.
+ */
+extern size_t  ngx_http_leadlist_whole_max;
+
+
 int ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     const ngx_http_leadlist_limits_t *limits, ngx_http_leadlist_body_t *body);
 
