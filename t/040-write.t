@@ -119,33 +119,6 @@ sub reset_db {
 
 reset_db();
 
-sub jstr {
-    my ($s) = @_;
-    $s =~ s/(["\\])/\\$1/g;
-    $s =~ s/([\x00-\x1f])/sprintf('\\u%04x', ord $1)/ge;
-    return qq("$s");
-}
-
-# The exact error body; only the requestId may vary.
-sub err_re {
-    my ($code, $msg, $details) = @_;
-    my $s = '{"code":' . jstr($code) . ',"message":' . jstr($msg);
-    if ($details) {
-        $s .= ',"details":['
-            . CORE::join(',', map { '{"field":' . jstr($_->[0])
-                                    . ',"message":' . jstr($_->[1]) . '}' }
-                              @$details)
-            . ']';
-    }
-    return qr/^\Q$s\E,"requestId":"[0-9a-f]{32}"\}\z/;
-}
-
-sub bad { return err_re('BAD_REQUEST', 'Request body validation failed', [@_]) }
-
-sub err { return err_re(@_) }
-
-sub u8 { my ($s) = @_; utf8::encode($s); return $s }
-
 our $H = "Authorization: Bearer user=u-1;org=t040\nContent-Type: application/json";
 our $URI = '/api/lead-lists/list-a/add-prospects';
 

@@ -49,35 +49,8 @@ our $CONFIG = "    log_not_found off;\n"
               . endpoint("        client_body_timeout 1s;\n"
                          . "        lingering_timeout 1s;");
 
-# A JSON string as the module writes it (ngx_escape_json).
-sub jstr {
-    my ($s) = @_;
-    $s =~ s/(["\\])/\\$1/g;
-    $s =~ s/([\x00-\x1f])/sprintf('\\u%04x', ord $1)/ge;
-    return qq("$s");
-}
-
-# The exact error body; only the requestId may vary.
-sub err_re {
-    my ($code, $msg, $details) = @_;
-    my $s = '{"code":' . jstr($code) . ',"message":' . jstr($msg);
-    if ($details) {
-        $s .= ',"details":['
-            . CORE::join(',', map { '{"field":' . jstr($_->[0])
-                                    . ',"message":' . jstr($_->[1]) . '}' }
-                              @$details)
-            . ']';
-    }
-    return qr/^\Q$s\E,"requestId":"[0-9a-f]{32}"\}\z/;
-}
-
-# 400 "Request body validation failed" with these [field, message] details
-sub bad { return err_re('BAD_REQUEST', 'Request body validation failed', [@_]) }
-
 # 400 with one detail about the body as a whole
 sub body_bad { return bad(['', $_[0]]) }
-
-sub err { return err_re(@_) }
 
 our $BAD_ID = err_re('BAD_REQUEST', 'Invalid lead list id',
     [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']]);
@@ -88,9 +61,6 @@ our $NOT_FOUND = err('NOT_FOUND', 'Lead list not found');
 
 # nginx's own HTML error page: the request never reached the endpoint
 sub html { my ($status) = @_; return qr/<title>\Q$status\E<\/title>/ }
-
-# UTF-8 bytes of a Perl string
-sub u8 { my ($s) = @_; utf8::encode($s); return $s }
 
 sub utf16le { my $o = "\xff\xfe"; $o .= pack('v', ord) for split //, $_[0]; $o }
 sub utf16be { my $o = ''; $o .= pack('n', ord) for split //, $_[0]; $o }

@@ -298,28 +298,6 @@ _EOC_
 # ----------------------------------------------------------------------
 # Requests and answers
 
-sub jstr {
-    my ($s) = @_;
-    $s =~ s/(["\\])/\\$1/g;
-    $s =~ s/([\x00-\x1f])/sprintf('\\u%04x', ord $1)/ge;
-    return qq("$s");
-}
-
-sub err_re {
-    my ($code, $msg, $details) = @_;
-    my $s = '{"code":' . jstr($code) . ',"message":' . jstr($msg);
-    if ($details) {
-        $s .= ',"details":['
-            . CORE::join(',', map { '{"field":' . jstr($_->[0])
-                                    . ',"message":' . jstr($_->[1]) . '}' }
-                              @$details)
-            . ']';
-    }
-    return qr/^\Q$s\E,"requestId":"[0-9a-f]{32}"\}\z/;
-}
-
-sub u8 { my ($s) = @_; utf8::encode($s); return $s }
-
 our $R401    = err_re('UNAUTHORIZED', 'Authentication required');
 our $R401ORG = err_re('UNAUTHORIZED', 'organization ID is missing');
 our $R403    = err_re('FORBIDDEN', 'You do not have access to this lead list');
