@@ -29,6 +29,9 @@ static ngx_int_t ngx_http_leadlist_auth_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
 static ngx_int_t ngx_http_leadlist_auth_result(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx, ngx_http_leadlist_loc_conf_t *llcf);
+static ngx_int_t ngx_http_leadlist_auth_identity(ngx_http_request_t *r,
+    ngx_http_leadlist_ctx_t *ctx, ngx_list_t *headers, ngx_str_t *name,
+    ngx_str_t *value);
 static ngx_list_t *ngx_http_leadlist_auth_headers(ngx_http_request_t *sr,
     ngx_http_leadlist_loc_conf_t *llcf);
 static ngx_int_t ngx_http_leadlist_auth_find(ngx_list_t *headers,
@@ -181,34 +184,17 @@ ngx_http_leadlist_auth_result(ngx_http_request_t *r,
 
     ctx->auth = NGX_HTTP_LEADLIST_AUTH_DENIED;
 
-    rc = ngx_http_leadlist_auth_find(headers, &llcf->user_header,
-                                     &ctx->user_id, r->pool);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+    rc = ngx_http_leadlist_auth_identity(r, ctx, headers, &llcf->user_header,
+                                         &ctx->user_id);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "leadlist: auth answered %ui without exactly one "
-                      "non-empty \"%V\", request_id: %V",
-                      ctx->auth_status, &llcf->user_header, id);
-        return NGX_DECLINED;
-    }
-
-    rc = ngx_http_leadlist_auth_find(headers, &llcf->org_header,
-                                     &ctx->org_id, r->pool);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "leadlist: auth answered %ui without exactly one "
-                      "non-empty \"%V\", request_id: %V",
-                      ctx->auth_status, &llcf->org_header, id);
-
+    rc = ngx_http_leadlist_auth_identity(r, ctx, headers, &llcf->org_header,
+                                         &ctx->org_id);
+    if (rc != NGX_OK) {
         ctx->auth = NGX_HTTP_LEADLIST_AUTH_NO_ORG;
-        return NGX_DECLINED;
+        return rc;
     }
 
     ctx->is_admin = ngx_http_leadlist_auth_is_admin(headers,
@@ -216,6 +202,28 @@ ngx_http_leadlist_auth_result(ngx_http_request_t *r,
     ctx->auth = NGX_HTTP_LEADLIST_AUTH_OK;
 
     return NGX_DECLINED;
+}
+
+
+/* NGX_OK, NGX_ERROR, or NGX_DECLINED when the identity is missing */
+
+static ngx_int_t
+ngx_http_leadlist_auth_identity(ngx_http_request_t *r,
+    ngx_http_leadlist_ctx_t *ctx, ngx_list_t *headers, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_leadlist_auth_find(headers, name, value, r->pool);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "leadlist: auth answered %ui without exactly one "
+                      "non-empty \"%V\", request_id: %V",
+                      ctx->auth_status, name, ngx_http_leadlist_request_id(r));
+    }
+
+    return rc;
 }
 
 
