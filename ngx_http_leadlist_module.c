@@ -699,7 +699,7 @@ ngx_http_leadlist_finish_server(ngx_conf_t *cf,
     /*
      * should the module give up on a statement first, the server notices
      * the closed connection within a second and cancels it (PostgreSQL
-     * 14+; libpq 15's PQcancel() would block the worker)
+     * 14+; libpq 15's only cancel call would block the worker)
      */
 
     if (ngx_strlcasestrn(options.data, options.data + options.len,
