@@ -82,6 +82,9 @@ static ngx_http_leadlist_conn_t *ngx_http_leadlist_get_idle(
     ngx_http_leadlist_pool_t *pool);
 static ngx_int_t ngx_http_leadlist_idle_usable(ngx_http_leadlist_conn_t *lc);
 static ngx_int_t ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc);
+static ngx_uint_t ngx_http_leadlist_may_connect(
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
+static void ngx_http_leadlist_log_no_server(ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool);
 static ngx_http_leadlist_server_t *ngx_http_leadlist_next_server(
     ngx_http_leadlist_pool_t *pool);
@@ -209,19 +212,13 @@ ngx_http_leadlist_pg_run(ngx_http_leadlist_query_t *q)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    if (pool->open < pool->conf->max
-        && pool->connecting <= pool->nwaiters
-        && pool->connecting < pool->conf->connect_concurrency
+    if (ngx_http_leadlist_may_connect(pool, pool->nwaiters + 1)
         && ngx_http_leadlist_connect(pool) == NGX_DECLINED
         && pool->connecting == 0)
     {
         /* every server failed a moment ago: fail fast, do not queue */
 
-        ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
-                      "leadlist: no PostgreSQL server of upstream \"%V\" is "
-                      "available, request_id: %V",
-                      &pool->conf->upstream->host,
-                      ngx_http_leadlist_request_id(q->request));
+        ngx_http_leadlist_log_no_server(q);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
@@ -391,6 +388,31 @@ ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * a new connect is due when fewer are under way than queries wait for
+ * one, within the caps on open connections and on concurrent connects
+ */
+
+static ngx_uint_t
+ngx_http_leadlist_may_connect(ngx_http_leadlist_pool_t *pool,
+    ngx_uint_t waiting)
+{
+    return pool->open < pool->conf->max
+           && pool->connecting < waiting
+           && pool->connecting < pool->conf->connect_concurrency;
+}
+
+
+static void
+ngx_http_leadlist_log_no_server(ngx_http_leadlist_query_t *q)
+{
+    ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
+                  "leadlist: no PostgreSQL server of upstream \"%V\" is "
+                  "available, request_id: %V", &q->conf->upstream->host,
+                  ngx_http_leadlist_request_id(q->request));
 }
 
 
@@ -648,9 +670,7 @@ ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool)
         lc = ngx_http_leadlist_get_idle(pool);
 
         if (lc == NULL) {
-            if (pool->open < pool->conf->max
-                && pool->connecting < pool->nwaiters
-                && pool->connecting < pool->conf->connect_concurrency
+            if (ngx_http_leadlist_may_connect(pool, pool->nwaiters)
                 && ngx_http_leadlist_connect(pool) == NGX_OK)
             {
                 continue;
@@ -694,12 +714,7 @@ ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool)
             pool->nwaiters--;
             q->queued = 0;
 
-            ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
-                          "leadlist: no PostgreSQL server of upstream \"%V\" "
-                          "is available, request_id: %V",
-                          &pool->conf->upstream->host,
-                          ngx_http_leadlist_request_id(q->request));
-
+            ngx_http_leadlist_log_no_server(q);
             ngx_http_leadlist_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
         }
     }
