@@ -200,20 +200,6 @@ ngx_http_leadlist_send_error(ngx_http_request_t *r, ngx_uint_t status,
                       ngx_http_leadlist_request_id(r));
     }
 
-    if (status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_leadlist_add_header(r, "Allow",
-                                        &ngx_http_leadlist_allow) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ngx_http_leadlist_add_header(r, "Retry-After",
-                                        &ngx_http_leadlist_retry) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     b = ngx_http_leadlist_error_body(r, status, message, details, ndetails);
     if (b == NULL) {
         return NGX_ERROR;
@@ -411,6 +397,26 @@ ngx_http_leadlist_header_filter(ngx_http_request_t *r)
     }
 
     status = r->headers_out.status;
+
+    /*
+     * here rather than where the module answers: a 405 or 503 that nginx
+     * makes in the location (return, limit_req, ...) tells the client
+     * what to do next just the same
+     */
+
+    if (status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_leadlist_add_header(r, "Allow",
+                                        &ngx_http_leadlist_allow) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_leadlist_add_header(r, "Retry-After",
+                                        &ngx_http_leadlist_retry) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ctx->responded || status < NGX_HTTP_BAD_REQUEST) {
         return ngx_http_next_header_filter(r);

@@ -1640,3 +1640,37 @@ main::post('{"\u0070ersons":[' . main::person_of_size('big', 65537) . ']}')
 main::bad(['persons[0]', 'must be at most 65536 bytes'])
 --- no_error_log
 [error]
+
+
+
+=== TEST 98: a 503 nginx makes in the location (return, limit_req, ...): JSON with Retry-After, as the module's own
+--- config eval: main::endpoint('return 503;')
+--- more_headers eval: $::H
+--- request eval
+main::post('{"persons":[{"id":"p-1"}]}')
+--- error_code: 503
+--- response_headers_like
+Content-Type: application/json
+X-Request-Id: [0-9a-f]{32}
+Retry-After: 1
+--- response_body_like eval
+main::err_re('SERVICE_UNAVAILABLE', 'Service temporarily unavailable, retry later')
+--- error_log
+503 from nginx, request_id:
+
+
+
+=== TEST 99: a 405 nginx makes in the location: JSON with Allow: POST
+--- config eval: main::endpoint('return 405;')
+--- more_headers eval: $::H
+--- request eval
+main::post('{"persons":[{"id":"p-1"}]}')
+--- error_code: 405
+--- response_headers_like
+Content-Type: application/json
+X-Request-Id: [0-9a-f]{32}
+Allow: POST
+--- response_body_like eval
+main::err('METHOD_NOT_ALLOWED', 'Method not allowed, use POST')
+--- no_error_log
+[error]
