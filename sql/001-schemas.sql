@@ -6,7 +6,7 @@
 -- distributed by org_id, global.persons a reference table).
 --
 -- Other services write these tables, so their columns are fixed; this file
--- adds only constraints and indexes.
+-- adds only constraints (002 adds generated columns, which no writer sees).
 
 CREATE SCHEMA global;
 CREATE SCHEMA tenant;

@@ -134,12 +134,11 @@ BEGIN
             RETURN;
         END IF;
 
-        -- Each filter becomes a test written exactly as an index of
-        -- 002-search-indexes.sql, with its values lowercased and quoted as
-        -- a constant (%L), so that the planner sees the values and can pick
-        -- the most selective index.  A key or value it cannot apply
-        -- exactly refuses the search: ignoring it would widen the
-        -- selection.
+        -- Each filter becomes a test of its search_ column (002), with
+        -- its values lowercased and quoted as a constant (%L), so that the
+        -- planner sees the values and can pick the most selective index.
+        -- A key or value it cannot apply exactly refuses the search:
+        -- ignoring it would widen the selection.
         IF jsonb_typeof(v_filters) IS DISTINCT FROM 'object' THEN
             outcome := 'search_invalid';
             RETURN;
@@ -158,15 +157,15 @@ BEGIN
             END IF;
 
             v_test := CASE v_key
-                WHEN 'titles'         THEN 'lower(p.profile ->> ''title'')'
-                WHEN 'seniorities'    THEN 'lower(p.profile ->> ''seniority'')'
-                WHEN 'industries'     THEN 'lower(p.profile ->> ''industry'')'
-                WHEN 'companyDomains' THEN 'lower(p.profile ->> ''companyDomain'')'
-                WHEN 'companyNames'   THEN 'lower(p.profile ->> ''companyName'')'
-                WHEN 'countries'      THEN 'lower(p.profile ->> ''country'')'
-                WHEN 'states'         THEN 'lower(p.profile ->> ''state'')'
-                WHEN 'cities'         THEN 'lower(p.profile ->> ''city'')'
-                WHEN 'departments'    THEN 'global.lower_departments(p.profile)'
+                WHEN 'titles'         THEN 'p.search_title'
+                WHEN 'seniorities'    THEN 'p.search_seniority'
+                WHEN 'industries'     THEN 'p.search_industry'
+                WHEN 'companyDomains' THEN 'p.search_company_domain'
+                WHEN 'companyNames'   THEN 'p.search_company_name'
+                WHEN 'countries'      THEN 'p.search_country'
+                WHEN 'states'         THEN 'p.search_state'
+                WHEN 'cities'         THEN 'p.search_city'
+                WHEN 'departments'    THEN 'p.search_departments'
             END;
 
             IF v_test IS NULL THEN

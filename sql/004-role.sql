@@ -34,7 +34,10 @@ GRANT USAGE ON SCHEMA global, tenant, leadlist TO leadlist_app;
 
 -- Tables, column by column: a column added later is not readable until
 -- someone grants it.
-GRANT SELECT (id, profile)                      ON global.persons    TO leadlist_app;
+GRANT SELECT (id, profile, search_title, search_seniority,
+              search_departments, search_industry, search_company_domain,
+              search_company_name, search_country, search_state, search_city)
+                                                ON global.persons    TO leadlist_app;
 GRANT SELECT (org_id, id, type, user_ids)       ON tenant.lead_lists TO leadlist_app;
 GRANT SELECT (org_id, id, filters)              ON tenant.searches   TO leadlist_app;
 
