@@ -111,8 +111,8 @@ EOF
 psql -Atc "SELECT 'catalogue: ' || count(*) || ' persons, '
                   || pg_size_pretty(pg_total_relation_size('global.persons'))
                   || ' with indexes' FROM global.persons"
-psql -Atc "SELECT 'match counts: CTO ' || count(*) FILTER (WHERE lower(profile->>'title') = 'cto')
-                  || ', Engineering+Germany ' || count(*) FILTER (WHERE global.lower_departments(profile) && '{engineering}' AND lower(profile->>'country') = 'germany')
+psql -Atc "SELECT 'match counts: CTO ' || count(*) FILTER (WHERE search_title = 'cto')
+                  || ', Engineering+Germany ' || count(*) FILTER (WHERE search_departments && '{engineering}' AND search_country = 'germany')
                   FROM global.persons"
 
 # Runs one call as leadlist_app with auto_explain on, rolls it back, and
@@ -148,7 +148,7 @@ ROLLBACK;
 EOF
 }
 
-excl=$(psql -Atc "SELECT json_agg(id) FROM (SELECT id FROM global.persons WHERE lower(profile->>'title') = 'cto' ORDER BY id LIMIT 10000) x")
+excl=$(psql -Atc "SELECT json_agg(id) FROM (SELECT id FROM global.persons WHERE search_title = 'cto' ORDER BY id LIMIT 10000) x")
 ids=$(psql -Atc "SELECT json_agg(id) FROM (SELECT id FROM global.persons WHERE id LIKE 'b-%' ORDER BY hashint4(length(id) + 7 * substr(id, 3)::int) LIMIT 1000) x")
 
 run "selectAll, titles CTO, limit 1000"            '{"selection": {"searchId": "cto", "selectAll": true, "limit": 1000}}'

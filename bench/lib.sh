@@ -22,6 +22,7 @@
 #                         (build/bench-pg-quick with BENCH_QUICK=1)
 #   BENCH_RSS_REQUESTS    requests between the two RSS readings, 100000
 #   BENCH_KEEP=1          leave nginx and PostgreSQL running at the end
+#   BENCH_SPLIT=0         skip the runs with PostgreSQL on a CPU of its own
 
 set -eu
 
@@ -314,6 +315,28 @@ stack_down() {
 }
 
 
+# ---------------------------------------------------------------- split CPUs
+
+# On one machine nginx, PostgreSQL and the load generator share the CPUs:
+# every CPU-second nginx and wrk use is taken from PostgreSQL, so the module
+# cannot reach the database limit however little it costs.  Deployed, the
+# database has CPUs of its own; cpu_split gives it one here: every
+# PostgreSQL process (and the backends it forks later) on the last CPU,
+# nginx, this shell and the load generators it starts on the others.
+# Both sides of a ratio then run the same way.
+cpu_split() {
+    local last p pm
+    last=$(( $(nproc) - 1 ))
+    pm=$(pg_postmaster)
+    for p in $pm $(ps -o pid= --ppid "$pm"); do
+        taskset -a -cp "$last" "$p" >/dev/null
+    done
+    for p in $nginx_master $nginx_workers $$; do
+        taskset -a -cp "0-$((last - 1))" "$p" >/dev/null
+    done
+}
+
+
 # --------------------------------------------------------------- accounting
 
 # utime + stime of a process and of its reaped children, in clock ticks
@@ -344,6 +367,21 @@ pg_ticks() {
         s=$((s + $(ticks "$p")))
     done
     echo $s
+}
+
+pg_children() {
+    ps -o pid= --ppid "$(pg_postmaster)" | wc -l
+}
+
+# pg_settle N: wait (up to 5 s) until the postmaster is back to N children,
+# so that the backends of a client that just left have exited and their CPU
+# time is in the postmaster's account before it is read
+pg_settle() {
+    local i
+    for i in $(seq 50); do
+        [ "$(pg_children)" -le "$1" ] && return 0
+        sleep 0.1
+    done
 }
 
 # busy ticks of the whole machine (all CPUs)
@@ -524,13 +562,14 @@ wrk_run() {
 
 # pgbench_run NAME LABEL SCRIPT KIND
 pgbench_run() {
-    local name=$1 label=$2 script=$3 kind=$4 log lat pid v
+    local name=$1 label=$2 script=$3 kind=$4 log lat pid v kids
     log=$out/$name.pgbench
     names+=("$name")
     R[$name.label]=$label
 
     rm -f "$out/$name".log*
     spsql -c CHECKPOINT
+    kids=$(pg_children)
     note "run $name: $label (${dur}s, $pgconns clients)"
     acct_start "$kind"
     PGHOST=$TEST_NGINX_PG_HOST PGPORT=$TEST_NGINX_PG_PORT \
@@ -544,6 +583,7 @@ pgbench_run() {
     pid=$!
     wait "$pid" || echo "pgbench exit status $?" >>"$log"
     child_cpu e_lg
+    pg_settle "$kids"
     acct_stop
 
     R[$name.requests]=$(awk '/^number of transactions actually processed:/ { print $6 }' "$log")
@@ -642,11 +682,11 @@ print_table() {
         dbr=-
         hr=-
         case $n in
-            A) dbr=$(ratio A Adb) ;;
-            D) dbr=$(ratio D Ddb) ;;
+            A|D|sA|sD) dbr=$(ratio "$n" "${n}db") ;;
         esac
         case $n in
             A|B|C1|C2|D|M) hr=$(ratio "$n" H) ;;
+            sA|sD) hr=$(ratio "$n" sH) ;;
         esac
         lbl=${R[$n.label]}
         [ ${#lbl} -gt 52 ] && lbl=${lbl:0:51}~

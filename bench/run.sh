@@ -25,6 +25,8 @@
 #        each request into a fresh list;  C2  the same with the search {}
 #   M    100,000 requests of A, the nginx worker's RSS before and after
 #   L1-3 bulk latency, one connection (as bench/bulk_latency.sh)
+#   s*   H, A, Adb, D and Ddb again with PostgreSQL on a CPU of its own
+#        (cpu_split in bench/lib.sh; BENCH_SPLIT=0 skips them)
 #
 # and prints one table.  Settings: see bench/lib.sh.  Logs of each run are
 # in build/bench/out.
@@ -76,8 +78,8 @@ wrk_run B "B  direct, 100 persons, 50 already in the list" $w \
 
 match=$(spsql -Atc "SELECT round(100.0 * count(*) / $rows, 1)
                       FROM global.persons AS p
-                     WHERE lower(p.profile ->> 'seniority') = ANY ('{vp,c-level}')
-                       AND lower(p.profile ->> 'country') = ANY ('{united states}')")
+                     WHERE p.search_seniority = ANY ('{vp,c-level}')
+                       AND p.search_country = ANY ('{united states}')")
 
 wrk_run C1 "C  bulk 1000, filter ($match%), fresh lists" $w \
     mode=bulk kind=4 search=filter expect='{"addedCount":1000}'
@@ -93,6 +95,18 @@ rss_after=$(rss_kb)
 hwm_after=$(hwm_kb)
 
 bulk_latency "$dur"
+
+if [ "${BENCH_SPLIT:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+    cpu_split
+    wrk_run sH "H  split: HTTP limit" $w \
+        mode=direct kind=1 prefix=sh path=/bench/http-limit expect="$one"
+    wrk_run sA "A  split: direct, 1 new person" $w \
+        mode=direct kind=1 prefix=sa expect="$one"
+    pgbench_run sAdb "A  split: database limit" "$bench/pgbench/new.sql" 1
+    wrk_run sD "D  split: direct, 1 person already in the list" $w \
+        mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
+    pgbench_run sDdb "D  split: database limit" "$bench/pgbench/dup.sql" 3
+fi
 }
 
 rss_end=$(rss_kb)
