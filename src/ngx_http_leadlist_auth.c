@@ -260,39 +260,16 @@ static ngx_int_t
 ngx_http_leadlist_auth_find(ngx_list_t *headers, ngx_str_t *name,
     ngx_str_t *value, ngx_pool_t *pool)
 {
-    ngx_uint_t        i, n;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *found;
+    ngx_table_elt_t                 *found;
+    ngx_http_leadlist_header_pos_t   pos;
 
-    n = 0;
-    found = NULL;
-    part = &headers->part;
-    h = part->elts;
+    pos.part = NULL;
+    found = ngx_http_leadlist_header_next(headers, name, &pos);
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0
-            || h[i].key.len != name->len
-            || ngx_strncasecmp(h[i].key.data, name->data, name->len) != 0)
-        {
-            continue;
-        }
-
-        n++;
-        found = &h[i];
-    }
-
-    if (n != 1 || found->value.len == 0) {
+    if (found == NULL
+        || found->value.len == 0
+        || ngx_http_leadlist_header_next(headers, name, &pos) != NULL)
+    {
         return NGX_DECLINED;
     }
 
@@ -319,35 +296,16 @@ ngx_http_leadlist_auth_find(ngx_list_t *headers, ngx_str_t *name,
 static ngx_uint_t
 ngx_http_leadlist_auth_is_admin(ngx_list_t *headers, ngx_str_t *name)
 {
-    u_char           *p, *last, *start, *end;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char                          *p, *last, *start, *end;
+    ngx_table_elt_t                 *h;
+    ngx_http_leadlist_header_pos_t   pos;
 
-    part = &headers->part;
-    h = part->elts;
+    pos.part = NULL;
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_leadlist_header_next(headers, name, &pos))) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0
-            || h[i].key.len != name->len
-            || ngx_strncasecmp(h[i].key.data, name->data, name->len) != 0)
-        {
-            continue;
-        }
-
-        p = h[i].value.data;
-        last = p + h[i].value.len;
+        p = h->value.data;
+        last = p + h->value.len;
 
         while (p < last) {
             start = p;
@@ -373,6 +331,8 @@ ngx_http_leadlist_auth_is_admin(ngx_list_t *headers, ngx_str_t *name)
             }
         }
     }
+
+    return 0;
 }
 
 

@@ -33,8 +33,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_leadlist_check_request(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx, ngx_http_leadlist_loc_conf_t *llcf);
-static ngx_uint_t ngx_http_leadlist_header_count(ngx_http_request_t *r,
-    ngx_str_t *name);
 static ngx_int_t ngx_http_leadlist_reject(ngx_http_request_t *r,
     ngx_uint_t status, const char *message, const char *field,
     const char *detail);
@@ -129,8 +127,10 @@ static ngx_int_t
 ngx_http_leadlist_check_request(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx, ngx_http_leadlist_loc_conf_t *llcf)
 {
-    ngx_str_t         id;
-    ngx_table_elt_t  *ct;
+    ngx_str_t                        id;
+    ngx_list_t                      *headers;
+    ngx_table_elt_t                 *ct;
+    ngx_http_leadlist_header_pos_t   pos;
 
     if (r->method != NGX_HTTP_POST) {
         return ngx_http_leadlist_reject(r, NGX_HTTP_NOT_ALLOWED, NULL,
@@ -187,11 +187,16 @@ ngx_http_leadlist_check_request(ngx_http_request_t *r,
     ctx->list_id.len = id.len;
     *ngx_cpymem(ctx->list_id.data, id.data, id.len) = '\0';
 
+    /* nginx keeps the first of repeated headers: a second type is ambiguous */
+
     ct = r->headers_in.content_type;
+    headers = &r->headers_in.headers;
+    pos.part = NULL;
 
     if (ct == NULL
         || !ngx_http_leadlist_content_type_ok(ct->value.data, ct->value.len)
-        || ngx_http_leadlist_header_count(r, &ct->key) > 1)
+        || (ngx_http_leadlist_header_next(headers, &ct->key, &pos)
+            && ngx_http_leadlist_header_next(headers, &ct->key, &pos)))
     {
         return ngx_http_leadlist_reject(r, NGX_HTTP_BAD_REQUEST,
                                         "Unsupported content type",
@@ -200,40 +205,6 @@ ngx_http_leadlist_check_request(ngx_http_request_t *r,
     }
 
     return NGX_DECLINED;
-}
-
-
-/* nginx keeps the first of repeated headers: a second type is ambiguous */
-
-static ngx_uint_t
-ngx_http_leadlist_header_count(ngx_http_request_t *r, ngx_str_t *name)
-{
-    ngx_uint_t        i, n;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return n;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == name->len
-            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
-        {
-            n++;
-        }
-    }
 }
 
 

@@ -161,6 +161,47 @@ ngx_http_leadlist_request_id(ngx_http_request_t *r)
 }
 
 
+/*
+ * The next header named "name" after the one pos is at, in any case;
+ * deleted ones (hash 0) do not count.  Every lookup of a header that may
+ * be repeated walks the list with it.
+ */
+
+ngx_table_elt_t *
+ngx_http_leadlist_header_next(ngx_list_t *headers, ngx_str_t *name,
+    ngx_http_leadlist_header_pos_t *pos)
+{
+    ngx_table_elt_t  *h;
+
+    if (pos->part == NULL) {
+        pos->part = &headers->part;
+        pos->i = 0;
+    }
+
+    for ( ;; ) {
+
+        if (pos->i >= pos->part->nelts) {
+            if (pos->part->next == NULL) {
+                return NULL;
+            }
+
+            pos->part = pos->part->next;
+            pos->i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) pos->part->elts + pos->i++;
+
+        if (h->hash != 0
+            && h->key.len == name->len
+            && ngx_strncasecmp(h->key.data, name->data, name->len) == 0)
+        {
+            return h;
+        }
+    }
+}
+
+
 ngx_int_t
 ngx_http_leadlist_send_added(ngx_http_request_t *r, ngx_uint_t count)
 {
