@@ -90,7 +90,7 @@ SELECT format('b-%s', lpad(n::text, 7, '0')),
                        hashint4(n + 1000000007) & 2147483647 AS h2,
                        hashint4(n + 2000000011) & 2147483647 AS h3,
                        hashint4(-n) & 2147483647 AS h4) AS h;
-VACUUM ANALYZE global.persons;
+VACUUM (FREEZE, ANALYZE) global.persons;
 EOF
     echo "loaded in $(( $(date +%s) - start )) s"
 fi
