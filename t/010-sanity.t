@@ -8,12 +8,7 @@ no_long_string();
 
 db_fixture('t010', lists => [['list-a', 'person', 'u-1']]);
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $http_config)
-        unless defined $block->http_config;
-    $block->set_value(config => endpoint()) unless defined $block->config;
-});
+endpoint_defaults();
 
 run_tests();
 

@@ -91,19 +91,7 @@ add_response_body_check(sub {
                            . " the request id " . ($id // '(none)'));
 });
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $http_config)
-        unless defined $block->http_config;
-    $block->set_value(config => endpoint()) unless defined $block->config;
-    $block->set_value(init => 'reset_db()') unless defined $block->init;
-    $block->set_value(response_headers_like =>
-                      "Content-Type: application/json\n"
-                      . "X-Request-Id: [0-9a-f]{32}\n")
-        unless defined $block->response_headers_like
-            || defined $block->response_headers
-            || defined $block->pipelined_requests;
-});
+endpoint_defaults(init => 'reset_db()', json => 1);
 
 run_tests();
 

@@ -22,8 +22,8 @@ use LeadlistDbTest qw(su su_try lit);
 use Test::More ();
 use Exporter 'import';
 
-our @EXPORT = qw($http_config $auth_locations endpoint db db_fixture
-                 jstr err_re bad err u8);
+our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
+                 db db_fixture jstr err_re bad err u8);
 
 our $http_config = <<'_EOC_';
     upstream leadlist_db {
@@ -76,6 +76,32 @@ sub endpoint {
 $extra
     }
 _EOC_
+}
+
+
+# What a block of an endpoint test file gets unless it says otherwise:
+# $http_config, the endpoint location, and with
+#
+#   init => CODE   this --- init (e.g. 'reset_db()')
+#   json => 1      a JSON answer with an X-Request-Id (pipelined blocks,
+#                  which have several answers, check their own)
+sub endpoint_defaults {
+    my (%o) = @_;
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        $block->set_value(http_config => $http_config)
+            unless defined $block->http_config;
+        $block->set_value(config => endpoint()) unless defined $block->config;
+        $block->set_value(init => $o{init})
+            if defined $o{init} && !defined $block->init;
+        $block->set_value(response_headers_like =>
+                          "Content-Type: application/json\n"
+                          . "X-Request-Id: [0-9a-f]{32}\n")
+            if $o{json}
+               && !defined $block->response_headers_like
+               && !defined $block->response_headers
+               && !defined $block->pipelined_requests;
+    });
 }
 
 
