@@ -94,6 +94,27 @@ size_t  ngx_http_leadlist_whole_max = NGX_HTTP_LEADLIST_MAX_PERSON_BYTES;
 /* values jansson may hold at once outside persons: about 13 MB */
 #define NGX_HTTP_LEADLIST_MAX_TOKENS  262144
 
+/* the first chunk of the arena, kept between bodies; later ones double */
+#define NGX_HTTP_LEADLIST_CHUNK       65536
+
+#define ngx_http_leadlist_align16(n)  (((n) + 15) & ~(size_t) 15)
+
+/* -DNGX_HTTP_LEADLIST_ARENA=0 or 1 overrides the choice below */
+
+#ifndef NGX_HTTP_LEADLIST_ARENA
+#if defined(__SANITIZE_ADDRESS__)
+#define NGX_HTTP_LEADLIST_ARENA       0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define NGX_HTTP_LEADLIST_ARENA       0
+#endif
+#endif
+#endif
+
+#ifndef NGX_HTTP_LEADLIST_ARENA
+#define NGX_HTTP_LEADLIST_ARENA       1
+#endif
+
 
 typedef struct {
     char                              *buf;
@@ -107,6 +128,15 @@ typedef struct {
     size_t                             start;       /* its '{' */
     size_t                             end;         /* its '}' */
 } ngx_http_leadlist_span_t;
+
+
+typedef struct ngx_http_leadlist_chunk_s  ngx_http_leadlist_chunk_t;
+
+struct ngx_http_leadlist_chunk_s {
+    ngx_http_leadlist_chunk_t         *next;        /* older */
+    char                              *last;
+    char                              *end;
+};
 
 
 typedef enum {
@@ -271,6 +301,118 @@ static const char  *ngx_http_leadlist_selection_members[] = {
 };
 
 
+/*
+ * jansson allocates every value, member name and string of a tree on its
+ * own and frees them one by one: thousands of malloc() and free() calls
+ * for a body of 100 persons, a fifth of the worker's CPU for such a body
+ * (bench/profile.sh).  While a body is parsed whole, its tree comes from
+ * an arena instead: allocating is a pointer bump, freeing does nothing,
+ * and the arena is emptied at once when the tree is gone.  A tree parsed
+ * whole is at most about 40 times whole_max, so the arena is bounded;
+ * the per-person path, whose point is to hold one person's tree at a
+ * time, keeps malloc().  So does everything outside that window, and
+ * free() of memory that is not the arena's: jansson's allocator is the
+ * process's.  Address-sanitizer builds keep malloc(), so that they see
+ * every allocation on its own.
+ */
+
+static ngx_http_leadlist_chunk_t  *ngx_http_leadlist_arena;
+static int                         ngx_http_leadlist_arena_on;
+
+
+static void *
+ngx_http_leadlist_arena_alloc(size_t size)
+{
+    size_t                      n;
+    ngx_http_leadlist_chunk_t  *c;
+
+    if (!ngx_http_leadlist_arena_on) {
+        return malloc(size);
+    }
+
+    size = ngx_http_leadlist_align16(size);
+    c = ngx_http_leadlist_arena;
+
+    if (c == NULL || (size_t) (c->end - c->last) < size) {
+        n = c ? 2 * (size_t) (c->end - (char *) c) : NGX_HTTP_LEADLIST_CHUNK;
+
+        while (n - ngx_http_leadlist_align16(sizeof(*c)) < size) {
+            n *= 2;
+        }
+
+        c = malloc(n);
+        if (c == NULL) {
+            return NULL;
+        }
+
+        c->next = ngx_http_leadlist_arena;
+        c->last = (char *) c + ngx_http_leadlist_align16(sizeof(*c));
+        c->end = (char *) c + n;
+        ngx_http_leadlist_arena = c;
+    }
+
+    c->last += size;
+
+    return c->last - size;
+}
+
+
+static void
+ngx_http_leadlist_arena_free(void *p)
+{
+    ngx_http_leadlist_chunk_t  *c;
+
+    if (ngx_http_leadlist_arena_on) {
+        for (c = ngx_http_leadlist_arena; c; c = c->next) {
+            if ((char *) p >= (char *) c && (char *) p < c->end) {
+                return;
+            }
+        }
+    }
+
+    free(p);
+}
+
+
+static void
+ngx_http_leadlist_arena_begin(void)
+{
+    static int  installed;
+
+    if (!NGX_HTTP_LEADLIST_ARENA) {
+        return;
+    }
+
+    if (!installed) {
+        json_set_alloc_funcs(ngx_http_leadlist_arena_alloc,
+                             ngx_http_leadlist_arena_free);
+        installed = 1;
+    }
+
+    ngx_http_leadlist_arena_on = 1;
+}
+
+
+/* everything but the first chunk goes; the first is kept for the next */
+
+static void
+ngx_http_leadlist_arena_end(void)
+{
+    ngx_http_leadlist_chunk_t  *c;
+
+    ngx_http_leadlist_arena_on = 0;
+
+    while ((c = ngx_http_leadlist_arena) && c->next) {
+        ngx_http_leadlist_arena = c->next;
+        free(c);
+    }
+
+    if (c) {
+        c->last = (char *) c + ngx_http_leadlist_align16(sizeof(*c));
+    }
+}
+
+
 int
 ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     const ngx_http_leadlist_limits_t *limits, ngx_http_leadlist_body_t *body)
@@ -349,6 +491,7 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
 
     if (len <= ngx_http_leadlist_whole_max) {
         scan.nspans = 0;
+        ngx_http_leadlist_arena_begin();
     }
 
     root = ngx_http_leadlist_parse_skeleton(&ctx);
@@ -365,6 +508,8 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
             ngx_http_leadlist_at(&ctx, scan.number_error, scan.number - 1);
         }
     }
+
+    ngx_http_leadlist_arena_end();
 
     free(scan.spans);
 

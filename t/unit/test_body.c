@@ -14,6 +14,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <malloc.h>
+#include <jansson.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+/* the sanitizer's own count: its malloc() leaves mallinfo2() empty */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
 #include "ngx_http_leadlist_body.h"
 
 
@@ -68,6 +76,8 @@ static void ngx_http_leadlist_test_paths(void);
 static void ngx_http_leadlist_test_scale(void);
 static void ngx_http_leadlist_test_content_type(void);
 static void ngx_http_leadlist_test_list_id(void);
+static void ngx_http_leadlist_test_arena(void);
+static size_t ngx_http_leadlist_heap(void);
 
 
 static int                        ngx_http_leadlist_tests;
@@ -100,6 +110,7 @@ main(void)
     ngx_http_leadlist_test_scale();
     ngx_http_leadlist_test_content_type();
     ngx_http_leadlist_test_list_id();
+    ngx_http_leadlist_test_arena();
 
     free(ngx_http_leadlist_b.data);
 
@@ -1722,4 +1733,103 @@ ngx_http_leadlist_test_list_id(void)
     ngx_http_leadlist_ok(ngx_http_leadlist_list_id_ok(
                              (const unsigned char *) "ab\0", 3) == 0,
                          "list id refused: a NUL inside");
+}
+
+
+/*
+ * A body parsed whole takes its jansson tree from the validator's arena,
+ * and jansson's allocator is the process's: values others make before,
+ * between and after validations are malloc()'s and must be freed as such
+ * (a mix-up crashes here), and validating whole bodies over and over must
+ * not hold on to memory.
+ */
+
+static void
+ngx_http_leadlist_test_arena(void)
+{
+    int                       i;
+    void                     *p;
+    size_t                    m0, m1;
+    json_t                   *before, *between, *want;
+    ngx_http_leadlist_buf_t  *b;
+
+    b = &ngx_http_leadlist_b;
+
+    before = json_pack("{s:[i,s]}", "a", 1, "before");
+    ngx_http_leadlist_valid("arena: a small body",
+                            "{\"persons\":[{\"id\":\"a\",\"x\":[1,2]}]}");
+
+    between = json_string("between");
+    ngx_http_leadlist_run(NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":"),
+                          NULL);
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == -1,
+                         "arena: a body cut short (jansson frees its part)");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[");
+
+    for (i = 0; i < 200; i++) {
+        ngx_http_leadlist_addf(b, "%s{\"id\":\"p%d\",\"title\":\"%0600d\"}",
+                               i ? "," : "", i, i);
+    }
+
+    ngx_http_leadlist_addf(b, "]}");
+    ngx_http_leadlist_ok(b->len > ngx_http_leadlist_whole_max
+                         && ngx_http_leadlist_run(b->data, b->len, NULL) == 0
+                         && ngx_http_leadlist_body.npersons == 200,
+                         "arena: a body parsed person by person in between");
+
+    want = json_pack("{s:[i,s]}", "a", 1, "before");
+    ngx_http_leadlist_ok(json_equal(before, want)
+                         && strcmp(json_string_value(between), "between")
+                            == 0,
+                         "arena: values made outside validation are intact");
+    json_decref(want);
+    json_decref(before);
+    json_decref(between);
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[");
+
+    for (i = 0; i < 100; i++) {
+        ngx_http_leadlist_addf(b, "%s{\"id\":\"p%d\",\"title\":\"%0400d\"}",
+                               i ? "," : "", i, i);
+    }
+
+    ngx_http_leadlist_addf(b, "]}");
+    ngx_http_leadlist_run(b->data, b->len, NULL);
+
+    m0 = ngx_http_leadlist_heap();
+    p = malloc(1048576);
+    m1 = ngx_http_leadlist_heap();
+    free(p);
+
+    ngx_http_leadlist_ok(p && m1 >= m0 + 1048576,
+                         "arena: the heap measure sees a 1 MB allocation");
+
+    m0 = ngx_http_leadlist_heap();
+
+    for (i = 0; i < 1000; i++) {
+        ngx_http_leadlist_run(b->data, b->len, NULL);
+    }
+
+    m1 = ngx_http_leadlist_heap();
+
+    ngx_http_leadlist_ok(ngx_http_leadlist_rc == 0 && m1 < m0 + 65536,
+                         "arena: 1,000 bodies of %zu bytes parsed whole leave "
+                         "%zd bytes more in use (at most 65536)",
+                         b->len, (ssize_t) (m1 - m0));
+}
+
+
+/* bytes the process has allocated and not freed */
+
+static size_t
+ngx_http_leadlist_heap(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
 }
