@@ -46,6 +46,8 @@ workers=${BENCH_WORKERS:-1}
 port=${BENCH_PORT:-18180}
 auth_port=$((port + 1))
 rss_requests=${BENCH_RSS_REQUESTS:-100000}
+# read once: after cpu_split, nproc counts only this shell's CPUs
+ncpu=$(nproc)
 
 # fixtures (bench/fixtures.sql): organizations, lists per kind and org,
 # fresh lists per kind and org, organizations without copies, duplicates
@@ -326,7 +328,7 @@ stack_down() {
 # Both sides of a ratio then run the same way.
 cpu_split() {
     local last p pm
-    last=$(( $(nproc) - 1 ))
+    last=$((ncpu - 1))
     pm=$(pg_postmaster)
     for p in $pm $(ps -o pid= --ppid "$pm"); do
         taskset -a -cp "$last" "$p" >/dev/null
@@ -667,10 +669,11 @@ print_header() {
     echo
     echo "== $title"
     echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- src ngx_http_leadlist_module.c sql 2>/dev/null || echo ' (+ uncommitted changes in src/ or sql/)')"
-    echo "   $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), load average at start: $load_start"
+    echo "   $ncpu CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), load average at start: $load_start"
     echo "   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), $workers worker(s); PostgreSQL $(spsql -Atc 'SHOW server_version' | cut -d' ' -f1) (fsync off, synchronous_commit off, shared_buffers 1GB)"
     echo "   catalogue $(printf "%'d" "$rows") persons; $orgs organizations, $cold more without copies; $dur s per run"
     echo "   $conns HTTP connections (wrk, $threads threads), $pgconns PostgreSQL connections (leadlist_pg_keepalive = leadlist_pg_max = $((pgconns / workers)) per worker; pgbench -c $pgconns -j $threads -M prepared)"
+    echo "   split: PostgreSQL on CPU $((ncpu - 1)), nginx and the load generators on CPU 0$([ "$ncpu" -gt 2 ] && echo "-$((ncpu - 2))")"
 }
 
 print_table() {

@@ -96,7 +96,7 @@ hwm_after=$(hwm_kb)
 
 bulk_latency "$dur"
 
-if [ "${BENCH_SPLIT:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+if [ "${BENCH_SPLIT:-1}" = 1 ] && [ "$ncpu" -ge 2 ]; then
     cpu_split
     wrk_run sH "H  split: HTTP limit" $w \
         mode=direct kind=1 prefix=sh path=/bench/http-limit expect="$one"
