@@ -115,6 +115,11 @@ allowed("SELECT org_id, id, filters FROM tenant.searches WHERE org_id = $o",
         'SELECT the search columns the function reads');
 allowed("SELECT id, profile FROM global.persons WHERE id = " . lit("$tag-g1"),
         'SELECT global.persons');
+allowed("SELECT search_title, search_seniority, search_departments,"
+        . " search_industry, search_company_domain, search_company_name,"
+        . " search_country, search_state, search_city FROM global.persons"
+        . " WHERE id = " . lit("$tag-g1"),
+        'SELECT the search columns of global.persons (sql/002)');
 
 my $r = add_prospects(org => $org, user => 'u1', admin => 0, list => 'list',
                       body => { persons => [ { id => "$tag-p1" } ] });
