@@ -281,6 +281,8 @@ ngx_http_leadlist_exit_process(ngx_cycle_t *cycle)
     ngx_http_leadlist_srv_conf_t   **lscfp;
     ngx_http_leadlist_main_conf_t   *lmcf;
 
+    ngx_http_leadlist_body_cleanup();
+
     lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_leadlist_module);
     if (lmcf == NULL) {
         return;

@@ -393,6 +393,14 @@ ngx_http_leadlist_arena_begin(void)
 }
 
 
+void
+ngx_http_leadlist_body_cleanup(void)
+{
+    free(ngx_http_leadlist_arena);
+    ngx_http_leadlist_arena = NULL;
+}
+
+
 /* everything but the first chunk goes; the first is kept for the next */
 
 static void

@@ -81,6 +81,9 @@ extern size_t  ngx_http_leadlist_whole_max;
 int ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     const ngx_http_leadlist_limits_t *limits, ngx_http_leadlist_body_t *body);
 
+/* frees what validation keeps between calls (a chunk of its arena) */
+void ngx_http_leadlist_body_cleanup(void);
+
 /*
  * 1 when the Content-Type value is application/json (case-insensitive),
  * optionally followed by parameters; a charset other than utf-8 or utf8

@@ -112,6 +112,7 @@ main(void)
     ngx_http_leadlist_test_list_id();
     ngx_http_leadlist_test_arena();
 
+    ngx_http_leadlist_body_cleanup();
     free(ngx_http_leadlist_b.data);
 
     printf("1..%d\n", ngx_http_leadlist_tests);
