@@ -36,7 +36,7 @@ UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
               -DNGX_HTTP_LEADLIST_ARENA=1 -Isrc
 
 DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
-              libtest-base-perl libtext-diff-perl valgrind
+              libtest-base-perl libtext-diff-perl valgrind curl
 BENCH_PKGS := wrk postgresql-contrib
 
 .PHONY: all deps test run unit test-unit test-valgrind test-asan fuzz \
