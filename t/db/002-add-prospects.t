@@ -639,8 +639,12 @@ subtest 'a page of any filter can be read from persons_search_idx alone' => sub 
     # With only index-only scans left, a page over every key must still be
     # found, in id order, in persons_search_idx, with no table access: the
     # index holds every column a filter tests.
+    # An index-only scan skips the table only on pages the visibility map
+    # marks all-visible (autovacuum's work); a cluster just loaded has
+    # none yet, and the planner rightly prefers the table then.
     my %every = map { $_ => ['Value'] } keys %field;
     new_search($A, 'E-every', \%every);
+    su("VACUUM global.persons;\n");
     my $r = page_plan('E-every', qw(seqscan indexscan bitmapscan));
     ok $r->{ok}, 'the call ran' or diag $r->{err};
     like $r->{err}, qr/Index Only Scan using persons_search_idx on persons p\b/,
