@@ -128,6 +128,8 @@ pg_up() {
     pg_tune
     # shellcheck disable=SC1091
     . "$pgdir/env"
+    # a cluster left running (BENCH_KEEP=1) may still be pinned by cpu_split
+    pg_cpus "0-$((ncpu - 1))"
 
     tag="leadlist bench catalogue: $rows persons, $(sha256sum "$bench/catalogue.sql" | cut -c1-16)"
     have=$(spsql -Atc "SELECT obj_description('global.persons'::regclass, 'pg_class')")
@@ -327,14 +329,21 @@ stack_down() {
 # nginx, this shell and the load generators it starts on the others.
 # Both sides of a ratio then run the same way.
 cpu_split() {
-    local last p pm
+    local last p
     last=$((ncpu - 1))
-    pm=$(pg_postmaster)
-    for p in $pm $(ps -o pid= --ppid "$pm"); do
-        taskset -a -cp "$last" "$p" >/dev/null
-    done
+    pg_cpus "$last"
     for p in $nginx_master $nginx_workers $$; do
         taskset -a -cp "0-$((last - 1))" "$p" >/dev/null
+    done
+}
+
+# pg_cpus LIST: every PostgreSQL process, and the backends it forks later,
+# on these CPUs
+pg_cpus() {
+    local p pm
+    pm=$(pg_postmaster)
+    for p in $pm $(ps -o pid= --ppid "$pm"); do
+        taskset -a -cp "$1" "$p" >/dev/null
     done
 }
 
