@@ -6,11 +6,11 @@
 # membership once, and all succeed (no deadlock, no 500, no 503).
 #
 # The data-driven Test::Nginx format sends one request at a time, so this
-# file is plain Test::More: it starts its own nginx (master and 2 workers,
-# so that requests really run in parallel, each worker with its own
-# PostgreSQL pool), forks clients that wait on one barrier and then fire
-# together, and checks the answers and the database.  nginx is stopped in
-# an END block, whatever happens.
+# file is plain Test::More: it starts its own nginx (t/inc/Faults.pm:
+# master and 2 workers, so that requests really run in parallel, each
+# worker with its own PostgreSQL pool), forks clients that wait on one
+# barrier and then fire together, and checks the answers and the
+# database.  nginx is stopped in an END block, whatever happens.
 #
 # Needs the environment util/test.sh exports: TEST_NGINX_PG_* (a cluster
 # with the migrations) and TEST_NGINX_LOAD_MODULES.  Organization t041.
@@ -22,13 +22,13 @@ use lib 't/inc';
 use lib 't/db/lib';
 
 use Test::More;
-use File::Copy ();
 use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use List::Util qw(sum0 shuffle);
 use LeadlistDbTest qw(pg_skip_reason su_try);
+use Faults qw(start_nginx log_lines);
 
 # Leadlist.pm hooks into Test::Nginx::Socket only when that is loaded;
 # here it provides db_fixture.
@@ -41,166 +41,22 @@ $why //= 'TEST_NGINX_LOAD_MODULES is not set'
     unless defined $ENV{TEST_NGINX_LOAD_MODULES};
 plan skip_all => $why if $why;
 
-my $nginx_bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $ORG = 't041';
 my $N = 20;                 # concurrent clients per round
 my $TIMEOUT = 30;           # seconds, per client
 
+# the clients' results
 my $dir = File::Temp::tempdir('leadlist-t041-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
-my $port = free_port();
-my $nginx_pid;
+my ($ng, $port);
 
+# Faults.pm stops nginx in an END block of its own
 END {
     my $code = $?;
-    stop_nginx();
     eval { cleanup_db() } if $ENV{TEST_NGINX_PG_PORT};
     $? = $code;
 }
 
-
-# ----------------------------------------------------------------------
-# nginx
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1)
-        or die "cannot find a free port: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub write_conf {
-    mkdir "$dir/$_" for qw(conf logs tmp);
-    my $user = $> == 0 ? 'user root;' : '';
-    # load private copies: a rebuild that rewrites the .so in place while
-    # this nginx runs would crash its workers
-    my $loads = '';
-    my $n = 0;
-    for my $so (split ' ', $ENV{TEST_NGINX_LOAD_MODULES}) {
-        my $copy = "$dir/module-" . $n++ . '.so';
-        File::Copy::copy($so, $copy) or die "copy $so: $!";
-        $loads .= "load_module $copy;\n";
-    }
-    my $conninfo = $ENV{TEST_NGINX_PG_CONNINFO};
-    $conninfo =~ s/(["\\])/\\$1/g;
-
-    open my $fh, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
-    print {$fh} <<"_EOC_";
-$loads
-$user
-worker_processes 2;
-daemon off;
-master_process on;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-
-events {
-    worker_connections 256;
-    accept_mutex off;
-}
-
-http {
-    access_log $dir/logs/access.log;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-
-    upstream leadlist_db {
-        leadlist_pg_server "$conninfo";
-        leadlist_pg_keepalive 4;
-        leadlist_pg_max 8;
-    }
-
-    map \$http_authorization \$ll_user { "~user=(?<v>[^;]*)" \$v; }
-    map \$http_authorization \$ll_org { "~org=(?<v>[^;]*)" \$v; }
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /_auth {
-            internal;
-            proxy_pass http://127.0.0.1:$port/_verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }
-
-        location = /_verify {
-            if (\$ll_user = "") {
-                return 401;
-            }
-            add_header X-User-Id \$ll_user;
-            add_header X-Org-Id \$ll_org;
-            return 204;
-        }
-
-        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
-            leadlist_add_prospects leadlist_db;
-            leadlist_list_id \$list_id;
-            leadlist_auth_request /_auth;
-        }
-    }
-}
-_EOC_
-    close $fh;
-}
-
-sub start_nginx {
-    write_conf();
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/logs/stdout.log";
-        open STDERR, '>>', "$dir/logs/stderr.log";
-        # make test-asan: the sanitizer runtimes must come first
-        $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
-            if $ENV{TEST_NGINX_LD_PRELOAD};
-        exec $nginx_bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf",
-             '-e', "$dir/logs/error.log"
-            or POSIX::_exit(127);
-    }
-
-    $nginx_pid = $pid;
-
-    my $deadline = time + 15;
-    while (time < $deadline) {
-        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-            $nginx_pid = undef;
-            diag(slurp("$dir/logs/stderr.log"), slurp("$dir/logs/error.log"));
-            BAIL_OUT("nginx exited at start (status $?)");
-        }
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp');
-        if ($s) {
-            close $s;
-            return;
-        }
-        sleep 0.05;
-    }
-
-    BAIL_OUT("nginx did not listen on 127.0.0.1:$port");
-}
-
-sub stop_nginx {
-    return unless $nginx_pid;
-    my $pid = $nginx_pid;
-    $nginx_pid = undef;
-
-    kill 'TERM', $pid;
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        return if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.05;
-    }
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-}
 
 sub slurp {
     my ($f) = @_;
@@ -375,7 +231,9 @@ sub q1 {
 # the tests
 
 setup_db();
-start_nginx();
+
+$ng = start_nginx(upstream => "leadlist_pg_keepalive 4;\nleadlist_pg_max 8;");
+$port = $ng->{port};
 
 my $uri_c = '/api/lead-lists/list-c/add-prospects';
 my $uri_d = '/api/lead-lists/list-d/add-prospects';
@@ -468,14 +326,11 @@ my $uri_d = '/api/lead-lists/list-d/add-prospects';
 
 # nginx lived through it and logged no error
 {
-    my $log = slurp("$dir/logs/error.log");
-    my @bad = grep { /\[(?:error|crit|alert|emerg)\]|exited on signal/ }
-              split /\n/, $log;
+    my @bad = @{ log_lines($ng,
+                     qr/\[(?:error|crit|alert|emerg)\]|exited on signal/) };
     is(scalar(@bad), 0, 'no [error], [crit], [alert] or crash in the error log')
-        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
-    ok(kill(0, $nginx_pid), 'nginx is still running');
+        or diag(join '', @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+    ok(kill(0, $ng->{master}), 'nginx is still running');
 }
-
-stop_nginx();
 
 done_testing();
