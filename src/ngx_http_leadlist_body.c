@@ -99,6 +99,10 @@ size_t  ngx_http_leadlist_whole_max = NGX_HTTP_LEADLIST_MAX_PERSON_BYTES;
 
 #define ngx_http_leadlist_align16(n)  (((n) + 15) & ~(size_t) 15)
 
+/* where a chunk's allocations start: after its header, aligned */
+#define NGX_HTTP_LEADLIST_CHUNK_HEAD                                          \
+    ngx_http_leadlist_align16(sizeof(ngx_http_leadlist_chunk_t))
+
 /* -DNGX_HTTP_LEADLIST_ARENA=0 or 1 overrides the choice below */
 
 #ifndef NGX_HTTP_LEADLIST_ARENA
@@ -336,7 +340,7 @@ ngx_http_leadlist_arena_alloc(size_t size)
     if (c == NULL || (size_t) (c->end - c->last) < size) {
         n = c ? 2 * (size_t) (c->end - (char *) c) : NGX_HTTP_LEADLIST_CHUNK;
 
-        while (n - ngx_http_leadlist_align16(sizeof(*c)) < size) {
+        while (n - NGX_HTTP_LEADLIST_CHUNK_HEAD < size) {
             n *= 2;
         }
 
@@ -346,7 +350,7 @@ ngx_http_leadlist_arena_alloc(size_t size)
         }
 
         c->next = ngx_http_leadlist_arena;
-        c->last = (char *) c + ngx_http_leadlist_align16(sizeof(*c));
+        c->last = (char *) c + NGX_HTTP_LEADLIST_CHUNK_HEAD;
         c->end = (char *) c + n;
         ngx_http_leadlist_arena = c;
     }
@@ -393,14 +397,6 @@ ngx_http_leadlist_arena_begin(void)
 }
 
 
-void
-ngx_http_leadlist_body_cleanup(void)
-{
-    free(ngx_http_leadlist_arena);
-    ngx_http_leadlist_arena = NULL;
-}
-
-
 /* everything but the first chunk goes; the first is kept for the next */
 
 static void
@@ -416,8 +412,16 @@ ngx_http_leadlist_arena_end(void)
     }
 
     if (c) {
-        c->last = (char *) c + ngx_http_leadlist_align16(sizeof(*c));
+        c->last = (char *) c + NGX_HTTP_LEADLIST_CHUNK_HEAD;
     }
+}
+
+
+void
+ngx_http_leadlist_body_cleanup(void)
+{
+    free(ngx_http_leadlist_arena);
+    ngx_http_leadlist_arena = NULL;
 }
 
 
