@@ -400,23 +400,18 @@ machine_ticks() {
     awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-rss_kb() {
+# workers_kb FIELD: a /proc status field (kB) summed over the workers
+workers_kb() {
     local p s=0 v
     for p in $nginx_workers; do
-        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")
+        v=$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/status")
         s=$((s + v))
     done
     echo $s
 }
 
-hwm_kb() {
-    local p s=0 v
-    for p in $nginx_workers; do
-        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status")
-        s=$((s + v))
-    done
-    echo $s
-}
+rss_kb() { workers_kb VmRSS; }
+hwm_kb() { workers_kb VmHWM; }
 
 # Rows of tenant.lead_list_persons in the lists of one kind (see
 # bench/fixtures.sql), counted by primary-key ranges: the statistics views
