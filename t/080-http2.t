@@ -41,17 +41,15 @@ my $AUTH = "Authorization: Bearer user=u;org=$ORG";
 my $JSON = 'Content-Type: application/json';
 
 
-# One request, sent to each of the given uris (curl 7.88 cannot reuse a
-# prior-knowledge connection, so one uri is what works): method, uris, headers, body, and stdin to send the
-# body from a pipe, so that its length is unknown and no content-length
-# goes with it.  Returns one { status, version, connects, headers, body }
-# per uri.
+# One request over its own HTTP/2 connection (curl 7.88 cannot reuse a
+# prior-knowledge connection): method, uri, headers, body, and stdin to
+# send the body from a pipe, so that its length is unknown and no
+# content-length goes with it.  Returns { status, version, headers, body }.
 sub h2 {
     my (%q) = @_;
-    my @uris = @{ $q{uris} };
     my @args = ('-sS', '--http2-prior-knowledge', '--max-time', '20',
-                '-w', '%{http_code} %{http_version} %{num_connects}\n',
-                '-X', $q{method} // 'POST');
+                '-w', '%{http_code} %{http_version}',
+                '-D', "$tmp/h", '-o', "$tmp/b", '-X', $q{method} // 'POST');
 
     push @args, '-H', $_ for @{ $q{headers} // [ $AUTH, $JSON ] };
 
@@ -62,26 +60,24 @@ sub h2 {
         push @args, $q{stdin} ? ('-T', '-') : ('--data-binary', "\@$tmp/in");
     }
 
-    for my $i (0 .. $#uris) {
-        push @args, '-D', "$tmp/h$i", '-o', "$tmp/b$i", "$base/$uris[$i]";
-    }
+    push @args, "$base/$q{uri}";
 
     my $cmd = join ' ', map { "'" . s/'/'\\''/gr . "'" } 'curl', @args;
     $cmd .= $q{stdin} ? " < '$tmp/in'" : ' < /dev/null';
 
-    my @w = split /\n/, `$cmd`;
-    my @out;
+    my %r;
+    @r{qw(status version)} = split / /, `$cmd`;
+    $r{$_} = slurp("$tmp/" . substr($_, 0, 1)) for qw(headers body);
+    unlink "$tmp/h", "$tmp/b";
 
-    for my $i (0 .. $#uris) {
-        my %r;
-        @r{qw(status version connects)} = split / /, $w[$i] // '';
-        $r{headers} = -e "$tmp/h$i" ? do { local (@ARGV, $/) = "$tmp/h$i"; <> } : '';
-        $r{body} = -e "$tmp/b$i" ? do { local (@ARGV, $/) = "$tmp/b$i"; <> } : '';
-        unlink "$tmp/h$i", "$tmp/b$i";
-        push @out, \%r;
-    }
+    return \%r;
+}
 
-    return @out;
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return scalar <$fh>;
 }
 
 sub persons {
@@ -106,44 +102,45 @@ sub is_json_answer {
 
 my $r;
 
-($r) = h2(uris => ['l/add-prospects'], body => '{"persons":[{"id":"h-1"}]}');
+$r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-1"}]}');
 is_json_answer($r, 200, qr/\A\{"addedCount":1\}\z/, 'a body with its length');
 
-($r) = h2(uris => ['l/add-prospects'], body => '{"persons":[{"id":"h-2"}]}',
+$r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-2"}]}',
           stdin => 1);
 is_json_answer($r, 200, qr/\A\{"addedCount":1\}\z/,
                'a body without content-length');
 
 my $big = persons('h-big', 200);
 cmp_ok length $big, '>', 65536, 'the 200-person body is over 64 KiB';
-($r) = h2(uris => ['l/add-prospects'], body => $big, stdin => 1);
+$r = h2(uri => 'l/add-prospects', body => $big, stdin => 1);
 is_json_answer($r, 200, qr/\A\{"addedCount":200\}\z/,
                '200 persons in many DATA frames, no content-length');
 
-($r) = h2(uris => ['l/add-prospects'], headers => [ $JSON ]);
+$r = h2(uri => 'l/add-prospects', headers => [ $JSON ]);
 is_json_answer($r, 401, qr/"code":"UNAUTHORIZED"/, 'no credentials');
 
-($r) = h2(uris => ['l/add-prospects'],
+$r = h2(uri => 'l/add-prospects',
           body => '{"persons":[{"id":"h-3"},{"id":"h-4"}]}');
 is_json_answer($r, 200, qr/\A\{"addedCount":2\}\z/, 'two persons');
-($r) = h2(uris => ['l/add-prospects'],
+$r = h2(uri => 'l/add-prospects',
           body => '{"persons":[{"id":"h-3"},{"id":"h-4"}]}');
 is_json_answer($r, 200, qr/\A\{"addedCount":0\}\z/,
                'the same again: nothing new');
 
-($r) = h2(uris => ['l/add-prospects'], body => '{"persons":[{"id":"h-5"}');
+$r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-5"}');
 is_json_answer($r, 400,
                qr/"details":\[\{"field":"","message":"invalid JSON: [^"]+"\}\]/,
                'a body cut short');
 
-($r) = h2(uris => ['l/add-prospects'], method => 'GET');
+$r = h2(uri => 'l/add-prospects', method => 'GET');
 is_json_answer($r, 405, qr/"code":"METHOD_NOT_ALLOWED"/, 'GET');
 like $r->{headers}, qr{^allow: POST\r?$}mi, 'GET: Allow: POST';
 
-($r) = h2(uris => ['nope/add-prospects'], body => '{"persons":[{"id":"h-6"}]}');
+$r = h2(uri => 'nope/add-prospects', body => '{"persons":[{"id":"h-6"}]}');
 is_json_answer($r, 404, qr/"code":"NOT_FOUND"/, 'an unknown list');
 
-my $rows = su("SELECT count(*), count(*) FILTER (WHERE person_id LIKE 'h-big-%')"
+my $rows = su("SELECT count(*),"
+              . " count(*) FILTER (WHERE person_id LIKE 'h-big-%')"
               . " FROM tenant.lead_list_persons WHERE org_id = '$ORG';\n");
 is_deeply $rows, [[ 204, 200 ]],
     'stored: the 4 single persons and the 200, nothing of the refused';

@@ -117,11 +117,7 @@ sub _conf {
     $servers =~ s/\$FAULTS_PORT\b/$port/g;
 
     my $listen = $o{listen} // '';
-    # the auth stand-in is proxied to over HTTP/1: with listen parameters
-    # (http2), the server also listens on a second, plain port for it
-    my $auth_port = $ng->{auth_port} // $port;
-    my $auth_listen = $ng->{auth_port}
-        ? "listen 127.0.0.1:$ng->{auth_port};" : '';
+    my $auth_port = $ng->{auth_port};
 
     return <<"_EOC_";
 load_module $ng->{module};
@@ -151,7 +147,9 @@ $upstream
 
     server {
         listen 127.0.0.1:$port $listen;
-        $auth_listen
+        # the auth stand-in, proxied to over HTTP/1 whatever the main
+        # port speaks (listen ... http2)
+        listen 127.0.0.1:$auth_port;
 
         location = /_auth {
             internal;
@@ -186,8 +184,8 @@ _EOC_
 # Starts nginx (daemon, master + 2 workers) in a temporary prefix; options:
 # upstream (more lines for the upstream block), location (more lines for
 # the endpoint location), listen (parameters of the main server's listen
-# directive; the auth stand-in then gets a plain port of its own), servers (more server blocks; $FAULTS_PORT there
-# is the main port), conninfo, ports (how many more free ports to pick:
+# directive), servers (more server blocks; $FAULTS_PORT there is the main
+# port), conninfo, ports (how many more free ports to pick:
 # $ng->{ports}[i]).
 sub start_nginx {
     my (%o) = @_;
@@ -209,7 +207,7 @@ sub start_nginx {
         my $ng = { dir => $dir, port => _free_port(), bin => $bin,
                    module => "$dir/module.so" };
         $ng->{ports} = [ map { _free_port() } 1 .. ($o{ports} // 0) ];
-        $ng->{auth_port} = _free_port() if length($o{listen} // '');
+        $ng->{auth_port} = _free_port();
 
         my $servers = $o{servers} // '';
         for my $i (0 .. $#{ $ng->{ports} }) {
