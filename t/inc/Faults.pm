@@ -117,7 +117,7 @@ sub _conf {
     $servers =~ s/\$FAULTS_PORT\b/$port/g;
 
     my $listen = $o{listen} // '';
-    my $auth_port = $ng->{auth_port};
+    my $auth_port = $ng->{auth_port} //= _free_port();
 
     return <<"_EOC_";
 load_module $ng->{module};
@@ -207,7 +207,6 @@ sub start_nginx {
         my $ng = { dir => $dir, port => _free_port(), bin => $bin,
                    module => "$dir/module.so" };
         $ng->{ports} = [ map { _free_port() } 1 .. ($o{ports} // 0) ];
-        $ng->{auth_port} = _free_port();
 
         my $servers = $o{servers} // '';
         for my $i (0 .. $#{ $ng->{ports} }) {
