@@ -4,6 +4,9 @@
  */
 
 
+/* What every file of the module shares: its confs and the request ctx. */
+
+
 #ifndef _NGX_HTTP_LEADLIST_H_INCLUDED_
 #define _NGX_HTTP_LEADLIST_H_INCLUDED_
 
@@ -11,46 +14,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <libpq-fe.h>
-
-#include "ngx_http_leadlist_body.h"
-
-
-typedef struct ngx_http_leadlist_pool_s  ngx_http_leadlist_pool_t;
-
-
-/* one leadlist_pg_server line: libpq keywords resolved at config time */
-
-typedef struct {
-    const char                  **keywords;
-    const char                  **values;
-    ngx_str_t                     name;       /* host:port/db, no secrets */
-
-    ngx_uint_t                    fails;      /* runtime, per worker */
-    ngx_msec_t                    retry_at;
-} ngx_http_leadlist_server_t;
-
-
-/* an upstream {} block that holds leadlist_pg_server lines */
-
-typedef struct {
-    ngx_array_t                  *servers;    /* ngx_http_leadlist_server_t */
-
-    ngx_uint_t                    keepalive;
-    ngx_uint_t                    max;
-    ngx_uint_t                    queue;
-    ngx_uint_t                    connect_concurrency;
-    ngx_uint_t                    keepalive_requests;
-
-    ngx_msec_t                    queue_timeout;
-    ngx_msec_t                    connect_timeout;
-    ngx_msec_t                    query_timeout;
-    ngx_msec_t                    keepalive_timeout;
-    ngx_msec_t                    keepalive_time;
-
-    ngx_http_upstream_srv_conf_t *upstream;
-    ngx_http_leadlist_pool_t     *pool;       /* per worker */
-} ngx_http_leadlist_srv_conf_t;
 
 
 typedef struct {
@@ -62,16 +25,13 @@ typedef struct {
 typedef struct {
     ngx_http_upstream_srv_conf_t *upstream;   /* NULL: not an endpoint */
     ngx_http_complex_value_t     *list_id;
-
     ngx_str_t                     auth_uri;
     ngx_str_t                     user_header;
     ngx_str_t                     org_header;
     ngx_str_t                     role_header;
-
     ngx_uint_t                    max_persons;
     ngx_uint_t                    max_selection;
     off_t                         max_body;   /* client_max_body_size */
-
     u_char                       *file;       /* where the endpoint is */
     ngx_uint_t                    line;
 } ngx_http_leadlist_loc_conf_t;
@@ -87,25 +47,19 @@ typedef enum {
 } ngx_http_leadlist_auth_e;
 
 
-typedef struct ngx_http_leadlist_query_s  ngx_http_leadlist_query_t;
-
+/* one per main request of an endpoint location, from the access phase */
 
 typedef struct {
     ngx_http_request_t           *request;
-
     ngx_http_leadlist_auth_e      auth;
     ngx_http_request_t           *subrequest;
     ngx_uint_t                    auth_status;
-
     ngx_str_t                     user_id;    /* NUL-terminated */
     ngx_str_t                     org_id;     /* NUL-terminated */
     ngx_str_t                     list_id;    /* NUL-terminated */
     ngx_str_t                     request_id;
-
-    ngx_http_leadlist_query_t    *query;
     ngx_buf_t                    *replace;    /* JSON for nginx's error */
     off_t                         received;
-
     unsigned                      is_admin:1;
     unsigned                      responded:1;
 } ngx_http_leadlist_ctx_t;

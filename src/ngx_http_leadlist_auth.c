@@ -4,13 +4,16 @@
  */
 
 
+/* Who the caller is: the auth subrequest, run in the access phase. */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
 #include "ngx_http_leadlist.h"
 #include "ngx_http_leadlist_auth.h"
-#include "ngx_http_leadlist_response.h"
+#include "ngx_http_leadlist_util.h"
 
 
 /*
@@ -98,10 +101,9 @@ ngx_http_leadlist_auth_start(ngx_http_request_t *r,
                             NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "leadlist: auth subrequest to \"%V\" could not be "
-                      "made, request_id: %V",
-                      &llcf->auth_uri, ngx_http_leadlist_request_id(r));
+        ngx_http_leadlist_log_error(NGX_LOG_ERR, r,
+                                    "auth subrequest to \"%V\" could not be "
+                                    "made", &llcf->auth_uri);
 
         ctx->auth = NGX_HTTP_LEADLIST_AUTH_FAILED;
         return NGX_DECLINED;
@@ -154,12 +156,10 @@ ngx_http_leadlist_auth_result(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx, ngx_http_leadlist_loc_conf_t *llcf)
 {
     ngx_int_t            rc;
-    ngx_str_t           *id;
     ngx_list_t          *headers;
     ngx_http_request_t  *sr;
 
     sr = ctx->subrequest;
-    id = ngx_http_leadlist_request_id(r);
 
     if (ctx->auth_status == NGX_HTTP_UNAUTHORIZED
         || ctx->auth_status == NGX_HTTP_FORBIDDEN)
@@ -171,10 +171,9 @@ ngx_http_leadlist_auth_result(ngx_http_request_t *r,
     if (ctx->auth_status < NGX_HTTP_OK
         || ctx->auth_status >= NGX_HTTP_SPECIAL_RESPONSE)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "leadlist: auth request \"%V\" unexpected status: %ui, "
-                      "request_id: %V", &llcf->auth_uri, ctx->auth_status,
-                      id);
+        ngx_http_leadlist_log_error(NGX_LOG_ERR, r,
+                                    "auth request \"%V\" unexpected status: "
+                                    "%ui", &llcf->auth_uri, ctx->auth_status);
 
         ctx->auth = NGX_HTTP_LEADLIST_AUTH_FAILED;
         return NGX_DECLINED;
@@ -217,10 +216,10 @@ ngx_http_leadlist_auth_identity(ngx_http_request_t *r,
     rc = ngx_http_leadlist_auth_find(headers, name, value, r->pool);
 
     if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "leadlist: auth answered %ui without exactly one "
-                      "non-empty \"%V\", request_id: %V",
-                      ctx->auth_status, name, ngx_http_leadlist_request_id(r));
+        ngx_http_leadlist_log_error(NGX_LOG_INFO, r,
+                                    "auth answered %ui without exactly one "
+                                    "non-empty \"%V\"", ctx->auth_status,
+                                    name);
     }
 
     return rc;

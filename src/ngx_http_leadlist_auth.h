@@ -4,6 +4,9 @@
  */
 
 
+/* Who the caller is: the auth subrequest, run in the access phase. */
+
+
 #ifndef _NGX_HTTP_LEADLIST_AUTH_H_INCLUDED_
 #define _NGX_HTTP_LEADLIST_AUTH_H_INCLUDED_
 

@@ -4,12 +4,16 @@
  */
 
 
+/* Every answer of an endpoint as JSON: errors, success, nginx's pages. */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
 #include "ngx_http_leadlist.h"
 #include "ngx_http_leadlist_response.h"
+#include "ngx_http_leadlist_util.h"
 
 
 /*
@@ -20,73 +24,107 @@
  */
 
 
+#define NGX_HTTP_LEADLIST_INVALID_BODY  "Request body validation failed"
+
+
 typedef struct {
     ngx_uint_t                  status;
     ngx_str_t                   code;
     const char                 *message;
-} ngx_http_leadlist_status_t;
+    const char                 *field;      /* with a 400: its one detail */
+    const char                 *detail;
+} ngx_http_leadlist_error_t;
 
 
-static ngx_int_t ngx_http_leadlist_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_buf_t *b);
-static ngx_buf_t *ngx_http_leadlist_error_body(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message,
+static ngx_buf_t *ngx_http_leadlist_response_envelope(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_http_leadlist_error_t *e,
     ngx_http_leadlist_detail_t *details, ngx_uint_t ndetails);
-static size_t ngx_http_leadlist_json_str_len(const char *s);
-static u_char *ngx_http_leadlist_json_str(u_char *p, const char *s);
-static ngx_http_leadlist_status_t *ngx_http_leadlist_status(
-    ngx_uint_t status);
-static ngx_int_t ngx_http_leadlist_add_header(ngx_http_request_t *r,
+static size_t ngx_http_leadlist_response_detail_len(const char *field,
+    const char *message);
+static u_char *ngx_http_leadlist_response_detail(u_char *p,
+    const char *field, const char *message);
+static size_t ngx_http_leadlist_response_str_len(const char *s);
+static u_char *ngx_http_leadlist_response_str(u_char *p, const char *s);
+static ngx_int_t ngx_http_leadlist_response_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
-static ngx_int_t ngx_http_leadlist_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_leadlist_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
+static ngx_int_t ngx_http_leadlist_response_header_filter(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_leadlist_response_body_filter(
+    ngx_http_request_t *r, ngx_chain_t *in);
 
 
-static ngx_http_leadlist_status_t  ngx_http_leadlist_statuses[] = {
+/* in the order of ngx_http_leadlist_error_e */
+
+static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
+
+    /* the one detail of a 400 that nginx made: it could not read it */
+
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
-      "Bad request" },
+      "Bad request",
+      "", "the request is malformed: nginx could not read it" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      NGX_HTTP_LEADLIST_INVALID_BODY, NULL, NULL },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Invalid lead list id",
+      "leadListId", "must be 1 to "
+      ngx_value(NGX_HTTP_LEADLIST_MAX_LIST_ID)
+      " characters of A-Z, a-z, 0-9, _ and -" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Unsupported content type",
+      "Content-Type", "must be application/json" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "This lead list holds companies: add to it with "
+      "POST /api/lead-lists/{leadListId}/add-companies",
+      "leadListId", "is a company list; use the /add-companies endpoint" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      NGX_HTTP_LEADLIST_INVALID_BODY,
+      "selection.searchId", "no such saved search" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      NGX_HTTP_LEADLIST_INVALID_BODY,
+      "selection.searchId",
+      "the saved search uses filters this endpoint does not support" },
+
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED"),
-      "Authentication required" },
+      "Authentication required", NULL, NULL },
+
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED"),
+      "organization ID is missing", NULL, NULL },
+
     { NGX_HTTP_FORBIDDEN, ngx_string("FORBIDDEN"),
-      "Access to this lead list is not allowed" },
+      "You do not have access to this lead list", NULL, NULL },
+
     { NGX_HTTP_NOT_FOUND, ngx_string("NOT_FOUND"),
-      "Lead list not found" },
+      "Lead list not found", NULL, NULL },
+
     { NGX_HTTP_NOT_ALLOWED, ngx_string("METHOD_NOT_ALLOWED"),
-      "Method not allowed, use POST" },
+      "Method not allowed, use POST", NULL, NULL },
+
     { NGX_HTTP_REQUEST_TIME_OUT, ngx_string("REQUEST_TIMEOUT"),
-      "Request body was not received in time" },
+      "Request body was not received in time", NULL, NULL },
+
     { NGX_HTTP_LENGTH_REQUIRED, ngx_string("LENGTH_REQUIRED"),
-      "Length required" },
+      "Length required", NULL, NULL },
+
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("PAYLOAD_TOO_LARGE"),
-      "Request body is too large" },
+      "Request body is too large", NULL, NULL },
+
     { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("INTERNAL_ERROR"),
-      "Internal server error" },
+      "Internal server error", NULL, NULL },
+
     { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("SERVICE_UNAVAILABLE"),
-      "Service temporarily unavailable, retry later" },
-    { 0, ngx_null_string, NULL }
-};
-
-
-static ngx_http_leadlist_status_t  ngx_http_leadlist_status_4xx = {
-    NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"), "Bad request"
-};
-
-static ngx_http_leadlist_status_t  ngx_http_leadlist_status_5xx = {
-    NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("INTERNAL_ERROR"),
-    "Internal server error"
+      "Service temporarily unavailable, retry later", NULL, NULL }
 };
 
 
 static ngx_str_t  ngx_http_leadlist_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_leadlist_allow = ngx_string("POST");
-
-/* the one detail of a 400 that nginx made: it could not read the request */
-
-static ngx_http_leadlist_detail_t  ngx_http_leadlist_unreadable = {
-    "", "the request is malformed: nginx could not read it"
-};
-static ngx_str_t  ngx_http_leadlist_retry = ngx_string("1");
+static ngx_str_t  ngx_http_leadlist_retry_after = ngx_string("1");
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -94,116 +132,76 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 ngx_int_t
-ngx_http_leadlist_response_init_filters(ngx_conf_t *cf)
+ngx_http_leadlist_response_init(ngx_conf_t *cf)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_leadlist_header_filter;
+    ngx_http_top_header_filter = ngx_http_leadlist_response_header_filter;
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_leadlist_body_filter;
+    ngx_http_top_body_filter = ngx_http_leadlist_response_body_filter;
 
     return NGX_OK;
 }
 
 
-ngx_http_leadlist_ctx_t *
-ngx_http_leadlist_get_ctx(ngx_http_request_t *r)
+ngx_http_leadlist_error_e
+ngx_http_leadlist_error_of_status(ngx_uint_t status)
 {
-    ngx_http_leadlist_ctx_t  *ctx;
+    ngx_uint_t  i;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_leadlist_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_leadlist_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ctx->request = r;
-
-        ngx_http_set_ctx(r, ctx, ngx_http_leadlist_module);
-    }
-
-    return ctx;
-}
-
-
-ngx_str_t *
-ngx_http_leadlist_request_id(ngx_http_request_t *r)
-{
-    ngx_http_leadlist_ctx_t        *ctx;
-    ngx_http_variable_value_t      *vv;
-    ngx_http_leadlist_main_conf_t  *lmcf;
-
-    static ngx_str_t  none = ngx_string("-");
-
-    ctx = ngx_http_leadlist_get_ctx(r->main);
-    if (ctx == NULL) {
-        return &none;
-    }
-
-    if (ctx->request_id.len) {
-        return &ctx->request_id;
-    }
-
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_leadlist_module);
-
-    vv = ngx_http_get_indexed_variable(r->main, lmcf->request_id_index);
-
-    if (vv == NULL || vv->not_found || vv->len == 0) {
-        return &none;
-    }
-
-    ctx->request_id.len = vv->len;
-    ctx->request_id.data = vv->data;
-
-    return &ctx->request_id;
-}
-
-
-/*
- * The next header named "name" after the one pos is at, in any case;
- * deleted ones (hash 0) do not count.  Every lookup of a header that may
- * be repeated walks the list with it.
- */
-
-ngx_table_elt_t *
-ngx_http_leadlist_header_next(ngx_list_t *headers, ngx_str_t *name,
-    ngx_http_leadlist_header_pos_t *pos)
-{
-    ngx_table_elt_t  *h;
-
-    if (pos->part == NULL) {
-        pos->part = &headers->part;
-        pos->i = 0;
-    }
-
-    for ( ;; ) {
-
-        if (pos->i >= pos->part->nelts) {
-            if (pos->part->next == NULL) {
-                return NULL;
-            }
-
-            pos->part = pos->part->next;
-            pos->i = 0;
-            continue;
-        }
-
-        h = (ngx_table_elt_t *) pos->part->elts + pos->i++;
-
-        if (h->hash != 0
-            && h->key.len == name->len
-            && ngx_strncasecmp(h->key.data, name->data, name->len) == 0)
-        {
-            return h;
+    for (i = 0; i < sizeof(ngx_http_leadlist_errors)
+                    / sizeof(ngx_http_leadlist_error_t); i++)
+    {
+        if (ngx_http_leadlist_errors[i].status == status) {
+            return i;
         }
     }
+
+    return status < NGX_HTTP_INTERNAL_SERVER_ERROR
+           ? NGX_HTTP_LEADLIST_ERR_BAD_REQUEST
+           : NGX_HTTP_LEADLIST_ERR_INTERNAL;
 }
 
 
 ngx_int_t
-ngx_http_leadlist_send_added(ngx_http_request_t *r, ngx_uint_t count)
+ngx_http_leadlist_send_error(ngx_http_request_t *r,
+    ngx_http_leadlist_error_e err, ngx_http_leadlist_detail_t *details,
+    ngx_uint_t ndetails)
+{
+    const char                 *field, *detail;
+    ngx_buf_t                  *b;
+    ngx_http_leadlist_error_t  *e;
+
+    e = &ngx_http_leadlist_errors[err];
+
+    /* as nginx's own error pages do: the body is not waited for */
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (e->status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        field = ndetails ? details[0].field : e->field;
+        detail = ndetails ? details[0].message : e->detail;
+
+        ngx_http_leadlist_log_error(NGX_LOG_INFO, r, "%ui \"%s\"%s%s%s%s",
+                                    e->status, e->message,
+                                    field ? " " : "", field ? field : "",
+                                    field ? ": " : "", field ? detail : "");
+    }
+
+    b = ngx_http_leadlist_response_envelope(r, e->status, e, details,
+                                            ndetails);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_leadlist_send_json(r, e->status, b);
+}
+
+
+ngx_int_t
+ngx_http_leadlist_send_added(ngx_http_request_t *r, ngx_uint_t added)
 {
     ngx_buf_t  *b;
 
@@ -213,44 +211,13 @@ ngx_http_leadlist_send_added(ngx_http_request_t *r, ngx_uint_t count)
         return NGX_ERROR;
     }
 
-    b->last = ngx_sprintf(b->last, "{\"addedCount\":%ui}", count);
+    b->last = ngx_sprintf(b->last, "{\"addedCount\":%ui}", added);
 
     return ngx_http_leadlist_send_json(r, NGX_HTTP_OK, b);
 }
 
 
 ngx_int_t
-ngx_http_leadlist_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message, ngx_http_leadlist_detail_t *details,
-    ngx_uint_t ndetails)
-{
-    ngx_buf_t  *b;
-
-    if (message == NULL) {
-        message = ngx_http_leadlist_status(status)->message;
-    }
-
-    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "leadlist: %ui \"%s\"%s%s%s%s, request_id: %V",
-                      status, message,
-                      ndetails ? " " : "",
-                      ndetails ? details[0].field : "",
-                      ndetails ? ": " : "",
-                      ndetails ? details[0].message : "",
-                      ngx_http_leadlist_request_id(r));
-    }
-
-    b = ngx_http_leadlist_error_body(r, status, message, details, ndetails);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_leadlist_send_json(r, status, b);
-}
-
-
-static ngx_int_t
 ngx_http_leadlist_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b)
 {
@@ -286,34 +253,36 @@ ngx_http_leadlist_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * {"code":..,"message":..,"details":[..],"requestId":..}: "details" with
+ * a 400 only, and always with it; without details given, the row's own
+ */
+
 static ngx_buf_t *
-ngx_http_leadlist_error_body(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message, ngx_http_leadlist_detail_t *details,
+ngx_http_leadlist_response_envelope(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_leadlist_error_t *e, ngx_http_leadlist_detail_t *details,
     ngx_uint_t ndetails)
 {
-    size_t                       len;
-    u_char                      *p;
-    ngx_buf_t                   *b;
-    ngx_str_t                   *id;
-    ngx_uint_t                   i;
-    ngx_http_leadlist_status_t  *st;
+    size_t       len;
+    u_char      *p;
+    ngx_buf_t   *b;
+    ngx_str_t   *id;
+    ngx_uint_t   i;
 
-    st = ngx_http_leadlist_status(status);
     id = ngx_http_leadlist_request_id(r);
-
-    if (message == NULL) {
-        message = st->message;
-    }
 
     len = sizeof("{\"code\":\"\",\"message\":,\"details\":[],"
                  "\"requestId\":\"\"}")
-          + st->code.len + ngx_http_leadlist_json_str_len(message)
+          + e->code.len + ngx_http_leadlist_response_str_len(e->message)
           + id->len + ngx_escape_json(NULL, id->data, id->len);
 
     for (i = 0; i < ndetails; i++) {
-        len += sizeof("{\"field\":,\"message\":},")
-               + ngx_http_leadlist_json_str_len(details[i].field)
-               + ngx_http_leadlist_json_str_len(details[i].message);
+        len += ngx_http_leadlist_response_detail_len(details[i].field,
+                                                     details[i].message);
+    }
+
+    if (ndetails == 0 && e->field) {
+        len += ngx_http_leadlist_response_detail_len(e->field, e->detail);
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -321,24 +290,23 @@ ngx_http_leadlist_error_body(ngx_http_request_t *r, ngx_uint_t status,
         return NULL;
     }
 
-    p = ngx_sprintf(b->last, "{\"code\":\"%V\",\"message\":", &st->code);
-    p = ngx_http_leadlist_json_str(p, message);
-
-    /* "details" belongs to 400 only, and always comes with it */
+    p = ngx_sprintf(b->last, "{\"code\":\"%V\",\"message\":", &e->code);
+    p = ngx_http_leadlist_response_str(p, e->message);
 
     if (status == NGX_HTTP_BAD_REQUEST) {
         p = ngx_cpymem(p, ",\"details\":[", sizeof(",\"details\":[") - 1);
 
         for (i = 0; i < ndetails; i++) {
-            p = ngx_cpymem(p, "{\"field\":", sizeof("{\"field\":") - 1);
-            p = ngx_http_leadlist_json_str(p, details[i].field);
-            p = ngx_cpymem(p, ",\"message\":", sizeof(",\"message\":") - 1);
-            p = ngx_http_leadlist_json_str(p, details[i].message);
-            *p++ = '}';
-
-            if (i + 1 < ndetails) {
+            if (i) {
                 *p++ = ',';
             }
+
+            p = ngx_http_leadlist_response_detail(p, details[i].field,
+                                                  details[i].message);
+        }
+
+        if (ndetails == 0 && e->field) {
+            p = ngx_http_leadlist_response_detail(p, e->field, e->detail);
         }
 
         *p++ = ']';
@@ -355,7 +323,30 @@ ngx_http_leadlist_error_body(ngx_http_request_t *r, ngx_uint_t status,
 
 
 static size_t
-ngx_http_leadlist_json_str_len(const char *s)
+ngx_http_leadlist_response_detail_len(const char *field, const char *message)
+{
+    return sizeof("{\"field\":,\"message\":},")
+           + ngx_http_leadlist_response_str_len(field)
+           + ngx_http_leadlist_response_str_len(message);
+}
+
+
+static u_char *
+ngx_http_leadlist_response_detail(u_char *p, const char *field,
+    const char *message)
+{
+    p = ngx_cpymem(p, "{\"field\":", sizeof("{\"field\":") - 1);
+    p = ngx_http_leadlist_response_str(p, field);
+    p = ngx_cpymem(p, ",\"message\":", sizeof(",\"message\":") - 1);
+    p = ngx_http_leadlist_response_str(p, message);
+    *p++ = '}';
+
+    return p;
+}
+
+
+static size_t
+ngx_http_leadlist_response_str_len(const char *s)
 {
     size_t  len;
 
@@ -366,7 +357,7 @@ ngx_http_leadlist_json_str_len(const char *s)
 
 
 static u_char *
-ngx_http_leadlist_json_str(u_char *p, const char *s)
+ngx_http_leadlist_response_str(u_char *p, const char *s)
 {
     *p++ = '"';
     p = (u_char *) ngx_escape_json(p, (u_char *) s, ngx_strlen(s));
@@ -376,24 +367,8 @@ ngx_http_leadlist_json_str(u_char *p, const char *s)
 }
 
 
-static ngx_http_leadlist_status_t *
-ngx_http_leadlist_status(ngx_uint_t status)
-{
-    ngx_http_leadlist_status_t  *st;
-
-    for (st = ngx_http_leadlist_statuses; st->status; st++) {
-        if (st->status == status) {
-            return st;
-        }
-    }
-
-    return status < NGX_HTTP_INTERNAL_SERVER_ERROR
-           ? &ngx_http_leadlist_status_4xx : &ngx_http_leadlist_status_5xx;
-}
-
-
 static ngx_int_t
-ngx_http_leadlist_add_header(ngx_http_request_t *r, char *key,
+ngx_http_leadlist_response_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
@@ -413,10 +388,11 @@ ngx_http_leadlist_add_header(ngx_http_request_t *r, char *key,
 
 
 static ngx_int_t
-ngx_http_leadlist_header_filter(ngx_http_request_t *r)
+ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
 {
     ngx_uint_t                     status;
     ngx_http_leadlist_ctx_t       *ctx;
+    ngx_http_leadlist_error_t     *e;
     ngx_http_leadlist_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
@@ -425,8 +401,8 @@ ngx_http_leadlist_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (ngx_http_leadlist_add_header(r, "X-Request-Id",
-                                     ngx_http_leadlist_request_id(r))
+    if (ngx_http_leadlist_response_add_header(r, "X-Request-Id",
+                                          ngx_http_leadlist_request_id(r))
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -446,15 +422,17 @@ ngx_http_leadlist_header_filter(ngx_http_request_t *r)
      */
 
     if (status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_leadlist_add_header(r, "Allow",
-                                        &ngx_http_leadlist_allow) != NGX_OK)
+        && ngx_http_leadlist_response_add_header(r, "Allow",
+                                                 &ngx_http_leadlist_allow)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ngx_http_leadlist_add_header(r, "Retry-After",
-                                        &ngx_http_leadlist_retry) != NGX_OK)
+        && ngx_http_leadlist_response_add_header(r, "Retry-After",
+                                             &ngx_http_leadlist_retry_after)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -465,23 +443,17 @@ ngx_http_leadlist_header_filter(ngx_http_request_t *r)
 
     /* an error page of nginx's own: replace it with the JSON envelope */
 
-    ctx->replace = ngx_http_leadlist_error_body(r, status, NULL,
-                                                &ngx_http_leadlist_unreadable,
-                                                1);
+    e = &ngx_http_leadlist_errors[ngx_http_leadlist_error_of_status(status)];
+
+    ctx->replace = ngx_http_leadlist_response_envelope(r, status, e,
+                                                       NULL, 0);
     if (ctx->replace == NULL) {
         return NGX_ERROR;
     }
 
-    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "leadlist: %ui from nginx, request_id: %V",
-                      status, ngx_http_leadlist_request_id(r));
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "leadlist: %ui from nginx, request_id: %V",
-                      status, ngx_http_leadlist_request_id(r));
-    }
+    ngx_http_leadlist_log_error(status < NGX_HTTP_INTERNAL_SERVER_ERROR
+                                ? NGX_LOG_INFO : NGX_LOG_ERR,
+                                r, "%ui from nginx", status);
 
     r->headers_out.content_type = ngx_http_leadlist_json_type;
     r->headers_out.content_type_len = ngx_http_leadlist_json_type.len;
@@ -499,7 +471,8 @@ ngx_http_leadlist_header_filter(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_leadlist_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+ngx_http_leadlist_response_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
 {
     ngx_chain_t               out, *cl;
     ngx_http_leadlist_ctx_t  *ctx;

@@ -4,29 +4,65 @@
  */
 
 
+/* Every answer of an endpoint as JSON: errors, success, nginx's pages. */
+
+
 #ifndef _NGX_HTTP_LEADLIST_RESPONSE_H_INCLUDED_
 #define _NGX_HTTP_LEADLIST_RESPONSE_H_INCLUDED_
 
 
 #include "ngx_http_leadlist.h"
+#include "ngx_http_leadlist_body.h"
 
 
-typedef struct {
-    ngx_list_part_t              *part;       /* NULL: from the start */
-    ngx_uint_t                    i;
-} ngx_http_leadlist_header_pos_t;
+/*
+ * The rows of the one table of error answers (status, code, message and
+ * the detail a 400 carries); the first row of a status is what nginx's
+ * own error page of that status becomes.
+ */
+
+typedef enum {
+    NGX_HTTP_LEADLIST_ERR_BAD_REQUEST = 0,
+    NGX_HTTP_LEADLIST_ERR_INVALID_BODY,
+    NGX_HTTP_LEADLIST_ERR_INVALID_LIST_ID,
+    NGX_HTTP_LEADLIST_ERR_INVALID_TYPE,
+    NGX_HTTP_LEADLIST_ERR_COMPANY_LIST,
+    NGX_HTTP_LEADLIST_ERR_SEARCH_NOT_FOUND,
+    NGX_HTTP_LEADLIST_ERR_SEARCH_INVALID,
+    NGX_HTTP_LEADLIST_ERR_UNAUTHORIZED,
+    NGX_HTTP_LEADLIST_ERR_NO_ORG,
+    NGX_HTTP_LEADLIST_ERR_FORBIDDEN,
+    NGX_HTTP_LEADLIST_ERR_NOT_FOUND,
+    NGX_HTTP_LEADLIST_ERR_NOT_ALLOWED,
+    NGX_HTTP_LEADLIST_ERR_TIMEOUT,
+    NGX_HTTP_LEADLIST_ERR_LENGTH_REQUIRED,
+    NGX_HTTP_LEADLIST_ERR_TOO_LARGE,
+    NGX_HTTP_LEADLIST_ERR_INTERNAL,
+    NGX_HTTP_LEADLIST_ERR_UNAVAILABLE
+} ngx_http_leadlist_error_e;
 
 
-ngx_int_t ngx_http_leadlist_response_init_filters(ngx_conf_t *cf);
-ngx_int_t ngx_http_leadlist_send_added(ngx_http_request_t *r,
-    ngx_uint_t count);
+ngx_int_t ngx_http_leadlist_response_init(ngx_conf_t *cf);
+
+/*
+ * Each sends the whole answer (the request body, if any is left, is
+ * discarded) and returns what ngx_http_output_filter() did, for
+ * ngx_http_finalize_request().  details NULL: the row's own detail.
+ * 4xx answers are logged at info here; a 5xx is logged by whoever knows
+ * why it happened.
+ */
+
 ngx_int_t ngx_http_leadlist_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message,
-    ngx_http_leadlist_detail_t *details, ngx_uint_t ndetails);
-ngx_http_leadlist_ctx_t *ngx_http_leadlist_get_ctx(ngx_http_request_t *r);
-ngx_str_t *ngx_http_leadlist_request_id(ngx_http_request_t *r);
-ngx_table_elt_t *ngx_http_leadlist_header_next(ngx_list_t *headers,
-    ngx_str_t *name, ngx_http_leadlist_header_pos_t *pos);
+    ngx_http_leadlist_error_e err, ngx_http_leadlist_detail_t *details,
+    ngx_uint_t ndetails);
+ngx_int_t ngx_http_leadlist_send_added(ngx_http_request_t *r,
+    ngx_uint_t added);
+ngx_int_t ngx_http_leadlist_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_buf_t *b);
+
+/* the first row of a status: for a status the pool gave, or nginx made */
+ngx_http_leadlist_error_e ngx_http_leadlist_error_of_status(
+    ngx_uint_t status);
 
 
 #endif /* _NGX_HTTP_LEADLIST_RESPONSE_H_INCLUDED_ */

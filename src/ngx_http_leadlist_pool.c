@@ -4,18 +4,22 @@
  */
 
 
+/* A worker's PostgreSQL connections of one upstream, and its wait queue. */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <sys/ioctl.h>
 
 #include "ngx_http_leadlist.h"
-#include "ngx_http_leadlist_pg.h"
-#include "ngx_http_leadlist_response.h"
+#include "ngx_http_leadlist_pool.h"
+#include "ngx_http_leadlist_upstream.h"
+#include "ngx_http_leadlist_util.h"
 
 
 /*
- * The PostgreSQL connection manager: one pool per upstream and worker.
+ * One pool per upstream and worker.
  *
  * Connections belong to the pool, never to a request: a request borrows
  * one for a single statement and gives it back before it answers.  Every
@@ -25,7 +29,7 @@
  * every read drains what the kernel holds (FIONREAD) before it waits.
  *
  * A request learns the outcome through its query's event, posted, never
- * called from inside the manager, so that a request that finishes cannot
+ * called from inside the pool, so that a request that finishes cannot
  * change the pool's queues while they are being walked.
  */
 
@@ -36,7 +40,23 @@
 #define NGX_HTTP_LEADLIST_DRAINING    3
 
 #define NGX_HTTP_LEADLIST_DRAIN_LOOPS  64
+#define NGX_HTTP_LEADLIST_BACKOFF_MIN  50
 #define NGX_HTTP_LEADLIST_BACKOFF_MAX  1000
+
+
+/* why a connection is closed: every close goes through one function */
+
+typedef enum {
+    NGX_HTTP_LEADLIST_CLOSE_CONNECT = 0,  /* a connect failed */
+    NGX_HTTP_LEADLIST_CLOSE_BROKEN,       /* send, read or server failed */
+    NGX_HTTP_LEADLIST_CLOSE_DEAD_IDLE,    /* found dead when taken */
+    NGX_HTTP_LEADLIST_CLOSE_IDLE_LOST,    /* the server closed it */
+    NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT, /* leadlist_pg_keepalive_timeout */
+    NGX_HTTP_LEADLIST_CLOSE_SURPLUS,      /* beyond leadlist_pg_keepalive */
+    NGX_HTTP_LEADLIST_CLOSE_UNCLEAN,      /* not known clean after use */
+    NGX_HTTP_LEADLIST_CLOSE_EXPIRED,      /* keepalive_time or _requests */
+    NGX_HTTP_LEADLIST_CLOSE_EXITING       /* the worker is going away */
+} ngx_http_leadlist_close_e;
 
 
 struct ngx_http_leadlist_pool_s {
@@ -78,48 +98,95 @@ struct ngx_http_leadlist_conn_s {
 };
 
 
-static ngx_http_leadlist_conn_t *ngx_http_leadlist_get_idle(
+static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_get_idle(
     ngx_http_leadlist_pool_t *pool);
-static ngx_int_t ngx_http_leadlist_idle_usable(ngx_http_leadlist_conn_t *lc);
-static ngx_int_t ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc);
-static ngx_uint_t ngx_http_leadlist_may_connect(
+static ngx_int_t ngx_http_leadlist_pool_idle_usable(
+    ngx_http_leadlist_conn_t *lc);
+static ngx_int_t ngx_http_leadlist_pool_idle_alive(
+    ngx_http_leadlist_conn_t *lc);
+static ngx_uint_t ngx_http_leadlist_pool_expired(
+    ngx_http_leadlist_conn_t *lc);
+static ngx_uint_t ngx_http_leadlist_pool_may_connect(
     ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
-static void ngx_http_leadlist_log_no_server(ngx_http_leadlist_query_t *q);
-static ngx_int_t ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool);
-static ngx_http_leadlist_server_t *ngx_http_leadlist_next_server(
-    ngx_http_leadlist_pool_t *pool);
-static ngx_int_t ngx_http_leadlist_register(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_connect_handler(ngx_event_t *ev);
-static void ngx_http_leadlist_connect_failed(ngx_http_leadlist_conn_t *lc,
-    const char *why);
-static void ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool);
-static void ngx_http_leadlist_enqueue(ngx_http_leadlist_query_t *q);
-static void ngx_http_leadlist_wait_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
+static void ngx_http_leadlist_pool_log_no_server(
     ngx_http_leadlist_query_t *q);
-static ngx_int_t ngx_http_leadlist_flush(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_busy_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_leadlist_consume(ngx_http_leadlist_conn_t *lc);
-static ngx_int_t ngx_http_leadlist_read_results(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_fail(ngx_http_leadlist_conn_t *lc,
+static ngx_int_t ngx_http_leadlist_pool_connect(
+    ngx_http_leadlist_pool_t *pool);
+static ngx_http_leadlist_server_t *ngx_http_leadlist_pool_next_server(
+    ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_pool_register(
+    ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_pool_connect_failed(
+    ngx_http_leadlist_conn_t *lc, const char *why);
+static void ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_pool_enqueue(ngx_http_leadlist_query_t *q);
+static ngx_http_leadlist_query_t *ngx_http_leadlist_pool_next_waiter(
+    ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_pool_dequeue(ngx_http_leadlist_query_t *q);
+static void ngx_http_leadlist_pool_wait_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_query_t *q);
+static ngx_int_t ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_busy_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_leadlist_pool_consume(
+    ngx_http_leadlist_conn_t *lc);
+static ngx_int_t ngx_http_leadlist_pool_read_results(
+    ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t status, const char *why);
-static ngx_uint_t ngx_http_leadlist_sqlstate_status(PGresult *res);
-static void ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_idle_handler(ngx_event_t *ev);
-static void ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_complete(ngx_http_leadlist_query_t *q,
+static ngx_uint_t ngx_http_leadlist_pool_sqlstate_status(PGresult *res);
+static void ngx_http_leadlist_pool_release(ngx_http_leadlist_conn_t *lc);
+static ngx_uint_t ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_pool_close_idle(ngx_http_leadlist_pool_t *pool,
+    ngx_http_leadlist_close_e why);
+static void ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_close_e why);
+static void ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
     ngx_uint_t status);
-static void ngx_http_leadlist_complete_handler(ngx_event_t *ev);
-static void ngx_http_leadlist_notice(void *arg, const PGresult *res);
-static void ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc,
+static void ngx_http_leadlist_pool_complete_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_pool_notice(void *arg, const PGresult *res);
+static void ngx_http_leadlist_pool_log(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t level, const char *what, const char *msg);
-static void ngx_http_leadlist_dummy_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_pool_dummy_handler(ngx_event_t *ev);
+
+
+/* SQLSTATEs, or their classes, that a retry may cure */
+
+static ngx_str_t  ngx_http_leadlist_pool_retryable[] = {
+    ngx_string("08"),       /* connection_exception */
+    ngx_string("57P"),      /* admin_shutdown, crash_shutdown, ... */
+    ngx_string("53300"),    /* too_many_connections */
+    ngx_string("40001"),    /* serialization_failure */
+    ngx_string("40P01"),    /* deadlock_detected */
+    ngx_string("57014")     /* query_canceled: the statement_timeout */
+};
+
+
+#if (NGX_DEBUG)
+
+/* in the order of ngx_http_leadlist_close_e */
+
+static const char  *ngx_http_leadlist_pool_close_reasons[] = {
+    "failed connect",
+    "broken",
+    "dead idle",
+    "idle lost",
+    "idle timeout",
+    "surplus idle",
+    "unclean",
+    "expired",
+    "exiting"
+};
+
+#endif
 
 
 ngx_int_t
-ngx_http_leadlist_pg_init_pool(ngx_cycle_t *cycle,
+ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
     ngx_http_leadlist_srv_conf_t *lscf)
 {
     ngx_http_leadlist_pool_t  *pool;
@@ -143,41 +210,29 @@ ngx_http_leadlist_pg_init_pool(ngx_cycle_t *cycle,
 
 
 void
-ngx_http_leadlist_pg_close_pool(ngx_http_leadlist_srv_conf_t *lscf)
+ngx_http_leadlist_pool_destroy(ngx_http_leadlist_srv_conf_t *lscf)
 {
-    ngx_queue_t                *q;
-    ngx_http_leadlist_pool_t   *pool;
-    ngx_http_leadlist_conn_t   *lc;
+    ngx_queue_t               *q;
+    ngx_http_leadlist_pool_t  *pool;
 
     pool = lscf->pool;
     if (pool == NULL) {
         return;
     }
 
-    while (!ngx_queue_empty(&pool->idle)) {
-        q = ngx_queue_head(&pool->idle);
-        lc = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
-        ngx_http_leadlist_close(lc);
-    }
+    ngx_http_leadlist_pool_close_idle(pool, NGX_HTTP_LEADLIST_CLOSE_EXITING);
 
     while (!ngx_queue_empty(&pool->active)) {
         q = ngx_queue_head(&pool->active);
-        lc = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
-
-        if (lc->query) {
-            lc->query->conn = NULL;
-            lc->query = NULL;
-        }
-
-        ngx_http_leadlist_close(lc);
+        ngx_http_leadlist_pool_close(ngx_queue_data(q,
+                                         ngx_http_leadlist_conn_t, queue),
+                                     NGX_HTTP_LEADLIST_CLOSE_EXITING);
     }
 }
 
 
-/* NGX_AGAIN: q->handler will be called; else the HTTP status to answer */
-
 ngx_int_t
-ngx_http_leadlist_pg_run(ngx_http_leadlist_query_t *q)
+ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 {
     ngx_http_leadlist_pool_t  *pool;
     ngx_http_leadlist_conn_t  *lc;
@@ -188,57 +243,51 @@ ngx_http_leadlist_pg_run(ngx_http_leadlist_query_t *q)
     q->event.log = q->request->connection->log;
 
     for ( ;; ) {
-        lc = ngx_http_leadlist_get_idle(pool);
+        lc = ngx_http_leadlist_pool_get_idle(pool);
         if (lc == NULL) {
             break;
         }
 
-        if (ngx_http_leadlist_send(lc, q) == NGX_OK) {
+        if (ngx_http_leadlist_pool_send(lc, q) == NGX_OK) {
             return NGX_AGAIN;
         }
 
         /* a reused connection that cannot even send: try another */
 
-        lc->query = NULL;
-        q->conn = NULL;
-        ngx_http_leadlist_close(lc);
+        ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
     }
 
     if (pool->nwaiters >= pool->conf->queue) {
-        ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
-                      "leadlist: upstream \"%V\" wait queue is full (%ui), "
-                      "request_id: %V", &pool->conf->upstream->host,
-                      pool->nwaiters, ngx_http_leadlist_request_id(q->request));
+        ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
+                                    "upstream \"%V\" wait queue is full "
+                                    "(%ui)", &pool->conf->upstream->host,
+                                    pool->nwaiters);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    if (ngx_http_leadlist_may_connect(pool, pool->nwaiters + 1)
-        && ngx_http_leadlist_connect(pool) == NGX_DECLINED
+    if (ngx_http_leadlist_pool_may_connect(pool, pool->nwaiters + 1)
+        && ngx_http_leadlist_pool_connect(pool) == NGX_DECLINED
         && pool->connecting == 0)
     {
         /* every server failed a moment ago: fail fast, do not queue */
 
-        ngx_http_leadlist_log_no_server(q);
+        ngx_http_leadlist_pool_log_no_server(q);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    ngx_http_leadlist_enqueue(q);
+    ngx_http_leadlist_pool_enqueue(q);
 
     return NGX_AGAIN;
 }
 
 
-/* the request is going away: forget it everywhere, whatever its state */
-
 void
-ngx_http_leadlist_pg_detach(ngx_http_leadlist_query_t *q)
+ngx_http_leadlist_pool_detach(ngx_http_leadlist_query_t *q)
 {
     ngx_http_leadlist_conn_t  *lc;
 
     if (q->queued) {
-        ngx_queue_remove(&q->queue);
-        q->conf->pool->nwaiters--;
-        q->queued = 0;
+        ngx_http_leadlist_pool_dequeue(q);
     }
 
     if (q->event.timer_set) {
@@ -270,7 +319,7 @@ ngx_http_leadlist_pg_detach(ngx_http_leadlist_query_t *q)
 
 
 static ngx_http_leadlist_conn_t *
-ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
+ngx_http_leadlist_pool_get_idle(ngx_http_leadlist_pool_t *pool)
 {
     ngx_queue_t               *q;
     ngx_http_leadlist_conn_t  *lc;
@@ -287,10 +336,9 @@ ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
 
         lc->state = NGX_HTTP_LEADLIST_BUSY;
 
-        if (ngx_http_leadlist_idle_usable(lc) != NGX_OK) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pool->log, 0,
-                           "leadlist close dead idle %V", &lc->server->name);
-            ngx_http_leadlist_close(lc);
+        if (ngx_http_leadlist_pool_idle_usable(lc) != NGX_OK) {
+            ngx_http_leadlist_pool_close(lc,
+                                         NGX_HTTP_LEADLIST_CLOSE_DEAD_IDLE);
             continue;
         }
 
@@ -315,18 +363,18 @@ ngx_http_leadlist_get_idle(ngx_http_leadlist_pool_t *pool)
  */
 
 static ngx_int_t
-ngx_http_leadlist_idle_usable(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_idle_usable(ngx_http_leadlist_conn_t *lc)
 {
     ngx_connection_t  *c;
+
+    if (ngx_http_leadlist_pool_expired(lc)) {
+        return NGX_DECLINED;
+    }
 
     c = lc->connection;
 
     if (c->read->ready || c->read->pending_eof || c->close || lc->doomed) {
-        return ngx_http_leadlist_idle_alive(lc);
-    }
-
-    if (ngx_current_msec - lc->start > lc->pool->conf->keepalive_time) {
-        return NGX_DECLINED;
+        return ngx_http_leadlist_pool_idle_alive(lc);
     }
 
     return NGX_OK;
@@ -339,7 +387,7 @@ ngx_http_leadlist_idle_usable(ngx_http_leadlist_conn_t *lc)
  */
 
 static ngx_int_t
-ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_idle_alive(ngx_http_leadlist_conn_t *lc)
 {
     u_char             buf[1];
     ssize_t            n;
@@ -350,11 +398,9 @@ ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc)
 
     c = lc->connection;
 
-    if (lc->doomed || c->close || c->read->pending_eof) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_current_msec - lc->start > lc->pool->conf->keepalive_time) {
+    if (lc->doomed || c->close || c->read->pending_eof
+        || ngx_http_leadlist_pool_expired(lc))
+    {
         return NGX_DECLINED;
     }
 
@@ -391,13 +437,27 @@ ngx_http_leadlist_idle_alive(ngx_http_leadlist_conn_t *lc)
 }
 
 
+/* past leadlist_pg_keepalive_time or _requests: not to be used again */
+
+static ngx_uint_t
+ngx_http_leadlist_pool_expired(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_http_leadlist_srv_conf_t  *conf;
+
+    conf = lc->pool->conf;
+
+    return lc->requests >= conf->keepalive_requests
+           || ngx_current_msec - lc->start > conf->keepalive_time;
+}
+
+
 /*
  * a new connect is due when fewer are under way than queries wait for
  * one, within the caps on open connections and on concurrent connects
  */
 
 static ngx_uint_t
-ngx_http_leadlist_may_connect(ngx_http_leadlist_pool_t *pool,
+ngx_http_leadlist_pool_may_connect(ngx_http_leadlist_pool_t *pool,
     ngx_uint_t waiting)
 {
     return pool->open < pool->conf->max
@@ -407,26 +467,25 @@ ngx_http_leadlist_may_connect(ngx_http_leadlist_pool_t *pool,
 
 
 static void
-ngx_http_leadlist_log_no_server(ngx_http_leadlist_query_t *q)
+ngx_http_leadlist_pool_log_no_server(ngx_http_leadlist_query_t *q)
 {
-    ngx_log_error(NGX_LOG_ERR, q->event.log, 0,
-                  "leadlist: no PostgreSQL server of upstream \"%V\" is "
-                  "available, request_id: %V", &q->conf->upstream->host,
-                  ngx_http_leadlist_request_id(q->request));
+    ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
+                                "no PostgreSQL server of upstream \"%V\" is "
+                                "available", &q->conf->upstream->host);
 }
 
 
 /* NGX_OK: a connect started; NGX_DECLINED: no server to try now */
 
 static ngx_int_t
-ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool)
+ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
 {
     PGconn                      *pg;
     ngx_http_leadlist_conn_t    *lc;
     ngx_http_leadlist_server_t  *server;
 
     for ( ;; ) {
-        server = ngx_http_leadlist_next_server(pool);
+        server = ngx_http_leadlist_pool_next_server(pool);
         if (server == NULL) {
             return NGX_DECLINED;
         }
@@ -456,13 +515,13 @@ ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool)
 
         if (PQstatus(pg) == CONNECTION_BAD
             || PQsetnonblocking(pg, 1) != 0
-            || ngx_http_leadlist_register(lc) != NGX_OK)
+            || ngx_http_leadlist_pool_register(lc) != NGX_OK)
         {
-            ngx_http_leadlist_connect_failed(lc, "could not start");
+            ngx_http_leadlist_pool_connect_failed(lc, "could not start");
             continue;
         }
 
-        PQsetNoticeReceiver(pg, ngx_http_leadlist_notice, lc);
+        PQsetNoticeReceiver(pg, ngx_http_leadlist_pool_notice, lc);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
                        "leadlist connect %V fd:%d", &server->name,
@@ -474,7 +533,7 @@ ngx_http_leadlist_connect(ngx_http_leadlist_pool_t *pool)
 
 
 static ngx_http_leadlist_server_t *
-ngx_http_leadlist_next_server(ngx_http_leadlist_pool_t *pool)
+ngx_http_leadlist_pool_next_server(ngx_http_leadlist_pool_t *pool)
 {
     ngx_uint_t                   i, n;
     ngx_http_leadlist_server_t  *server;
@@ -502,7 +561,7 @@ ngx_http_leadlist_next_server(ngx_http_leadlist_pool_t *pool)
  */
 
 static ngx_int_t
-ngx_http_leadlist_register(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_register(ngx_http_leadlist_conn_t *lc)
 {
     ngx_socket_t       fd;
     ngx_connection_t  *c;
@@ -521,8 +580,8 @@ ngx_http_leadlist_register(ngx_http_leadlist_conn_t *lc)
     c->data = lc;
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
 
-    c->read->handler = ngx_http_leadlist_connect_handler;
-    c->write->handler = ngx_http_leadlist_connect_handler;
+    c->read->handler = ngx_http_leadlist_pool_connect_handler;
+    c->write->handler = ngx_http_leadlist_pool_connect_handler;
     c->read->log = c->log;
     c->write->log = c->log;
 
@@ -549,7 +608,7 @@ ngx_http_leadlist_register(ngx_http_leadlist_conn_t *lc)
 
 
 static void
-ngx_http_leadlist_connect_handler(ngx_event_t *ev)
+ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev)
 {
     ngx_connection_t          *c;
     ngx_http_leadlist_conn_t  *lc;
@@ -559,7 +618,7 @@ ngx_http_leadlist_connect_handler(ngx_event_t *ev)
     lc = c->data;
 
     if (c->read->timedout) {
-        ngx_http_leadlist_connect_failed(lc, "timed out");
+        ngx_http_leadlist_pool_connect_failed(lc, "timed out");
         return;
     }
 
@@ -573,7 +632,7 @@ ngx_http_leadlist_connect_handler(ngx_event_t *ev)
         st = PQconnectPoll(lc->pg);
 
         if (st == PGRES_POLLING_FAILED) {
-            ngx_http_leadlist_connect_failed(lc, PQerrorMessage(lc->pg));
+            ngx_http_leadlist_pool_connect_failed(lc, PQerrorMessage(lc->pg));
             return;
         }
 
@@ -592,9 +651,10 @@ ngx_http_leadlist_connect_handler(ngx_event_t *ev)
         {
             ngx_close_connection(c);
 
-            if (ngx_http_leadlist_register(lc) != NGX_OK) {
+            if (ngx_http_leadlist_pool_register(lc) != NGX_OK) {
                 lc->connection = NULL;
-                ngx_http_leadlist_connect_failed(lc, "could not register");
+                ngx_http_leadlist_pool_connect_failed(lc,
+                                                      "could not register");
             }
 
             return;
@@ -622,12 +682,12 @@ ngx_http_leadlist_connect_handler(ngx_event_t *ev)
                    "leadlist connected %V", &lc->server->name);
 
     ngx_queue_remove(&lc->queue);
-    ngx_http_leadlist_release(lc);
+    ngx_http_leadlist_pool_release(lc);
 }
 
 
 static void
-ngx_http_leadlist_connect_failed(ngx_http_leadlist_conn_t *lc,
+ngx_http_leadlist_pool_connect_failed(ngx_http_leadlist_conn_t *lc,
     const char *why)
 {
     ngx_msec_t                   backoff;
@@ -637,18 +697,18 @@ ngx_http_leadlist_connect_failed(ngx_http_leadlist_conn_t *lc,
     pool = lc->pool;
     server = lc->server;
 
-    ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "could not connect", why);
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "could not connect", why);
 
     /* backoff: 50ms doubling to 1s, with +-20% jitter against storms */
 
     server->fails++;
-    backoff = 50 << ngx_min(server->fails - 1, 5);
+    backoff = NGX_HTTP_LEADLIST_BACKOFF_MIN << ngx_min(server->fails - 1, 5);
     backoff = ngx_min(backoff, NGX_HTTP_LEADLIST_BACKOFF_MAX);
     backoff = backoff * 8 / 10 + ngx_random() % (backoff * 4 / 10 + 1);
     server->retry_at = ngx_current_msec + backoff;
 
-    ngx_http_leadlist_close(lc);
-    ngx_http_leadlist_dispatch(pool);
+    ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
+    ngx_http_leadlist_pool_dispatch(pool);
 }
 
 
@@ -659,19 +719,18 @@ ngx_http_leadlist_connect_failed(ngx_http_leadlist_conn_t *lc,
  */
 
 static void
-ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool)
+ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 {
-    ngx_queue_t                *qu;
     ngx_http_leadlist_conn_t   *lc;
     ngx_http_leadlist_query_t  *q;
 
     while (!ngx_queue_empty(&pool->waiters)) {
 
-        lc = ngx_http_leadlist_get_idle(pool);
+        lc = ngx_http_leadlist_pool_get_idle(pool);
 
         if (lc == NULL) {
-            if (ngx_http_leadlist_may_connect(pool, pool->nwaiters)
-                && ngx_http_leadlist_connect(pool) == NGX_OK)
+            if (ngx_http_leadlist_pool_may_connect(pool, pool->nwaiters)
+                && ngx_http_leadlist_pool_connect(pool) == NGX_OK)
             {
                 continue;
             }
@@ -679,50 +738,29 @@ ngx_http_leadlist_dispatch(ngx_http_leadlist_pool_t *pool)
             break;
         }
 
-        qu = ngx_queue_head(&pool->waiters);
-        q = ngx_queue_data(qu, ngx_http_leadlist_query_t, queue);
+        q = ngx_http_leadlist_pool_next_waiter(pool);
 
-        ngx_queue_remove(qu);
-        pool->nwaiters--;
-        q->queued = 0;
-
-        if (q->event.timer_set) {
-            ngx_del_timer(&q->event);
-        }
-
-        if (ngx_http_leadlist_send(lc, q) != NGX_OK) {
-            lc->query = NULL;
-            q->conn = NULL;
-            ngx_http_leadlist_close(lc);
-            ngx_http_leadlist_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
+        if (ngx_http_leadlist_pool_send(lc, q) != NGX_OK) {
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
+            ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
         }
     }
 
-    if (ngx_queue_empty(&pool->waiters) || pool->connecting) {
+    if (pool->connecting || pool->open >= pool->conf->max) {
         return;
     }
 
-    if (pool->open < pool->conf->max) {
+    /* connects failed and every server waits out its backoff */
 
-        /* connects failed and every server waits out its backoff */
-
-        while (!ngx_queue_empty(&pool->waiters)) {
-            qu = ngx_queue_head(&pool->waiters);
-            q = ngx_queue_data(qu, ngx_http_leadlist_query_t, queue);
-
-            ngx_queue_remove(qu);
-            pool->nwaiters--;
-            q->queued = 0;
-
-            ngx_http_leadlist_log_no_server(q);
-            ngx_http_leadlist_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
-        }
+    while ((q = ngx_http_leadlist_pool_next_waiter(pool)) != NULL) {
+        ngx_http_leadlist_pool_log_no_server(q);
+        ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
 }
 
 
 static void
-ngx_http_leadlist_enqueue(ngx_http_leadlist_query_t *q)
+ngx_http_leadlist_pool_enqueue(ngx_http_leadlist_query_t *q)
 {
     ngx_http_leadlist_pool_t  *pool;
 
@@ -732,13 +770,46 @@ ngx_http_leadlist_enqueue(ngx_http_leadlist_query_t *q)
     pool->nwaiters++;
     q->queued = 1;
 
-    q->event.handler = ngx_http_leadlist_wait_handler;
+    q->event.handler = ngx_http_leadlist_pool_wait_handler;
     ngx_add_timer(&q->event, pool->conf->queue_timeout);
 }
 
 
+/* the longest waiting query, out of the queue; NULL: none waits */
+
+static ngx_http_leadlist_query_t *
+ngx_http_leadlist_pool_next_waiter(ngx_http_leadlist_pool_t *pool)
+{
+    ngx_http_leadlist_query_t  *q;
+
+    if (ngx_queue_empty(&pool->waiters)) {
+        return NULL;
+    }
+
+    q = ngx_queue_data(ngx_queue_head(&pool->waiters),
+                       ngx_http_leadlist_query_t, queue);
+
+    ngx_http_leadlist_pool_dequeue(q);
+
+    return q;
+}
+
+
 static void
-ngx_http_leadlist_wait_handler(ngx_event_t *ev)
+ngx_http_leadlist_pool_dequeue(ngx_http_leadlist_query_t *q)
+{
+    ngx_queue_remove(&q->queue);
+    q->conf->pool->nwaiters--;
+    q->queued = 0;
+
+    if (q->event.timer_set) {
+        ngx_del_timer(&q->event);
+    }
+}
+
+
+static void
+ngx_http_leadlist_pool_wait_handler(ngx_event_t *ev)
 {
     ngx_connection_t           *c;
     ngx_http_request_t         *r;
@@ -748,14 +819,12 @@ ngx_http_leadlist_wait_handler(ngx_event_t *ev)
     r = q->request;
     c = r->connection;
 
-    ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                  "leadlist: no PostgreSQL connection of upstream \"%V\" "
-                  "within %Mms, request_id: %V", &q->conf->upstream->host,
-                  q->conf->queue_timeout, ngx_http_leadlist_request_id(r));
+    ngx_http_leadlist_log_error(NGX_LOG_ERR, r,
+                                "no PostgreSQL connection of upstream \"%V\" "
+                                "within %Mms", &q->conf->upstream->host,
+                                q->conf->queue_timeout);
 
-    ngx_queue_remove(&q->queue);
-    q->conf->pool->nwaiters--;
-    q->queued = 0;
+    ngx_http_leadlist_pool_dequeue(q);
 
     q->status = NGX_HTTP_SERVICE_UNAVAILABLE;
     q->handler(q);
@@ -771,7 +840,7 @@ ngx_http_leadlist_wait_handler(ngx_event_t *ev)
  */
 
 static ngx_int_t
-ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
+ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_query_t *q)
 {
     PGconn            *pg;
@@ -789,8 +858,8 @@ ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
     c->log = q->request->connection->log;
     c->read->log = c->log;
     c->write->log = c->log;
-    c->read->handler = ngx_http_leadlist_busy_handler;
-    c->write->handler = ngx_http_leadlist_busy_handler;
+    c->read->handler = ngx_http_leadlist_pool_busy_handler;
+    c->write->handler = ngx_http_leadlist_pool_busy_handler;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "leadlist send fd:%d backend:%d request:%ui prepared:%d",
@@ -820,7 +889,7 @@ ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
     c->read->cancelable = 0;
     ngx_add_timer(c->read, lc->pool->conf->query_timeout);
 
-    if (ngx_http_leadlist_flush(lc) == NGX_ERROR) {
+    if (ngx_http_leadlist_pool_flush(lc) == NGX_ERROR) {
         ngx_del_timer(c->read);
         goto failed;
     }
@@ -829,14 +898,14 @@ ngx_http_leadlist_send(ngx_http_leadlist_conn_t *lc,
 
 failed:
 
-    ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "could not send",
-                             PQerrorMessage(pg));
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "could not send",
+                               PQerrorMessage(pg));
     return NGX_ERROR;
 }
 
 
 static ngx_int_t
-ngx_http_leadlist_flush(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc)
 {
     int  rc;
 
@@ -853,7 +922,7 @@ ngx_http_leadlist_flush(ngx_http_leadlist_conn_t *lc)
 
 
 static void
-ngx_http_leadlist_busy_handler(ngx_event_t *ev)
+ngx_http_leadlist_pool_busy_handler(ngx_event_t *ev)
 {
     ngx_connection_t          *c, *rc;
     ngx_http_leadlist_conn_t  *lc;
@@ -864,26 +933,26 @@ ngx_http_leadlist_busy_handler(ngx_event_t *ev)
 
     if (c->read->timedout) {
         c->read->timedout = 0;
-        ngx_http_leadlist_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "query timed out");
+        ngx_http_leadlist_pool_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "query timed out");
         goto done;
     }
 
-    if (lc->flushing && ngx_http_leadlist_flush(lc) != NGX_OK) {
-        ngx_http_leadlist_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               PQerrorMessage(lc->pg));
+    if (lc->flushing && ngx_http_leadlist_pool_flush(lc) != NGX_OK) {
+        ngx_http_leadlist_pool_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    PQerrorMessage(lc->pg));
         goto done;
     }
 
-    switch (ngx_http_leadlist_consume(lc)) {
+    switch (ngx_http_leadlist_pool_consume(lc)) {
 
     case NGX_ERROR:
-        ngx_http_leadlist_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               PQerrorMessage(lc->pg));
+        ngx_http_leadlist_pool_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    PQerrorMessage(lc->pg));
         break;
 
     case NGX_OK:
-        ngx_http_leadlist_finish(lc);
+        ngx_http_leadlist_pool_finish(lc);
         break;
 
     default: /* NGX_AGAIN */
@@ -905,7 +974,7 @@ done:
  */
 
 static ngx_int_t
-ngx_http_leadlist_consume(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_consume(ngx_http_leadlist_conn_t *lc)
 {
     int         avail;
     ngx_int_t   rc;
@@ -917,7 +986,7 @@ ngx_http_leadlist_consume(ngx_http_leadlist_conn_t *lc)
             return NGX_ERROR;
         }
 
-        rc = ngx_http_leadlist_read_results(lc);
+        rc = ngx_http_leadlist_pool_read_results(lc);
         if (rc != NGX_AGAIN) {
             return rc;
         }
@@ -938,7 +1007,7 @@ ngx_http_leadlist_consume(ngx_http_leadlist_conn_t *lc)
 
 
 static ngx_int_t
-ngx_http_leadlist_read_results(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_read_results(ngx_http_leadlist_conn_t *lc)
 {
     PGresult  *res;
 
@@ -1004,7 +1073,7 @@ ngx_http_leadlist_read_results(ngx_http_leadlist_conn_t *lc)
 
 
 static void
-ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
 {
     ngx_uint_t                  status;
     ngx_http_leadlist_query_t  *q;
@@ -1017,10 +1086,10 @@ ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc)
     status = 0;
 
     if (lc->error) {
-        status = ngx_http_leadlist_sqlstate_status(lc->error);
+        status = ngx_http_leadlist_pool_sqlstate_status(lc->error);
 
-        ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "statement failed",
-                                 PQresultErrorMessage(lc->error));
+        ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "statement failed",
+                                   PQresultErrorMessage(lc->error));
         PQclear(lc->error);
         lc->error = NULL;
 
@@ -1031,8 +1100,8 @@ ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc)
 
     } else if (lc->result == NULL) {
         status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "statement returned",
-                                 "no rows");
+        ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "statement returned",
+                                   "no rows");
     }
 
     lc->query = NULL;
@@ -1048,10 +1117,10 @@ ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc)
     lc->result = NULL;
 
     ngx_queue_remove(&lc->queue);
-    ngx_http_leadlist_release(lc);
+    ngx_http_leadlist_pool_release(lc);
 
     if (q) {
-        ngx_http_leadlist_complete(q, status);
+        ngx_http_leadlist_pool_complete(q, status);
     }
 }
 
@@ -1059,7 +1128,7 @@ ngx_http_leadlist_finish(ngx_http_leadlist_conn_t *lc)
 /* the connection is in an unknown state: close it, answer the request */
 
 static void
-ngx_http_leadlist_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
+ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     const char *why)
 {
     ngx_http_leadlist_pool_t   *pool;
@@ -1068,20 +1137,14 @@ ngx_http_leadlist_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     pool = lc->pool;
     q = lc->query;
 
-    ngx_http_leadlist_log_pg(lc, NGX_LOG_ERR, "connection failed", why);
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "connection failed", why);
+    ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
 
     if (q) {
-        q->conn = NULL;
-        lc->query = NULL;
+        ngx_http_leadlist_pool_complete(q, status);
     }
 
-    ngx_http_leadlist_close(lc);
-
-    if (q) {
-        ngx_http_leadlist_complete(q, status);
-    }
-
-    ngx_http_leadlist_dispatch(pool);
+    ngx_http_leadlist_pool_dispatch(pool);
 }
 
 
@@ -1092,9 +1155,10 @@ ngx_http_leadlist_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
  */
 
 static ngx_uint_t
-ngx_http_leadlist_sqlstate_status(PGresult *res)
+ngx_http_leadlist_pool_sqlstate_status(PGresult *res)
 {
-    char  *state;
+    char        *state;
+    ngx_uint_t   i;
 
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
@@ -1102,14 +1166,15 @@ ngx_http_leadlist_sqlstate_status(PGresult *res)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    if (ngx_strncmp(state, "08", 2) == 0
-        || ngx_strncmp(state, "57P", 3) == 0
-        || ngx_strcmp(state, "53300") == 0
-        || ngx_strcmp(state, "40001") == 0
-        || ngx_strcmp(state, "40P01") == 0
-        || ngx_strcmp(state, "57014") == 0)
+    for (i = 0; i < sizeof(ngx_http_leadlist_pool_retryable)
+                    / sizeof(ngx_str_t); i++)
     {
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+        if (ngx_strncmp(state, ngx_http_leadlist_pool_retryable[i].data,
+                        ngx_http_leadlist_pool_retryable[i].len)
+            == 0)
+        {
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1117,61 +1182,59 @@ ngx_http_leadlist_sqlstate_status(PGresult *res)
 
 
 /*
- * A connection goes back only when it is known clean: no transaction,
- * nothing pending, not in pipeline mode, within its limits.  Anything
- * else is closed: a ROLLBACK here would be a round trip nobody awaits.
- * A worker that is exiting still serves its waiting requests with it,
- * and closes it only when none is left.
+ * A connection goes back only when it is known clean and within its
+ * limits; anything else is closed: a ROLLBACK here would be a round trip
+ * nobody awaits.  A worker that is exiting still serves its waiting
+ * requests with it, and closes it only when none is left.
  */
 
 static void
-ngx_http_leadlist_release(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_release(ngx_http_leadlist_conn_t *lc)
 {
-    ngx_queue_t                   *q;
-    ngx_http_leadlist_pool_t      *pool;
-    ngx_http_leadlist_srv_conf_t  *conf;
+    ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
-    conf = pool->conf;
 
     ngx_queue_insert_tail(&pool->active, &lc->queue);
 
-    if (lc->doomed
-        || PQstatus(lc->pg) != CONNECTION_OK
-        || PQtransactionStatus(lc->pg) != PQTRANS_IDLE
-        || PQpipelineStatus(lc->pg) != PQ_PIPELINE_OFF
-        || PQisBusy(lc->pg)
-        || lc->flushing
-        || lc->requests >= conf->keepalive_requests
-        || ngx_current_msec - lc->start > conf->keepalive_time)
-    {
-        ngx_http_leadlist_close(lc);
-        ngx_http_leadlist_dispatch(pool);
-        return;
+    if (!ngx_http_leadlist_pool_clean(lc)) {
+        ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_UNCLEAN);
+
+    } else if (ngx_http_leadlist_pool_expired(lc)) {
+        ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_EXPIRED);
+
+    } else {
+        ngx_http_leadlist_pool_keep_idle(lc);
     }
 
-    ngx_http_leadlist_keep_idle(lc);
-    ngx_http_leadlist_dispatch(pool);
+    ngx_http_leadlist_pool_dispatch(pool);
 
-    if (!ngx_exiting && !ngx_terminate) {
-        return;
-    }
-
-    while (!ngx_queue_empty(&pool->idle)) {
-        q = ngx_queue_head(&pool->idle);
-        ngx_http_leadlist_close(ngx_queue_data(q, ngx_http_leadlist_conn_t,
-                                               queue));
+    if (ngx_exiting || ngx_terminate) {
+        ngx_http_leadlist_pool_close_idle(pool,
+                                          NGX_HTTP_LEADLIST_CLOSE_EXITING);
     }
 }
 
 
-static void
-ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc)
+/* no transaction, nothing pending, not in pipeline mode */
+
+static ngx_uint_t
+ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc)
 {
-    ngx_queue_t               *q;
+    return !lc->doomed
+           && !lc->flushing
+           && PQstatus(lc->pg) == CONNECTION_OK
+           && PQtransactionStatus(lc->pg) == PQTRANS_IDLE
+           && PQpipelineStatus(lc->pg) == PQ_PIPELINE_OFF
+           && !PQisBusy(lc->pg);
+}
+
+
+static void
+ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
+{
     ngx_connection_t          *c;
     ngx_http_leadlist_pool_t  *pool;
-    ngx_http_leadlist_conn_t  *last;
 
     pool = lc->pool;
     c = lc->connection;
@@ -1186,8 +1249,8 @@ ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc)
     c->log = pool->log;
     c->read->log = pool->log;
     c->write->log = pool->log;
-    c->read->handler = ngx_http_leadlist_idle_handler;
-    c->write->handler = ngx_http_leadlist_dummy_handler;
+    c->read->handler = ngx_http_leadlist_pool_idle_handler;
+    c->write->handler = ngx_http_leadlist_pool_dummy_handler;
 
     /* an idle timer must not hold a gracefully exiting worker */
 
@@ -1203,18 +1266,17 @@ ngx_http_leadlist_keep_idle(ngx_http_leadlist_conn_t *lc)
 
     /* beyond leadlist_pg_keepalive, the least recently used one goes */
 
-    if (pool->nidle > pool->conf->keepalive
-        && !ngx_queue_empty(&pool->idle))
-    {
-        q = ngx_queue_last(&pool->idle);
-        last = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
-        ngx_http_leadlist_close(last);
+    if (pool->nidle > pool->conf->keepalive) {
+        ngx_http_leadlist_pool_close(ngx_queue_data(
+                                         ngx_queue_last(&pool->idle),
+                                         ngx_http_leadlist_conn_t, queue),
+                                     NGX_HTTP_LEADLIST_CLOSE_SURPLUS);
     }
 }
 
 
 static void
-ngx_http_leadlist_idle_handler(ngx_event_t *ev)
+ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev)
 {
     ngx_connection_t          *c;
     ngx_http_leadlist_pool_t  *pool;
@@ -1224,20 +1286,44 @@ ngx_http_leadlist_idle_handler(ngx_event_t *ev)
     lc = c->data;
     pool = lc->pool;
 
-    if (!ev->timedout && ngx_http_leadlist_idle_alive(lc) == NGX_OK) {
+    if (ev->timedout) {
+        ngx_http_leadlist_pool_close(lc,
+                                     NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT);
+
+    } else if (ngx_http_leadlist_pool_idle_alive(lc) == NGX_OK) {
         return;
+
+    } else {
+        ngx_http_leadlist_pool_close(lc, c->close
+                                         ? NGX_HTTP_LEADLIST_CLOSE_EXITING
+                                         : NGX_HTTP_LEADLIST_CLOSE_IDLE_LOST);
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "leadlist close idle %V", &lc->server->name);
-
-    ngx_http_leadlist_close(lc);
-    ngx_http_leadlist_dispatch(pool);
+    ngx_http_leadlist_pool_dispatch(pool);
 }
 
 
 static void
-ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_close_idle(ngx_http_leadlist_pool_t *pool,
+    ngx_http_leadlist_close_e why)
+{
+    while (!ngx_queue_empty(&pool->idle)) {
+        ngx_http_leadlist_pool_close(ngx_queue_data(
+                                         ngx_queue_head(&pool->idle),
+                                         ngx_http_leadlist_conn_t, queue),
+                                     why);
+    }
+}
+
+
+/*
+ * The one way a connection goes: a query it served, if any, is unlinked
+ * from it first (whoever closes it answers that query, if anyone does).
+ */
+
+static void
+ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_close_e why)
 {
     ngx_uint_t                 flags;
     ngx_connection_t          *c;
@@ -1245,6 +1331,16 @@ ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc)
 
     pool = lc->pool;
     c = lc->connection;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                   "leadlist close %s %V",
+                   ngx_http_leadlist_pool_close_reasons[why],
+                   &lc->server->name);
+
+    if (lc->query) {
+        lc->query->conn = NULL;
+        lc->query = NULL;
+    }
 
     ngx_queue_remove(&lc->queue);
 
@@ -1301,7 +1397,8 @@ ngx_http_leadlist_close(ngx_http_leadlist_conn_t *lc)
 
 
 static void
-ngx_http_leadlist_complete(ngx_http_leadlist_query_t *q, ngx_uint_t status)
+ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
+    ngx_uint_t status)
 {
     q->status = status;
 
@@ -1309,13 +1406,13 @@ ngx_http_leadlist_complete(ngx_http_leadlist_query_t *q, ngx_uint_t status)
         ngx_del_timer(&q->event);
     }
 
-    q->event.handler = ngx_http_leadlist_complete_handler;
+    q->event.handler = ngx_http_leadlist_pool_complete_handler;
     ngx_post_event(&q->event, &ngx_posted_events);
 }
 
 
 static void
-ngx_http_leadlist_complete_handler(ngx_event_t *ev)
+ngx_http_leadlist_pool_complete_handler(ngx_event_t *ev)
 {
     ngx_connection_t           *c;
     ngx_http_leadlist_query_t  *q;
@@ -1336,7 +1433,7 @@ ngx_http_leadlist_complete_handler(ngx_event_t *ev)
  */
 
 static void
-ngx_http_leadlist_notice(void *arg, const PGresult *res)
+ngx_http_leadlist_pool_notice(void *arg, const PGresult *res)
 {
     char                      *severity;
     ngx_http_leadlist_conn_t  *lc = arg;
@@ -1349,19 +1446,18 @@ ngx_http_leadlist_notice(void *arg, const PGresult *res)
         lc->doomed = 1;
     }
 
-    ngx_http_leadlist_log_pg(lc, NGX_LOG_NOTICE, "notice",
-                             PQresultErrorMessage(res));
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_NOTICE, "notice",
+                               PQresultErrorMessage(res));
 }
 
 
 /* one log line: libpq's messages end with, and may hold, newlines */
 
 static void
-ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
+ngx_http_leadlist_pool_log(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
     const char *what, const char *msg)
 {
-    u_char      buf[512], *p, *last;
-    ngx_str_t  *id;
+    u_char     buf[512], *p, *last;
     ngx_log_t  *log;
 
     p = buf;
@@ -1383,15 +1479,14 @@ ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
         p--;
     }
 
-    log = lc->connection ? lc->connection->log : lc->pool->log;
-
     if (lc->query) {
-        id = ngx_http_leadlist_request_id(lc->query->request);
-        ngx_log_error(level, log, 0,
-                      "leadlist: PostgreSQL %V %s: %*s, request_id: %V",
-                      &lc->server->name, what, p - buf, buf, id);
+        ngx_http_leadlist_log_error(level, lc->query->request,
+                                    "PostgreSQL %V %s: %*s",
+                                    &lc->server->name, what, p - buf, buf);
         return;
     }
+
+    log = lc->connection ? lc->connection->log : lc->pool->log;
 
     ngx_log_error(level, log, 0, "leadlist: PostgreSQL %V %s: %*s",
                   &lc->server->name, what, p - buf, buf);
@@ -1399,6 +1494,6 @@ ngx_http_leadlist_log_pg(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
 
 
 static void
-ngx_http_leadlist_dummy_handler(ngx_event_t *ev)
+ngx_http_leadlist_pool_dummy_handler(ngx_event_t *ev)
 {
 }

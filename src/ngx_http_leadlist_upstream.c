@@ -1,0 +1,897 @@
+
+/*
+ * Copyright (C) leadlist authors
+ */
+
+
+/* The leadlist_pg_* upstream blocks: directives, conninfo, pools' birth. */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <libpq-fe.h>
+
+#include "ngx_http_leadlist.h"
+#include "ngx_http_leadlist_pool.h"
+#include "ngx_http_leadlist_upstream.h"
+#include "ngx_http_leadlist_util.h"
+
+
+/*
+ * The server's statement_timeout is set this far below
+ * leadlist_pg_query_timeout, so that a slow statement is cancelled by
+ * PostgreSQL itself and its connection stays usable.
+ */
+
+#define NGX_HTTP_LEADLIST_STMT_MARGIN  500
+
+/*
+ * Should the module give up on a statement first, the server notices the
+ * closed connection within a second and cancels it (PostgreSQL 14+;
+ * libpq 15's only cancel call would block the worker).
+ */
+
+#define NGX_HTTP_LEADLIST_CHECK_INTERVAL  "client_connection_check_interval"
+#define NGX_HTTP_LEADLIST_CHECK_OPTION                                       \
+    " -c " NGX_HTTP_LEADLIST_CHECK_INTERVAL "=1000"
+
+#define NGX_HTTP_LEADLIST_STMT_TIMEOUT    "statement_timeout"
+
+
+/* what a conninfo says that the module completes or names it by */
+
+typedef struct {
+    ngx_str_t                     host;
+    ngx_str_t                     port;
+    ngx_str_t                     db;
+    ngx_str_t                     options;
+    unsigned                      has_addr:1;
+    unsigned                      has_gss:1;
+    unsigned                      has_app:1;
+} ngx_http_leadlist_conninfo_t;
+
+
+static ngx_http_leadlist_srv_conf_t **ngx_http_leadlist_upstream_all(
+    ngx_cycle_t *cycle, ngx_uint_t *n);
+static ngx_http_leadlist_srv_conf_t *ngx_http_leadlist_upstream_claim(
+    ngx_conf_t *cf);
+static ngx_int_t ngx_http_leadlist_upstream_init(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_leadlist_upstream_check(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
+    ngx_http_leadlist_srv_conf_t *lscf);
+static ngx_int_t ngx_http_leadlist_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_leadlist_upstream_finish_server(ngx_conf_t *cf,
+    ngx_http_leadlist_srv_conf_t *lscf, ngx_http_leadlist_server_t *server);
+static void ngx_http_leadlist_upstream_scan(ngx_array_t *conninfo,
+    ngx_http_leadlist_conninfo_t *ci);
+static ngx_int_t ngx_http_leadlist_upstream_options(ngx_conf_t *cf,
+    ngx_http_leadlist_srv_conf_t *lscf, ngx_str_t *options);
+static ngx_int_t ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
+    ngx_http_leadlist_server_t *server, ngx_http_leadlist_conninfo_t *ci,
+    ngx_str_t *addrs);
+static ngx_int_t ngx_http_leadlist_upstream_statement_timeout(
+    ngx_str_t *options, ngx_msec_t *timeout);
+static ngx_int_t ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf,
+    ngx_str_t *hosts, ngx_str_t *addrs);
+static ngx_int_t ngx_http_leadlist_upstream_parse(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *conninfo, ngx_array_t *kv);
+static ngx_int_t ngx_http_leadlist_upstream_strdup(ngx_pool_t *pool,
+    const char *s, ngx_str_t *to);
+
+
+void *
+ngx_http_leadlist_upstream_create_conf(ngx_conf_t *cf)
+{
+    ngx_http_leadlist_srv_conf_t  *lscf;
+
+    lscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_leadlist_srv_conf_t));
+    if (lscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lscf->servers = NULL;
+     *     lscf->upstream = NULL;
+     *     lscf->pool = NULL;
+     */
+
+    lscf->keepalive = NGX_CONF_UNSET_UINT;
+    lscf->max = NGX_CONF_UNSET_UINT;
+    lscf->queue = NGX_CONF_UNSET_UINT;
+    lscf->connect_concurrency = NGX_CONF_UNSET_UINT;
+    lscf->keepalive_requests = NGX_CONF_UNSET_UINT;
+    lscf->queue_timeout = NGX_CONF_UNSET_MSEC;
+    lscf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    lscf->query_timeout = NGX_CONF_UNSET_MSEC;
+    lscf->keepalive_timeout = NGX_CONF_UNSET_MSEC;
+    lscf->keepalive_time = NGX_CONF_UNSET_MSEC;
+
+    return lscf;
+}
+
+
+char *
+ngx_http_leadlist_upstream_server(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t                     *value;
+    ngx_http_leadlist_server_t    *server;
+    ngx_http_leadlist_srv_conf_t  *lscf;
+
+    lscf = ngx_http_leadlist_upstream_claim(cf);
+    if (lscf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lscf->servers == NULL) {
+        lscf->servers = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_leadlist_server_t));
+        if (lscf->servers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    server = ngx_array_push(lscf->servers);
+    if (server == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(server, sizeof(ngx_http_leadlist_server_t));
+
+    server->conninfo = ngx_array_create(cf->pool, 8, sizeof(ngx_keyval_t));
+    if (server->conninfo == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_leadlist_upstream_parse(cf, &cmd->name, &value[1],
+                                         server->conninfo)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_leadlist_upstream_queue(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_int_t                      n;
+    ngx_str_t                     *value, s;
+    ngx_http_leadlist_srv_conf_t  *lscf;
+
+    lscf = ngx_http_leadlist_upstream_claim(cf);
+    if (lscf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lscf->queue != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid queue size \"%V\" in \"%V\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    lscf->queue = n;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\"",
+                           &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[2].data + 8;
+    s.len = value[2].len - 8;
+
+    lscf->queue_timeout = ngx_parse_time(&s, 0);
+    if (lscf->queue_timeout == (ngx_msec_t) NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid timeout \"%V\" in \"%V\"",
+                           &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_leadlist_upstream_set_num_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    if (ngx_http_leadlist_upstream_claim(cf) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_leadlist_conf_set_num_slot(cf, cmd, conf);
+}
+
+
+ngx_http_upstream_srv_conf_t *
+ngx_http_leadlist_upstream_add(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_url_t                      u;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *name;
+    u.no_resolve = 1;
+
+    /* init_upstream tells which upstream it was, once all are read */
+
+    uscf = ngx_http_upstream_add(cf, &u, 0);
+    if (uscf == NULL) {
+        return NULL;
+    }
+
+    uscf->peer.init_upstream = ngx_http_leadlist_upstream_init;
+
+    return uscf;
+}
+
+
+ngx_int_t
+ngx_http_leadlist_upstream_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i, n;
+    ngx_http_leadlist_srv_conf_t  **lscfp;
+
+    lscfp = ngx_http_leadlist_upstream_all(cycle, &n);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_leadlist_pool_create(cycle, lscfp[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_leadlist_upstream_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i, n;
+    ngx_http_leadlist_srv_conf_t  **lscfp;
+
+    lscfp = ngx_http_leadlist_upstream_all(cycle, &n);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_leadlist_pool_destroy(lscfp[i]);
+    }
+}
+
+
+/* the upstream blocks that init_upstream found ours, n of them */
+
+static ngx_http_leadlist_srv_conf_t **
+ngx_http_leadlist_upstream_all(ngx_cycle_t *cycle, ngx_uint_t *n)
+{
+    ngx_http_leadlist_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_leadlist_module);
+
+    *n = lmcf ? lmcf->upstreams.nelts : 0;
+
+    return lmcf ? lmcf->upstreams.elts : NULL;
+}
+
+
+/*
+ * Any leadlist directive in an upstream block makes the block ours: the
+ * upstream module wants at least one "server" in a block, so one inert
+ * entry stands for all leadlist_pg_server lines, and init_upstream is
+ * ours instead of round robin.
+ */
+
+static ngx_http_leadlist_srv_conf_t *
+ngx_http_leadlist_upstream_claim(ngx_conf_t *cf)
+{
+    ngx_http_upstream_server_t     *us;
+    ngx_http_upstream_srv_conf_t   *uscf;
+    ngx_http_leadlist_srv_conf_t   *lscf;
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+    lscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_leadlist_module);
+
+    if (lscf->upstream == NULL) {
+        us = ngx_array_push(uscf->servers);
+        if (us == NULL) {
+            return NULL;
+        }
+
+        ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
+        ngx_str_set(&us->name, "leadlist");
+
+        uscf->peer.init_upstream = ngx_http_leadlist_upstream_init;
+        lscf->upstream = uscf;
+    }
+
+    return lscf;
+}
+
+
+/*
+ * Called by the upstream module's init_main_conf for every upstream that
+ * holds leadlist_pg_server or that an endpoint refers to: this is the one
+ * place where a whole upstream block is known.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_init(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                       i;
+    ngx_http_leadlist_server_t      *server;
+    ngx_http_leadlist_srv_conf_t    *lscf, **lscfp;
+    ngx_http_leadlist_main_conf_t   *lmcf;
+
+    if (ngx_http_leadlist_upstream_check(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_leadlist_module);
+    lscf->upstream = us;
+
+    if (ngx_http_leadlist_upstream_defaults(cf, lscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    server = lscf->servers->elts;
+
+    for (i = 0; i < lscf->servers->nelts; i++) {
+        if (ngx_http_leadlist_upstream_finish_server(cf, lscf, &server[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    us->peer.init = ngx_http_leadlist_upstream_init_peer;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_leadlist_module);
+
+    lscfp = ngx_array_push(&lmcf->upstreams);
+    if (lscfp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *lscfp = lscf;
+
+    return NGX_OK;
+}
+
+
+/* a block that exists, holds leadlist_pg_server, and nothing else */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_check(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_leadlist_srv_conf_t  *lscf;
+
+    if (!(us->flags & NGX_HTTP_UPSTREAM_CREATE) || us->srv_conf == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"leadlist_add_prospects\" names unknown upstream "
+                      "\"%V\" in %s:%ui", &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    lscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_leadlist_module);
+
+    if (lscf->servers == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" has no \"leadlist_pg_server\" "
+                      "in %s:%ui", &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    if (us->servers == NULL || us->servers->nelts != 1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"server\" cannot be mixed with "
+                      "\"leadlist_pg_server\" in upstream \"%V\" in %s:%ui",
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* every default of an upstream block, and the checks across directives */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
+    ngx_http_leadlist_srv_conf_t *lscf)
+{
+    ngx_http_upstream_srv_conf_t  *us;
+
+    us = lscf->upstream;
+
+    ngx_conf_init_uint_value(lscf->keepalive, 16);
+    ngx_conf_init_uint_value(lscf->max, ngx_max(lscf->keepalive, 32));
+    ngx_conf_init_uint_value(lscf->queue, 256);
+    ngx_conf_init_uint_value(lscf->connect_concurrency, 4);
+    ngx_conf_init_uint_value(lscf->keepalive_requests, 10000);
+    ngx_conf_init_msec_value(lscf->queue_timeout, 2000);
+    ngx_conf_init_msec_value(lscf->connect_timeout, 5000);
+    ngx_conf_init_msec_value(lscf->query_timeout, 10000);
+    ngx_conf_init_msec_value(lscf->keepalive_timeout, 60000);
+    ngx_conf_init_msec_value(lscf->keepalive_time, 3600000);
+
+    if (lscf->keepalive > lscf->max) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"leadlist_pg_keepalive\" %ui is larger than "
+                      "\"leadlist_pg_max\" %ui in upstream \"%V\" in %s:%ui",
+                      lscf->keepalive, lscf->max, &us->host,
+                      us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    if (lscf->query_timeout <= NGX_HTTP_LEADLIST_STMT_MARGIN) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"leadlist_pg_query_timeout\" must be more than %uims "
+                      "in upstream \"%V\" in %s:%ui",
+                      (ngx_uint_t) NGX_HTTP_LEADLIST_STMT_MARGIN, &us->host,
+                      us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_leadlist_upstream_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    /* proxy_pass and friends cannot speak to a PostgreSQL upstream */
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "leadlist: upstream \"%V\" is for leadlist_add_prospects "
+                  "only", &us->host);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * A server's libpq keywords are completed once the upstream's timeouts
+ * are known: libpq must never resolve names inside a worker, so "host"
+ * gets a "hostaddr" resolved now; a Kerberos attempt could block, so
+ * GSSAPI is opt-in; and the options carry the server-side timeouts.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_finish_server(ngx_conf_t *cf,
+    ngx_http_leadlist_srv_conf_t *lscf, ngx_http_leadlist_server_t *server)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_str_t                      addrs;
+    ngx_http_leadlist_conninfo_t   ci;
+
+    ngx_http_leadlist_upstream_scan(server->conninfo, &ci);
+
+    ngx_str_null(&addrs);
+
+    if (ci.host.len && !ci.has_addr
+        && ngx_http_leadlist_upstream_resolve(cf, &ci.host, &addrs) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_leadlist_upstream_options(cf, lscf, &ci.options) != NGX_OK
+        || ngx_http_leadlist_upstream_keywords(cf, server, &ci, &addrs)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the name logs use: where, never who or with what password */
+
+    len = ci.host.len + ci.port.len + ci.db.len + sizeof(":/") - 1;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    server->name.data = p;
+    server->name.len = ngx_sprintf(p, "%V:%V/%V", &ci.host, &ci.port, &ci.db)
+                       - p;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_leadlist_upstream_scan(ngx_array_t *conninfo,
+    ngx_http_leadlist_conninfo_t *ci)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    ngx_memzero(ci, sizeof(ngx_http_leadlist_conninfo_t));
+    ngx_str_set(&ci->options, "");
+
+    kv = conninfo->elts;
+
+    for (i = 0; i < conninfo->nelts; i++) {
+
+        if (ngx_strcmp(kv[i].key.data, "host") == 0) {
+            ci->host = kv[i].value;
+
+        } else if (ngx_strcmp(kv[i].key.data, "hostaddr") == 0) {
+            ci->has_addr = 1;
+
+        } else if (ngx_strcmp(kv[i].key.data, "port") == 0) {
+            ci->port = kv[i].value;
+
+        } else if (ngx_strcmp(kv[i].key.data, "dbname") == 0) {
+            ci->db = kv[i].value;
+
+        } else if (ngx_strcmp(kv[i].key.data, "gssencmode") == 0) {
+            ci->has_gss = 1;
+
+        } else if (ngx_strcmp(kv[i].key.data, "application_name") == 0) {
+            ci->has_app = 1;
+
+        } else if (ngx_strcmp(kv[i].key.data, "options") == 0) {
+            ci->options = kv[i].value;
+        }
+    }
+}
+
+
+/*
+ * The conninfo's options, NUL-terminated, with a statement_timeout below
+ * leadlist_pg_query_timeout (or the conninfo's own, checked to be below
+ * it, so that a 503 for a timed-out query never hides a statement that
+ * later commits) and the server's check of a closed connection.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_options(ngx_conf_t *cf,
+    ngx_http_leadlist_srv_conf_t *lscf, ngx_str_t *options)
+{
+    u_char                        *p, *last;
+    size_t                         size;
+    ngx_int_t                      rc;
+    ngx_msec_t                     timeout;
+    ngx_http_upstream_srv_conf_t  *us;
+
+    us = lscf->upstream;
+
+    rc = ngx_http_leadlist_upstream_statement_timeout(options, &timeout);
+
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK && (timeout == 0 || timeout >= lscf->query_timeout)))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"leadlist_pg_server\" options set a statement_timeout "
+                      "that is not a time from 1ms to less than "
+                      "\"leadlist_pg_query_timeout\" %Mms in upstream "
+                      "\"%V\" in %s:%ui", lscf->query_timeout,
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    size = options->len
+           + sizeof(" -c " NGX_HTTP_LEADLIST_STMT_TIMEOUT "=") + NGX_INT_T_LEN
+           + sizeof(NGX_HTTP_LEADLIST_CHECK_OPTION);
+
+    p = ngx_pnalloc(cf->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_cpymem(p, options->data, options->len);
+
+    if (rc == NGX_DECLINED) {
+        last = ngx_sprintf(last, " -c " NGX_HTTP_LEADLIST_STMT_TIMEOUT "=%M",
+                           lscf->query_timeout
+                           - NGX_HTTP_LEADLIST_STMT_MARGIN);
+    }
+
+    if (ngx_strlcasestrn(options->data, options->data + options->len,
+                         (u_char *) NGX_HTTP_LEADLIST_CHECK_INTERVAL,
+                         sizeof(NGX_HTTP_LEADLIST_CHECK_INTERVAL) - 2)
+        == NULL)
+    {
+        last = ngx_cpymem(last, NGX_HTTP_LEADLIST_CHECK_OPTION,
+                          sizeof(NGX_HTTP_LEADLIST_CHECK_OPTION) - 1);
+    }
+
+    *last = '\0';
+
+    options->data = p;
+    options->len = last - p;
+
+    return NGX_OK;
+}
+
+
+/* libpq's arrays, once: the conninfo as written, and what is completed */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
+    ngx_http_leadlist_server_t *server, ngx_http_leadlist_conninfo_t *ci,
+    ngx_str_t *addrs)
+{
+    ngx_uint_t     i, n;
+    const char   **kw, **val;
+    ngx_keyval_t  *kv;
+
+    /* hostaddr, gssencmode, application_name, options, the NULL end */
+
+    n = server->conninfo->nelts + 5;
+
+    kw = ngx_pcalloc(cf->pool, n * sizeof(char *));
+    val = ngx_pcalloc(cf->pool, n * sizeof(char *));
+    if (kw == NULL || val == NULL) {
+        return NGX_ERROR;
+    }
+
+    kv = server->conninfo->elts;
+    n = 0;
+
+    for (i = 0; i < server->conninfo->nelts; i++) {
+        if (ngx_strcmp(kv[i].key.data, "options") != 0) {
+            kw[n] = (char *) kv[i].key.data;
+            val[n++] = (char *) kv[i].value.data;
+        }
+    }
+
+    if (addrs->data) {
+        kw[n] = "hostaddr";
+        val[n++] = (char *) addrs->data;
+    }
+
+    if (!ci->has_gss) {
+        kw[n] = "gssencmode";
+        val[n++] = "disable";
+    }
+
+    if (!ci->has_app) {
+        kw[n] = "application_name";
+        val[n++] = "nginx-leadlist";
+    }
+
+    kw[n] = "options";
+    val[n] = (char *) ci->options.data;
+
+    server->keywords = kw;
+    server->values = val;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A statement_timeout in the conninfo's options, in PostgreSQL's units:
+ * NGX_DECLINED when there is none, NGX_ERROR when it cannot be read.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_statement_timeout(ngx_str_t *options,
+    ngx_msec_t *timeout)
+{
+    u_char      *p, *last, *unit;
+    ngx_uint_t   i, value;
+
+    static struct {
+        const char  *name;
+        ngx_uint_t   ms;
+    } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "h", 3600000 },
+        { "d", 86400000 }, { "", 1 }
+    };
+
+    last = options->data + options->len;
+
+    p = ngx_strlcasestrn(options->data, last,
+                         (u_char *) NGX_HTTP_LEADLIST_STMT_TIMEOUT,
+                         sizeof(NGX_HTTP_LEADLIST_STMT_TIMEOUT) - 2);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    for (p += sizeof(NGX_HTTP_LEADLIST_STMT_TIMEOUT) - 1;
+         p < last && (*p == ' ' || *p == '=' || *p == '\'');
+         p++)
+    {
+        /* void */
+    }
+
+    for (value = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+        value = value * 10 + (*p - '0');
+
+        if (value > 1000000000) {
+            return NGX_ERROR;
+        }
+    }
+
+    for (unit = p; p < last && *p != ' ' && *p != '\''; p++) {
+        /* void */
+    }
+
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if ((size_t) (p - unit) == ngx_strlen(units[i].name)
+            && ngx_strncasecmp(unit, (u_char *) units[i].name, p - unit) == 0)
+        {
+            *timeout = value * units[i].ms;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * "host" may list several hosts for libpq's own failover; "hostaddr" then
+ * lists one address per host, empty for a socket directory
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf, ngx_str_t *hosts,
+    ngx_str_t *addrs)
+{
+    u_char     *p, *last, *comma, *end;
+    ngx_url_t   u;
+
+    comma = hosts->data;
+    last = hosts->data + hosts->len;
+
+    /* an address is at most NGX_SOCKADDR_STRLEN, plus a comma */
+
+    addrs->data = ngx_pnalloc(cf->pool,
+                              (hosts->len + 1) * (NGX_SOCKADDR_STRLEN + 1));
+    if (addrs->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = addrs->data;
+
+    while (comma <= last) {
+
+        end = ngx_strlchr(comma, last, ',');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if (p != addrs->data) {
+            *p++ = ',';
+        }
+
+        if (end > comma && *comma != '/' && *comma != '@') {
+            ngx_memzero(&u, sizeof(ngx_url_t));
+
+            u.host.data = comma;
+            u.host.len = end - comma;
+
+            if (ngx_inet_resolve_host(cf->pool, &u) != NGX_OK
+                || u.naddrs == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"leadlist_pg_server\" host \"%V\" "
+                                   "not found", &u.host);
+                return NGX_ERROR;
+            }
+
+            p += ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                               p, NGX_SOCKADDR_STRLEN, 0);
+        }
+
+        comma = end + 1;
+    }
+
+    *p = '\0';
+    addrs->len = p - addrs->data;
+
+    return NGX_OK;
+}
+
+
+/* PQconninfoParse() only parses: no I/O, safe at any time */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_parse(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *conninfo, ngx_array_t *kv)
+{
+    char              *err;
+    size_t             len;
+    ngx_int_t          rc;
+    ngx_keyval_t      *pair;
+    PQconninfoOption  *opts, *o;
+
+    err = NULL;
+
+    opts = PQconninfoParse((char *) conninfo->data, &err);
+
+    if (opts == NULL) {
+        if (err) {
+            len = ngx_strlen(err);
+
+            while (len && (err[len - 1] == '\n' || err[len - 1] == ' ')) {
+                len--;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid conninfo in \"%V\": %*s",
+                               name, len, err);
+            PQfreemem(err);
+        }
+
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        pair = ngx_array_push(kv);
+
+        if (pair == NULL
+            || ngx_http_leadlist_upstream_strdup(cf->pool, o->keyword,
+                                                 &pair->key)
+               != NGX_OK
+            || ngx_http_leadlist_upstream_strdup(cf->pool, o->val,
+                                                 &pair->value)
+               != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    PQconninfoFree(opts);
+
+    return rc;
+}
+
+
+/* a copy that stays NUL-terminated, for libpq */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_strdup(ngx_pool_t *pool, const char *s,
+    ngx_str_t *to)
+{
+    to->len = ngx_strlen(s);
+
+    to->data = ngx_pnalloc(pool, to->len + 1);
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, s, to->len + 1);
+
+    return NGX_OK;
+}
