@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "ngx_http_leadlist_body.h"
+#include "ngx_http_leadlist_syntax.h"
 
 
 typedef struct ngx_http_leadlist_pool_s  ngx_http_leadlist_pool_t;
