@@ -28,7 +28,16 @@ LD_OPT     := -Wl,-z,relro -Wl,-z,now -fPIC
 
 SOURCES    := config ngx_http_leadlist_module.c $(wildcard src/*.c src/*.h)
 
-# The validator's arena (src/ngx_http_leadlist_body.c) stays on under the
+# the body validator and the request syntax checks: plain C, built alone
+# for the unit tests, the fuzzer and bench/validator.sh
+VALIDATOR  := src/ngx_http_leadlist_body.c src/ngx_http_leadlist_rules.c \
+              src/ngx_http_leadlist_scan.c src/ngx_http_leadlist_arena.c \
+              src/ngx_http_leadlist_syntax.c
+VALIDATOR_H := src/ngx_http_leadlist_body.h src/ngx_http_leadlist_rules.h \
+              src/ngx_http_leadlist_scan.h src/ngx_http_leadlist_arena.h \
+              src/ngx_http_leadlist_syntax.h
+
+# The validator's arena (src/ngx_http_leadlist_arena.c) stays on under the
 # sanitizers here, so that unit tests and fuzzing run the code nginx runs;
 # make test-asan leaves it off, so that jansson's trees are checked too.
 UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
@@ -89,10 +98,9 @@ pg-start:
 pg-stop:
 	util/pg.sh stop $(PG_DIR)
 
-$(BUILD)/unit/%: t/unit/%.c src/ngx_http_leadlist_body.c \
-                 src/ngx_http_leadlist_body.h fuzz/fuzz_body.c
+$(BUILD)/unit/%: t/unit/%.c $(VALIDATOR) $(VALIDATOR_H) fuzz/fuzz_body.c
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $< src/ngx_http_leadlist_body.c -ljansson -o $@
+	$(UNIT_CC) $< $(VALIDATOR) -ljansson -o $@
 
 test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus
 	$(BUILD)/unit/test_body
@@ -116,7 +124,7 @@ fuzz:
 	mkdir -p $(BUILD)/fuzz/corpus
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -DNGX_HTTP_LEADLIST_ARENA=1 -Isrc \
-	    fuzz/fuzz_body.c src/ngx_http_leadlist_body.c -ljansson \
+	    fuzz/fuzz_body.c $(VALIDATOR) -ljansson \
 	    -o $(BUILD)/fuzz/fuzz_body
 	$(BUILD)/fuzz/fuzz_body -max_total_time=$(FUZZ_TIME) \
 	    -rss_limit_mb=4096 -dict=fuzz/body.dict \

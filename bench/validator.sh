@@ -11,18 +11,25 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/build/validator
 mkdir -p "$out"
 
+# the validator's sources present in a src/ directory (a revision from
+# before the split has body.c alone)
+sources() {
+    local f
+    for f in body rules scan arena; do
+        [ -f "$1/ngx_http_leadlist_$f.c" ] && echo "$1/ngx_http_leadlist_$f.c"
+    done
+}
+
 cc -O2 -I"$root/src" "$root/bench/validator_bench.c" \
-    "$root/src/ngx_http_leadlist_body.c" -ljansson -o "$out/tree"
+    $(sources "$root/src") -ljansson -o "$out/tree"
 
 bins=(tree)
 
 if [ $# -gt 0 ]; then
-    mkdir -p "$out/rev"
-    git -C "$root" show "$1:src/ngx_http_leadlist_body.c" > "$out/rev/body.c"
-    git -C "$root" show "$1:src/ngx_http_leadlist_body.h" \
-        > "$out/rev/ngx_http_leadlist_body.h"
-    cc -O2 -I"$out/rev" "$root/bench/validator_bench.c" "$out/rev/body.c" \
-        -ljansson -o "$out/rev/bin"
+    rm -rf "$out/rev" && mkdir -p "$out/rev"
+    git -C "$root" archive "$1" src | tar -x -C "$out/rev"
+    cc -O2 -I"$out/rev/src" "$root/bench/validator_bench.c" \
+        $(sources "$out/rev/src") -ljansson -o "$out/rev/bin"
     bins+=(rev/bin)
 fi
 

@@ -2,9 +2,9 @@
 /*
  * libFuzzer target of the request-body validator.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
- *       fuzz/fuzz_body.c src/ngx_http_leadlist_body.c -ljansson
- *       -o build/fuzz/fuzz_body
+ *   make fuzz, or: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
+ *       fuzz/fuzz_body.c $(VALIDATOR) -ljansson -o build/fuzz/fuzz_body
+ *   (VALIDATOR: the validator's sources, named in the Makefile)
  *   build/fuzz/fuzz_body -max_total_time=300 -rss_limit_mb=4096
  *       -dict=fuzz/body.dict build/fuzz/corpus fuzz/corpus
  *
@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "ngx_http_leadlist_body.h"
+#include "ngx_http_leadlist_syntax.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

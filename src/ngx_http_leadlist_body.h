@@ -1,8 +1,7 @@
 
 /*
- * The request-body validator of the leadlist module: plain C99 over
- * jansson, with no nginx types, so that it can be unit-tested and
- * fuzzed on its own (t/unit, fuzz).
+ * The request-body validator's public API: plain C99 over jansson, with no
+ * nginx types, so that it can be unit-tested and fuzzed on its own.
  */
 
 
@@ -21,12 +20,12 @@
 #define NGX_HTTP_LEADLIST_DEFAULT_MAX        1000
 #define NGX_HTTP_LEADLIST_MAX_DEPTH          32
 #define NGX_HTTP_LEADLIST_MAX_PERSON_BYTES   65536
+#define NGX_HTTP_LEADLIST_MIN_ID_CHARS       1
 #define NGX_HTTP_LEADLIST_MAX_ID_CHARS       128
 #define NGX_HTTP_LEADLIST_MAX_FIELD_CHARS    1024
 #define NGX_HTTP_LEADLIST_MAX_DEPARTMENTS    64
 #define NGX_HTTP_LEADLIST_MAX_EXCLUDE        10000
 #define NGX_HTTP_LEADLIST_MAX_OFFSET         2147483647
-#define NGX_HTTP_LEADLIST_MAX_LIST_ID        64
 
 /* number literals: what PostgreSQL's numeric can always store */
 #define NGX_HTTP_LEADLIST_MAX_DIGITS         1000
@@ -63,13 +62,6 @@ typedef struct {
 
 
 /*
- * 0: valid; -1: invalid, details filled (ndetails >= 1); body->nomem is
- * set when the cause is memory exhaustion rather than the body (answer
- * 500, not 400).  limits may be NULL (defaults).  Never allocates memory
- * that outlives the call: jansson trees are freed inside.  Every field
- * and message is NUL-terminated valid UTF-8 without C0 controls or DEL.
- */
-/*
  * Bodies up to this many bytes are parsed whole; larger ones person by
  * person, so that jansson never holds more than one person's tree.  Both
  * paths give the same answer: the fuzzer sets this to 0 for a second run
@@ -78,21 +70,18 @@ typedef struct {
 extern size_t  ngx_http_leadlist_whole_max;
 
 
+/*
+ * 0: valid; -1: invalid, details filled (ndetails >= 1); body->nomem is
+ * set when the cause is memory exhaustion rather than the body (answer
+ * 500, not 400).  limits may be NULL (defaults).  Never allocates memory
+ * that outlives the call: jansson trees are freed inside.  Every field
+ * and message is NUL-terminated valid UTF-8 without C0 controls or DEL.
+ */
 int ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
     const ngx_http_leadlist_limits_t *limits, ngx_http_leadlist_body_t *body);
 
 /* frees what validation keeps between calls (a chunk of its arena) */
 void ngx_http_leadlist_body_cleanup(void);
-
-/*
- * 1 when the Content-Type value is application/json (case-insensitive),
- * optionally followed by parameters; a charset other than utf-8 or utf8
- * (any case, quoted or not) is rejected; 0 otherwise, empty included.
- */
-int ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len);
-
-/* 1 when the lead list id matches ^[A-Za-z0-9_-]{1,64}$ */
-int ngx_http_leadlist_list_id_ok(const unsigned char *p, size_t len);
 
 
 #endif /* _NGX_HTTP_LEADLIST_BODY_H_INCLUDED_ */

@@ -7,7 +7,7 @@
  *
  *   cc -std=gnu99 -Wall -Wextra -Werror -O1 -g
  *      -fsanitize=address,undefined -fno-omit-frame-pointer -Isrc
- *      t/unit/replay_corpus.c src/ngx_http_leadlist_body.c -ljansson
+ *      t/unit/replay_corpus.c $(VALIDATOR) -ljansson
  *   build/unit/replay_corpus fuzz/corpus
  *
  * REPLAY_VERBOSE=1 names each file before replaying it, to find the one

@@ -1,10 +1,11 @@
 
 /*
- * Unit tests of the request-body validator (src/ngx_http_leadlist_body.c),
- * printing TAP; exits non-zero on any failure.
+ * Unit tests of the request-body validator (ngx_http_leadlist_body.h) and
+ * of the request syntax checks (ngx_http_leadlist_syntax.h), printing TAP;
+ * exits non-zero on any failure.  make test-unit builds and runs them:
  *
  *   cc -std=gnu99 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined
- *      -Isrc t/unit/test_body.c src/ngx_http_leadlist_body.c -ljansson
+ *      -Isrc t/unit/test_body.c $(VALIDATOR) -ljansson
  */
 
 
@@ -23,6 +24,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "ngx_http_leadlist_body.h"
+#include "ngx_http_leadlist_syntax.h"
 
 
 #define NGX_HTTP_LEADLIST_LIT(s)  s, sizeof(s) - 1
