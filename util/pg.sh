@@ -25,7 +25,8 @@
 # under /tmp instead, named in DIR/server.
 #
 # The cluster listens on 127.0.0.1 only, on LEADLIST_PG_PORT if set, else on
-# the first free port from 55432 up.  fsync is off: never keep data here.
+# the first free port from LEADLIST_PG_FIRST_PORT (default 55432) up.
+# fsync is off: never keep data here.
 #
 # When run as root, the server runs as the "postgres" user (PostgreSQL
 # refuses root); otherwise it runs as the calling user.
@@ -43,7 +44,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 db=leadlist
 app_role=leadlist_app
-first_port=55432
+first_port=${LEADLIST_PG_FIRST_PORT:-55432}
 
 # Settings of the caller's environment must not redirect our clients to
 # some other server.
