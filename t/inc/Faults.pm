@@ -42,7 +42,7 @@ our @EXPORT = qw(
     pg_stop pg_start pg_backends take_lock release_lock
     slow_http_server stop_child wait_until count_lines nginx_config_test
     pg_cluster pg_standby pg_on pg_crash pg_promote pg_server_log
-    pg_server_log_mark pg_multi_conninfo
+    pg_server_log_mark pg_multi_conninfo silent_port
 );
 
 our $TODO;
@@ -841,26 +841,24 @@ sub release_lock {
 
 # A test that crashes or promotes servers builds clusters of its own with
 # util/pg.sh (start, standby) under a temporary directory, and never
-# touches the cluster of util/test.sh that the other tests share.  They
-# take the ports after LEADLIST_PG_PORT (util/test.sh's cluster) when it is
-# set, else free ones; END destroys them (util/pg.sh destroy), however the
-# test ends.  A cluster is { name, dir, srv, port, su_pw, app_pw }.
+# touches the cluster of util/test.sh that the other tests share.  Each
+# listens on a free port the kernel picks (util/pg.sh walks up from there
+# if another process takes it first), outside the range from 55432 where
+# util/pg.sh's own clusters and those of other checkouts live; END
+# destroys them (util/pg.sh destroy), however the test ends.  A cluster is { name, dir, srv, port, su_pw, app_pw }.
 
-my ($pg_base, $pg_next_port);
+my $pg_base;
 
 
-# util/pg.sh with LEADLIST_PG_PORT = $port (unset if undef); dies with
-# its output on failure.
+# util/pg.sh with LEADLIST_PG_FIRST_PORT = $port (and LEADLIST_PG_PORT
+# unset); dies with its output on failure.
 sub _pg_sh {
     my ($port, @args) = @_;
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
-        if (defined $port) {
-            $ENV{LEADLIST_PG_PORT} = $port;
-        } else {
-            delete $ENV{LEADLIST_PG_PORT};
-        }
+        delete $ENV{LEADLIST_PG_PORT};
+        $ENV{LEADLIST_PG_FIRST_PORT} = $port if defined $port;
         exec "$root/util/pg.sh", @args or POSIX::_exit(127);
     }
     local $/;
@@ -880,11 +878,8 @@ sub _pg_new {
         chmod 0755, $d;
         $d;
     };
-    my $c = { name => $name, dir => "$pg_base/$name" };
-    if ($ENV{LEADLIST_PG_PORT}) {
-        $pg_next_port //= $ENV{LEADLIST_PG_PORT} + 1;
-        $c->{want_port} = $pg_next_port++;
-    }
+    my $c = { name => $name, dir => "$pg_base/$name",
+              want_port => _free_port() };
     # before it exists: END destroys a half-made one too
     push @clusters, $c;
     return $c;
@@ -994,6 +989,32 @@ sub pg_multi_conninfo {
 
 
 # ---------------------------------------------------------- helpers
+
+# A TCP port that never answers, as a powered-off host or a firewall that
+# drops packets: a listener that never accepts, its accept queue full, so
+# that the kernel drops every new SYN and a connect hangs until its
+# caller gives up.  Returns { port, sock, fill } (keep it to keep the port
+# silent).
+sub silent_port {
+    my $l = IO::Socket::INET->new(Listen => 0, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    my $port = $l->sockport;
+
+    # connects that complete fill the queue; the first that does not
+    # shows that the port is silent now
+    my @fill;
+    for (1 .. 16) {
+        my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Blocking => 0)
+            or die "connect: $!";
+        push @fill, $c;
+        next if IO::Select->new($c)->can_write(0.3);
+        return { port => $port, sock => $l, fill => \@fill };
+    }
+    die "port $port answers every connect: its accept queue does not fill";
+}
+
 
 # A tiny HTTP server in a child process: each connection gets a child that
 # reads the request head, waits $delay seconds, and answers with the
