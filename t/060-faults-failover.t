@@ -1,5 +1,6 @@
 # Fault: failover to a synchronous standby (SPEC 4 and 6, issue 14).
-# About 40 s; needs no root (util/pg.sh runs the servers as the caller).
+# About 40 s on a quiet machine; needs no root (util/pg.sh runs the
+# servers as the caller).
 #
 # The test builds replicated clusters of its own (util/pg.sh start, then
 # util/pg.sh standby: pg_basebackup -R, synchronous replication), so that
