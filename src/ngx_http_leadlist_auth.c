@@ -42,7 +42,7 @@ static ngx_int_t ngx_http_leadlist_auth_find(ngx_list_t *headers,
 static ngx_uint_t ngx_http_leadlist_auth_is_admin(ngx_list_t *headers,
     ngx_str_t *name);
 static ngx_int_t ngx_http_leadlist_auth_copy_www(ngx_http_request_t *r,
-    ngx_http_request_t *sr);
+    ngx_http_request_t *sr, ngx_http_leadlist_loc_conf_t *llcf);
 
 
 ngx_int_t
@@ -165,7 +165,7 @@ ngx_http_leadlist_auth_result(ngx_http_request_t *r,
         || ctx->auth_status == NGX_HTTP_FORBIDDEN)
     {
         ctx->auth = NGX_HTTP_LEADLIST_AUTH_DENIED;
-        return ngx_http_leadlist_auth_copy_www(r, sr);
+        return ngx_http_leadlist_auth_copy_www(r, sr, llcf);
     }
 
     if (ctx->auth_status < NGX_HTTP_OK
@@ -335,29 +335,39 @@ ngx_http_leadlist_auth_is_admin(ngx_list_t *headers, ngx_str_t *name)
 }
 
 
+/*
+ * Every challenge of the auth's 401, in its order: a client may support
+ * only one of the schemes offered (RFC 9110, 11.6.1).  Read from the
+ * same one list as the identity headers, so that a copy does not count
+ * as a second challenge.
+ */
+
 static ngx_int_t
-ngx_http_leadlist_auth_copy_www(ngx_http_request_t *r, ngx_http_request_t *sr)
+ngx_http_leadlist_auth_copy_www(ngx_http_request_t *r, ngx_http_request_t *sr,
+    ngx_http_leadlist_loc_conf_t *llcf)
 {
-    ngx_table_elt_t  *h, *ho;
+    ngx_list_t                      *headers;
+    ngx_table_elt_t                 *h, *ho;
+    ngx_http_leadlist_header_pos_t   pos;
 
-    h = sr->headers_out.www_authenticate;
+    static ngx_str_t  name = ngx_string("WWW-Authenticate");
 
-    if (h == NULL && sr->upstream) {
-        h = sr->upstream->headers_in.www_authenticate;
+    headers = ngx_http_leadlist_auth_headers(sr, llcf);
+    pos.part = NULL;
+
+    while ((h = ngx_http_leadlist_header_next(headers, &name, &pos))) {
+
+        ho = ngx_list_push(&r->headers_out.headers);
+        if (ho == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ho = *h;
+
+        if (r->headers_out.www_authenticate == NULL) {
+            r->headers_out.www_authenticate = ho;
+        }
     }
-
-    if (h == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ho = ngx_list_push(&r->headers_out.headers);
-    if (ho == NULL) {
-        return NGX_ERROR;
-    }
-
-    *ho = *h;
-
-    r->headers_out.www_authenticate = ho;
 
     return NGX_DECLINED;
 }

@@ -189,14 +189,19 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
 
 /*
  * client_max_body_size for a body of unknown length (chunked, HTTP/2),
- * counted as it is read: nginx's own check is off in endpoint locations
+ * counted as it is read: nginx's own check is off in endpoint locations.
+ * The size of a chunk is known before its bytes, as nginx's check knows
+ * it: a chunk that cannot fit is refused as soon as it is announced, not
+ * once its bytes came, or the body timeout passed.
  */
 
 static ngx_int_t
 ngx_http_leadlist_handler_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
+    off_t                          announced;
     ngx_chain_t                   *cl;
     ngx_http_leadlist_ctx_t       *ctx;
+    ngx_http_request_body_t       *rb;
     ngx_http_leadlist_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
@@ -210,9 +215,17 @@ ngx_http_leadlist_handler_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         ctx->received += cl->buf->last - cl->buf->pos;
     }
 
-    if (ctx->received > llcf->max_body) {
+    rb = r->request_body;
+
+    /* the rest of the chunk being read: what the parser still expects */
+
+    announced = (rb && rb->chunked) ? rb->chunked->size : 0;
+
+    if (ctx->received + announced > llcf->max_body) {
         ngx_http_leadlist_log_error(NGX_LOG_INFO, r,
-                                    "client intended to send too large body");
+                                    "client intended to send too large "
+                                    "body: %O+%O bytes",
+                                    ctx->received, announced);
         return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 

@@ -43,6 +43,9 @@
 #define NGX_HTTP_LEADLIST_BACKOFF_MIN  50
 #define NGX_HTTP_LEADLIST_BACKOFF_MAX  1000
 
+/* read_only_sql_transaction */
+#define NGX_HTTP_LEADLIST_READ_ONLY_SQL  "25006"
+
 
 /* why a connection is closed: every close goes through one function */
 
@@ -55,6 +58,7 @@ typedef enum {
     NGX_HTTP_LEADLIST_CLOSE_SURPLUS,      /* beyond leadlist_pg_keepalive */
     NGX_HTTP_LEADLIST_CLOSE_UNCLEAN,      /* not known clean after use */
     NGX_HTTP_LEADLIST_CLOSE_EXPIRED,      /* keepalive_time or _requests */
+    NGX_HTTP_LEADLIST_CLOSE_READ_ONLY,    /* the server cannot write */
     NGX_HTTP_LEADLIST_CLOSE_EXITING       /* the worker is going away */
 } ngx_http_leadlist_close_e;
 
@@ -95,6 +99,7 @@ struct ngx_http_leadlist_conn_s {
     unsigned                            preparing:1;
     unsigned                            flushing:1;
     unsigned                            doomed:1;
+    unsigned                            read_only:1;
 };
 
 
@@ -136,7 +141,7 @@ static ngx_int_t ngx_http_leadlist_pool_read_results(
 static void ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t status, const char *why);
-static ngx_uint_t ngx_http_leadlist_pool_sqlstate_status(PGresult *res);
+static ngx_uint_t ngx_http_leadlist_pool_failed(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_release(ngx_http_leadlist_conn_t *lc);
 static ngx_uint_t ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc);
@@ -179,6 +184,7 @@ static const char  *ngx_http_leadlist_pool_close_reasons[] = {
     "surplus idle",
     "unclean",
     "expired",
+    "read-only",
     "exiting"
 };
 
@@ -1086,10 +1092,8 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
     status = 0;
 
     if (lc->error) {
-        status = ngx_http_leadlist_pool_sqlstate_status(lc->error);
+        status = ngx_http_leadlist_pool_failed(lc);
 
-        ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "statement failed",
-                                   PQresultErrorMessage(lc->error));
         PQclear(lc->error);
         lc->error = NULL;
 
@@ -1149,20 +1153,37 @@ ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
 
 
 /*
- * Failures that a retry may cure answer 503: the connection or server
- * went away, too many connections, a serialization failure or deadlock,
- * the statement_timeout; anything else is a 500.
+ * The statement failed: logged, and its status.  Failures that a retry
+ * may cure answer 503: the connection or server went away, too many
+ * connections, a serialization failure or deadlock, the
+ * statement_timeout, a read-only server; anything else is a 500.
  */
 
 static ngx_uint_t
-ngx_http_leadlist_pool_sqlstate_status(PGresult *res)
+ngx_http_leadlist_pool_failed(ngx_http_leadlist_conn_t *lc)
 {
     char        *state;
+    const char  *what;
     ngx_uint_t   i;
 
-    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    state = PQresultErrorField(lc->error, PG_DIAG_SQLSTATE);
+    what = "statement failed";
 
-    if (state == NULL) {
+    /*
+     * a standby, or a primary demoted under the pool: every statement on
+     * this connection would fail the same way, while the next connect may
+     * find the writable server (target_session_attrs=read-write)
+     */
+
+    if (state && ngx_strcmp(state, NGX_HTTP_LEADLIST_READ_ONLY_SQL) == 0) {
+        lc->read_only = 1;
+        what = "is read-only, the connection is closed";
+    }
+
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, what,
+                               PQresultErrorMessage(lc->error));
+
+    if (state == NULL || lc->read_only) {
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
@@ -1197,7 +1218,10 @@ ngx_http_leadlist_pool_release(ngx_http_leadlist_conn_t *lc)
 
     ngx_queue_insert_tail(&pool->active, &lc->queue);
 
-    if (!ngx_http_leadlist_pool_clean(lc)) {
+    if (lc->read_only) {
+        ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_READ_ONLY);
+
+    } else if (!ngx_http_leadlist_pool_clean(lc)) {
         ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_UNCLEAN);
 
     } else if (ngx_http_leadlist_pool_expired(lc)) {

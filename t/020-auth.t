@@ -1181,6 +1181,30 @@ WWW-Authenticate: Bearer realm="leadlist"
 
 
 
+=== TEST 53b: every WWW-Authenticate challenge of the auth's 401 is passed on, in its order
+--- config eval
+main::custom_config(q{
+        add_header WWW-Authenticate 'Bearer realm="leadlist", error="invalid_token"' always;
+        add_header WWW-Authenticate 'Basic realm="leadlist", charset="UTF-8"' always;
+        return 401;
+})
+--- more_headers
+Authorization: Bearer expired
+Content-Type: application/json
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"persons":[{"id":"p-1"}]}
+--- error_code: 401
+--- raw_response_headers_like eval
+qr/\r\nWWW-Authenticate: \QBearer realm="leadlist", error="invalid_token"\E\r\nWWW-Authenticate: \QBasic realm="leadlist", charset="UTF-8"\E\r\n/
+--- raw_response_headers_unlike eval
+qr/(?:WWW-Authenticate:.*){3}/s
+--- response_body_like: ^\{"code":"UNAUTHORIZED","message":"Authentication required","requestId":"[0-9a-f]{32}"\}$
+--- no_error_log
+[error]
+
+
+
 === TEST 54: the auth runs only for POST: GET is 405 even when the auth would fail
 --- more_headers
 Authorization: Bearer status=500

@@ -1391,6 +1391,36 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 
 
 
+=== TEST 83b: 413 for a chunk announced over client_max_body_size, at once: its bytes are not waited for
+--- config eval: main::endpoint("        client_max_body_size 1k;\n        client_body_timeout 60s;")
+--- raw_request eval
+my ($head) = @{ main::chunked('/api/lead-lists/list-a/add-prospects') };
+$head . "100000\r\n"
+--- timeout: 5
+--- error_code: 413
+--- response_body_like eval: main::err('PAYLOAD_TOO_LARGE', 'Request body is too large')
+--- error_log
+client intended to send too large body: 0+1048576 bytes
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+0
+
+
+
+=== TEST 83c: 413 at once for a chunk that would take the bytes before it over client_max_body_size
+--- config eval: main::endpoint("        client_max_body_size 1k;\n        client_body_timeout 60s;")
+--- raw_request eval
+my ($head) = @{ main::chunked('/api/lead-lists/list-a/add-prospects') };
+$head . sprintf("%x\r\n%s\r\n", 600, 'x' x 600) . sprintf("%x\r\n", 600)
+--- timeout: 5
+--- error_code: 413
+--- response_body_like eval: main::err('PAYLOAD_TOO_LARGE', 'Request body is too large')
+--- error_log
+client intended to send too large body: 600+600 bytes
+
+
+
 === TEST 84: a valid chunked body in several chunks and packets: 200
 --- raw_request eval
 my $body = main::persons(30);
