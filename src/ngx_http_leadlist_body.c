@@ -7,7 +7,8 @@
  * types, so that it can be unit-tested (t/unit/test_body.c) and fuzzed
  * (fuzz/fuzz_body.c) on its own: this driver and the public API
  * (ngx_http_leadlist_body.h), the byte scanner (_scan.c), the schema
- * checks and their messages (_rules.c) and jansson's arena (_arena.c).
+ * checks and their messages (_rules.c), the path of a byte (_path.c) and
+ * jansson's arena (_arena.c).
  * Whatever it accepts is sent as is to PostgreSQL as a jsonb parameter,
  * so it must only accept what jsonb stores and what the SQL may trust the
  * shape of.
@@ -34,7 +35,13 @@
  *    A raw NUL byte anywhere is "invalid JSON: NUL byte" (libpq would cut
  *    the text there).
  *  - Syntax errors carry jansson's text with its line and column; errors
- *    from the byte scanner carry the line and column of the token.
+ *    from the byte scanner carry the line and column of the token.  Both
+ *    name, as their field, the value that holds the byte they point at
+ *    (ngx_http_leadlist_path.c): a repeated member name, or a \u0000 or a
+ *    byte that is not UTF-8 in one, is a detail on its object
+ *    ("persons[0]"); one in a string value, on that value
+ *    ("persons[0].city"); a number, a too deep array, on themselves; a
+ *    body that ends too soon, on what it left open.
  *  - Numbers: jansson refuses integers beyond 64 bits and reals beyond a
  *    double ("number out of range").  On top of that a number literal may
  *    have at most 1000 digits before its exponent and an exponent from
@@ -573,6 +580,13 @@ ngx_http_leadlist_body_json_error(ngx_http_leadlist_parse_t *p,
 
     } else {
         off = base + (err->position > 0 ? (size_t) err->position - 1 : 0);
+
+        /* the body ended too soon: the path of what it left open */
+
+        if (json_error_code(err) == json_error_premature_end_of_input) {
+            off = p->len;
+        }
+
         ngx_http_leadlist_rules_at(p, what, off);
     }
 

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ngx_http_leadlist_body.h"
+#include "ngx_http_leadlist_path.h"
 #include "ngx_http_leadlist_rules.h"
 
 
@@ -155,20 +156,21 @@ ngx_http_leadlist_rules_at(ngx_http_leadlist_parse_t *p, const char *what,
     size_t off)
 {
     char                  msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    size_t                i, line, col;
+    char                  path[2 * NGX_HTTP_LEADLIST_FIELD_LEN];
+    size_t                i, n, line, col;
     const unsigned char  *s;
 
     s = p->data;
     line = 1;
     col = 0;
 
-    if (off >= p->len) {
-        off = p->len - 1;
-    }
+    /* the end of the body is at its last byte, for jansson too */
+
+    n = off < p->len ? off : p->len - 1;
 
     /* columns count characters, as jansson's do */
 
-    for (i = 0; i <= off; i++) {
+    for (i = 0; i <= n; i++) {
         if (s[i] == '\n') {
             line++;
             col = 0;
@@ -180,7 +182,11 @@ ngx_http_leadlist_rules_at(ngx_http_leadlist_parse_t *p, const char *what,
 
     snprintf(msg, sizeof(msg), NGX_HTTP_LEADLIST_MSG_AT, what, line, col);
 
-    ngx_http_leadlist_rules_body_error(p, msg);
+    /* longer than a field holds, so that a cut shows as "..." */
+
+    n = ngx_http_leadlist_path(p->data, p->len, off, path, sizeof(path));
+
+    ngx_http_leadlist_rules_detail(p, msg, "", path, n);
 }
 
 

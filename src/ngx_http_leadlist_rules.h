@@ -104,7 +104,10 @@ void ngx_http_leadlist_rules_error(ngx_http_leadlist_parse_t *p,
 void ngx_http_leadlist_rules_body_error(ngx_http_leadlist_parse_t *p,
     const char *message);
 
-/* a body-level detail with the line and column of the byte at off */
+/*
+ * a detail on the value that holds the byte at off (off == len: the end of
+ * the body), with its line and column
+ */
 void ngx_http_leadlist_rules_at(ngx_http_leadlist_parse_t *p,
     const char *what, size_t off);
 

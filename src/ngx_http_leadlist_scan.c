@@ -16,7 +16,6 @@ static size_t ngx_http_leadlist_scan_string(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
 static int ngx_http_leadlist_scan_key_is(const unsigned char *p, size_t n,
     const char *key);
-static int ngx_http_leadlist_scan_hex(const unsigned char *p);
 static void ngx_http_leadlist_scan_token(ngx_http_leadlist_scan_t *sc);
 static void ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc,
     unsigned char c, size_t i);
@@ -177,7 +176,7 @@ ngx_http_leadlist_scan_key_is(const unsigned char *p, size_t n, const char *key)
 }
 
 
-static int
+int
 ngx_http_leadlist_scan_hex(const unsigned char *p)
 {
     int            v, i;

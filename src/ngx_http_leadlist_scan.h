@@ -70,5 +70,8 @@ void ngx_http_leadlist_scan(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len);
 void ngx_http_leadlist_scan_free(ngx_http_leadlist_scan_t *sc);
 
+/* the value of four hex digits at p, -1 if they are not */
+int ngx_http_leadlist_scan_hex(const unsigned char *p);
+
 
 #endif /* _NGX_HTTP_LEADLIST_SCAN_H_INCLUDED_ */

@@ -57,6 +57,37 @@ sub person_of_size {
     return $pre . ('x' x ($size - length($pre) - length($post))) . $post;
 }
 
+# Problems the parser or the scanner finds (SPEC 1.3), each in persons[1],
+# after a persons[0] of $size bytes: 40 makes a body parsed whole, 65000
+# one parsed person by person.  [body, field, message] each; the column is
+# that of the marker's last character, plus delta.
+sub parser_problems {
+    my ($size) = @_;
+    my $pre = '{"persons":[' . person_of_size('p-0', $size) . ',';
+    my @cases = (
+        ['{"id":"p-1","id":"p-2"}', 'persons[1]',
+         q{invalid JSON: duplicate object key near '"id"'}, '"id":"p-1","id"', 0],
+        [qq({"id":"p-1","city":"x\xffy"}), 'persons[1].city',
+         q{invalid UTF-8: unable to decode byte 0xff near '"x'}, '"city":"x', 0],
+        ['{"id":"p-1","departments":["\u0000"]}', 'persons[1].departments[0]',
+         '\u0000 is not allowed', '"departments":["\u0000"', 0],
+        ['{"id":"p-1","k\u0000":1}', 'persons[1]',
+         '\u0000 is not allowed', '"k\u0000"', 0],
+        ['{"id":"p-1","x":{"y":[1e-20000]}}', 'persons[1].x.y[0]',
+         'number out of range', '"y":[', 1],
+        ['{"id":"p-1","x":' . ('[' x 30) . (']' x 30) . '}', 'persons[1].x' . ('[0]' x 29),
+         'must not nest arrays and objects more than 32 levels deep', '"x":' . ('[' x 30), 0],
+        ['{"id":"p-1","x":}', 'persons[1].x',
+         q~invalid JSON: unexpected token near '}'~, '"x":}', 0],
+    );
+    return map {
+        my ($person, $field, $what, $marker, $delta) = @$_;
+        my $body = $pre . $person . ']}';
+        my $col = index($body, $marker) + length($marker) + $delta;
+        [$body, $field, "$what at line 1, column $col"]
+    } @cases;
+}
+
 sub chunked {
     my ($uri, @chunks) = @_;
     my $head = "POST $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
@@ -839,7 +870,7 @@ main::bad(['persons[0].departments[1]', 'must be a string'],
 main::post(main::nested(33))
 --- error_code: 400
 --- response_body_like eval
-main::bad(['', 'must not nest arrays and objects more than 32 levels deep at line 1, column 59'])
+main::bad(['persons[0].x' . '[0]' x 29, 'must not nest arrays and objects more than 32 levels deep at line 1, column 59'])
 --- no_error_log
 [error]
 
@@ -866,7 +897,7 @@ SELECT profile->'x' FROM tenant.persons WHERE org_id = 't030';
 main::post('{"persons":[{"id":"p-1","x":' . ('[' x 100000) . (']' x 100000) . '}]}')
 --- error_code: 400
 --- response_body_like eval
-main::bad(['', 'must not nest arrays and objects more than 32 levels deep at line 1, column 58'])
+main::bad(['persons[0].x' . '[0]' x 29, 'must not nest arrays and objects more than 32 levels deep at line 1, column 58'])
 --- no_error_log
 [error]
 
@@ -879,7 +910,7 @@ POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","id":"p-2"}]}
 --- error_code: 400
 --- response_body_like eval
-main::bad(['', q{invalid JSON: duplicate object key near '"id"' at line 1, column 28}])
+main::bad(['persons[0]', q{invalid JSON: duplicate object key near '"id"' at line 1, column 28}])
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -901,7 +932,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 2]
 --- response_body_like eval
 [main::bad(['', q{invalid JSON: duplicate object key near '"persons"' at line 1, column 35}]),
- main::bad(['', q{invalid JSON: duplicate object key near '"k"' at line 1, column 38}])]
+ main::bad(['persons[0].x', q{invalid JSON: duplicate object key near '"k"' at line 1, column 38}])]
 --- no_error_log
 [error]
 
@@ -919,9 +950,9 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
 --- response_body_like eval
-[main::bad(['', '\u0000 is not allowed at line 1, column 46']),
- main::bad(['', '\u0000 is not allowed at line 1, column 28']),
- main::bad(['', '\u0000 is not allowed at line 1, column 33'])]
+[main::bad(['persons[0].firstName', '\u0000 is not allowed at line 1, column 46']),
+ main::bad(['persons[0].id', '\u0000 is not allowed at line 1, column 28']),
+ main::bad(['persons[0]', '\u0000 is not allowed at line 1, column 33'])]
 --- db_check
 SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -937,7 +968,7 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 main::post(qq({"persons":[{"id":"p-1","x":"a\0b"}]}))
 --- error_code: 400
 --- response_body_like eval
-main::bad(['', 'invalid JSON: NUL byte at line 1, column 31'])
+main::bad(['persons[0].x', 'invalid JSON: NUL byte at line 1, column 31'])
 --- no_error_log
 [error]
 
@@ -949,7 +980,7 @@ main::bad(['', 'invalid JSON: NUL byte at line 1, column 31'])
 main::post(qq({"persons":[{"id":"p\xff1"}]}))
 --- error_code: 400
 --- response_body_like eval
-main::bad(['', q{invalid UTF-8: unable to decode byte 0xff near '"p' at line 1, column 20}])
+main::bad(['persons[0].id', q{invalid UTF-8: unable to decode byte 0xff near '"p' at line 1, column 20}])
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -971,8 +1002,8 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
 --- response_body_like eval
-[main::bad(['', q{invalid UTF-8: unable to decode byte 0xc0 near '"' at line 1, column 32}]),
- main::bad(['', q{invalid JSON: invalid Unicode '\uD800' near '"\ud800"' at line 1, column 39}]),
+[main::bad(['persons[0].city', q{invalid UTF-8: unable to decode byte 0xc0 near '"' at line 1, column 32}]),
+ main::bad(['persons[0].city', q{invalid JSON: invalid Unicode '\uD800' near '"\ud800"' at line 1, column 39}]),
  main::bad(['', 'must not start with a UTF-8 byte order mark'])]
 --- no_error_log
 [error]
@@ -992,10 +1023,10 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 4]
 --- response_body_like eval
-[main::bad(['', 'number out of range at line 1, column 29']),
- main::bad(['', 'number out of range at line 1, column 33']),
- main::bad(['', 'number out of range at line 1, column 58']),
- main::bad(['', 'number has more than 1000 digits at line 1, column 29'])]
+[main::bad(['persons[0].x', 'number out of range at line 1, column 29']),
+ main::bad(['persons[0].x', 'number out of range at line 1, column 33']),
+ main::bad(['persons[0].x', 'number out of range at line 1, column 58']),
+ main::bad(['persons[0].x', 'number has more than 1000 digits at line 1, column 29'])]
 --- db_check
 SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -1610,7 +1641,7 @@ POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","\u0069d":"p-2"}]}
 --- error_code: 400
 --- response_body_like eval
-main::bad(['', q{invalid JSON: duplicate object key near '"\u0069d"' at line 1, column 33}])
+main::bad(['persons[0]', q{invalid JSON: duplicate object key near '"\u0069d"' at line 1, column 33}])
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -1661,5 +1692,64 @@ X-Request-Id: [0-9a-f]{32}
 Allow: POST
 --- response_body_like eval
 main::err('METHOD_NOT_ALLOWED', 'Method not allowed, use POST')
+--- no_error_log
+[error]
+
+
+=== TEST 100: a problem the parser finds names the value that holds it (body parsed whole)
+--- more_headers eval
+[($::H) x 7]
+--- request eval
+[map { main::post($_->[0]) } main::parser_problems(40)]
+--- error_code eval
+[(400) x 7]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 7]
+--- response_body_like eval
+[map { main::bad([$_->[1], $_->[2]]) } main::parser_problems(40)]
+--- db_check
+SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 101: a problem the parser finds names the value that holds it (body parsed person by person)
+--- more_headers eval
+[($::H) x 7]
+--- request eval
+[map { main::post($_->[0]) } main::parser_problems(65000)]
+--- error_code eval
+[(400) x 7]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 7]
+--- response_body_like eval
+[map { main::bad([$_->[1], $_->[2]]) } main::parser_problems(65000)]
+--- db_check
+SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 102: a body that ends too soon names what it left open
+--- more_headers eval
+[($::H) x 3]
+--- request eval
+[main::post('{"persons":[{"id"'),
+ main::post('{"selection":{"searchId":"s-1","ids":["p-1"'),
+ main::post('{"persons":[{"id":"p-1","x":"abc')]
+--- error_code eval
+[400, 400, 400]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+[main::bad(['persons[0].id', q{invalid JSON: ':' expected near end of file at line 1, column 17}]),
+ main::bad(['selection.ids', q{invalid JSON: ']' expected near end of file at line 1, column 43}]),
+ main::bad(['persons[0].x', q{invalid JSON: premature end of input near '"abc' at line 1, column 32}])]
 --- no_error_log
 [error]
