@@ -31,7 +31,6 @@
     "must not nest arrays and objects more than %d levels deep"
 #define NGX_HTTP_LEADLIST_MSG_TOKENS                                          \
     "must not hold more than %d JSON values outside the persons"
-#define NGX_HTTP_LEADLIST_MSG_DIGITS        "number has more than %d digits"
 #define NGX_HTTP_LEADLIST_MSG_RANGE         "number out of range"
 #define NGX_HTTP_LEADLIST_MSG_JSON          "invalid JSON: "
 #define NGX_HTTP_LEADLIST_MSG_UTF8          "invalid UTF-8: "

@@ -58,9 +58,9 @@ sub person_of_size {
 }
 
 # Problems the parser or the scanner finds (SPEC 1.3), each in persons[1],
-# after a persons[0] of $size bytes: 40 makes a body parsed whole, 65000
-# one parsed person by person.  [body, field, message] each; the column is
-# that of the marker's last character, plus delta.
+# after a persons[0] of $size bytes: 40 makes a body parsed whole, 65520
+# one parsed person by person (over 65536 bytes).  [body, field, message]
+# each; the column is that of the marker's last character, plus delta.
 sub parser_problems {
     my ($size) = @_;
     my $pre = '{"persons":[' . person_of_size('p-0', $size) . ',';
@@ -83,6 +83,8 @@ sub parser_problems {
     return map {
         my ($person, $field, $what, $marker, $delta) = @$_;
         my $body = $pre . $person . ']}';
+        die "the body must be parsed person by person" if $size > 65536 - 100
+                                                          && length($body) <= 65536;
         my $col = index($body, $marker) + length($marker) + $delta;
         [$body, $field, "$what at line 1, column $col"]
     } @cases;
@@ -1010,23 +1012,28 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 
 
 
-=== TEST 58: numbers PostgreSQL's jsonb cannot store, or a double cannot hold
+=== TEST 58: numbers PostgreSQL's jsonb cannot store: a detail on each one's path
 --- more_headers eval
-[$::H, $::H, $::H, $::H]
+[($::H) x 6]
 --- request eval
 [main::post('{"persons":[{"id":"p-1","x":1e-20000}]}'),
- main::post('{"persons":[{"id":"p-1","x":1e400}]}'),
- main::post('{"persons":[{"id":"p-1","x":123456789012345678901234567890}]}'),
- main::post('{"persons":[{"id":"p-1","x":0.' . ('0' x 1000) . '1}]}')]
+ main::post('{"persons":[{"id":"p-1","x":[1e131072]}]}'),
+ main::post('{"persons":[{"id":"p-1","x":0.' . ('0' x 16383) . '1}]}'),
+ main::post('{"persons":[{"id":"p-1","x":{"y":0e1073741823}}]}'),
+ main::post('{"selection":{"searchId":"s-1","selectAll":true,"limit":1e-20000}}'),
+ main::post('{"selection":{"searchId":"s-1","selectAll":true,"limit":1e400,"offset":12345678901234567890}}')]
 --- error_code eval
-[400, 400, 400, 400]
+[(400) x 6]
 --- response_headers_like eval
-[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 4]
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 6]
 --- response_body_like eval
 [main::bad(['persons[0].x', 'number out of range at line 1, column 29']),
- main::bad(['persons[0].x', 'number out of range at line 1, column 33']),
- main::bad(['persons[0].x', 'number out of range at line 1, column 58']),
- main::bad(['persons[0].x', 'number has more than 1000 digits at line 1, column 29'])]
+ main::bad(['persons[0].x[0]', 'number out of range at line 1, column 30']),
+ main::bad(['persons[0].x', 'number out of range at line 1, column 29']),
+ main::bad(['persons[0].x.y', 'number out of range at line 1, column 34']),
+ main::bad(['selection.limit', 'number out of range at line 1, column 57']),
+ main::bad(['selection.offset', 'must be an integer from 0 to 2147483647'],
+           ['selection.limit', 'must be an integer from 1 to 1000'])]
 --- db_check
 SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -1036,17 +1043,27 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 
 
 
-=== TEST 59: numbers jsonb stores are accepted and kept exactly
+=== TEST 59: numbers jsonb stores are accepted and kept exactly, whatever their size
 --- more_headers eval: $::H
---- request
-POST /api/lead-lists/list-a/add-prospects
-{"persons":[{"id":"p-1","a":1e-1000,"b":-0.0,"c":9223372036854775807,"d":0.1}]}
+--- request eval
+main::post('{"persons":[{"id":"p-1","a":1e-1000,"b":-0.0,"c":9223372036854775807,"d":0.1,'
+           . '"big":1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890,"e":1e400,"f":-9223372036854775809,"g":1e131071,'
+           . '"h":0.' . ('0' x 16382) . '1,"i":1e-16383,"j":0e1073741822}]}')
 --- error_code: 200
 --- response_body: {"addedCount":1}
 --- db_check
-SELECT profile->>'b', profile->>'c', profile->>'d', (profile->>'a')::numeric > 0 FROM tenant.persons WHERE org_id = 't030';
+SELECT profile->>'b', profile->>'c', profile->>'d', (profile->>'a')::numeric > 0,
+       profile->>'big' = '1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890',
+       (profile->'big')::numeric = 1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890::numeric,
+       (profile->'e')::numeric = 1e400::numeric,
+       (profile->'f')::numeric = -9223372036854775809::numeric,
+       (profile->'g')::numeric = 1e131071::numeric,
+       (profile->'h')::numeric = ('0.' || repeat('0', 16382) || '1')::numeric,
+       (profile->'i')::numeric = 1e-16383::numeric,
+       (profile->'j')::numeric = 0
+  FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
-0.0	9223372036854775807	0.1	t
+0.0	9223372036854775807	0.1	t	t	t	t	t	t	t	t	t
 --- no_error_log
 [error]
 
@@ -1720,13 +1737,13 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- more_headers eval
 [($::H) x 7]
 --- request eval
-[map { main::post($_->[0]) } main::parser_problems(65000)]
+[map { main::post($_->[0]) } main::parser_problems(65520)]
 --- error_code eval
 [(400) x 7]
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 7]
 --- response_body_like eval
-[map { main::bad([$_->[1], $_->[2]]) } main::parser_problems(65000)]
+[map { main::bad([$_->[1], $_->[2]]) } main::parser_problems(65520)]
 --- db_check
 SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -1751,5 +1768,23 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 [main::bad(['persons[0].id', q{invalid JSON: ':' expected near end of file at line 1, column 17}]),
  main::bad(['selection.ids', q{invalid JSON: ']' expected near end of file at line 1, column 43}]),
  main::bad(['persons[0].x', q{invalid JSON: premature end of input near '"abc' at line 1, column 32}])]
+--- no_error_log
+[error]
+
+
+
+=== TEST 103: a 100-digit integer in a body parsed person by person is stored exactly
+--- more_headers eval: $::H
+--- request eval
+main::post('{"persons":[' . main::person_of_size('p-0', 65520)
+           . ',{"id":"p-1","big":1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890,"x":[1 ,-1e400]}]}')
+--- error_code: 200
+--- response_body: {"addedCount":2}
+--- db_check
+SELECT id, (profile->'big')::numeric = 1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890::numeric,
+       (profile->'x'->1)::numeric = -1e400::numeric
+  FROM tenant.persons WHERE org_id = 't030' AND id = 'p-1';
+--- db_expected
+p-1	t	t
 --- no_error_log
 [error]

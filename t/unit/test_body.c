@@ -70,6 +70,7 @@ static void ngx_http_leadlist_test_valid(void);
 static void ngx_http_leadlist_test_body(void);
 static void ngx_http_leadlist_test_encoding(void);
 static void ngx_http_leadlist_test_numbers(void);
+static void ngx_http_leadlist_test_number_fields(void);
 static void ngx_http_leadlist_test_depth(void);
 static void ngx_http_leadlist_test_persons(void);
 static void ngx_http_leadlist_test_person_fields(void);
@@ -737,81 +738,176 @@ ngx_http_leadlist_test_encoding(void)
 }
 
 
+/*
+ * Numbers: exactly what PostgreSQL 15's jsonb stores (numeric: the first
+ * significant digit at most 10^131071, at most 16383 digits after the
+ * point, an exponent below INT_MAX/2), each boundary from both sides, as
+ * psql showed them; t/030 sends some to PostgreSQL itself.
+ */
+
 static void
 ngx_http_leadlist_test_numbers(void)
 {
+    size_t                    i;
     ngx_http_leadlist_buf_t  *b;
+
+    static const char  *good[] = {
+        "9223372036854775807", "-9223372036854775808", "0", "-0",
+        "9223372036854775808", "-9223372036854775809", "1.8e308", "-1e400",
+        "1e131071", "1E+131071", "-1e131071", "9.9e131071", "10e131070",
+        "0.0001e131075", "1e-16383", "1.5e-16382", "0.1e-16382",
+        "0e-16383", "0e1073741822", "-0.0e-16382", "1e-1000",
+        "1e0000000000000000000000000005", "4.9e-324", "1e-400", NULL
+    };
+
+    static const char  *bad[] = {
+        "1e131072", "-1E+131072", "10e131071", "9.99e131072",
+        "0.0001e131076", "1e-16384", "1.5e-16383", "0.1e-16383",
+        "0e-16384", "-0.0e-16383", "0e1073741823", "1e1073741822",
+        "1e-2147483647", "1e-999999999999999999999999999999", "1e-100000",
+        NULL
+    };
 
     b = &ngx_http_leadlist_b;
 
-    ngx_http_leadlist_valid("int64 extremes",
-        "{\"persons\":[{\"id\":\"a\",\"x\":[9223372036854775807,"
-        "-9223372036854775808,0,-0]}]}");
-    ngx_http_leadlist_valid("double extremes and underflow",
-        "{\"persons\":[{\"id\":\"a\",\"x\":[1.7976931348623157e308,"
-        "-1.7976931348623157E+308,4.9e-324,1e-400,0.0e0]}]}");
-    ngx_http_leadlist_valid("exponent 1000 and -1000",
-        "{\"persons\":[{\"id\":\"a\",\"x\":[1e-1000,0e1000,-0E+01000]}]}");
+    for (i = 0; good[i]; i++) {
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":%s}]}",
+                               good[i]);
+        ngx_http_leadlist_ok(ngx_http_leadlist_run(b->data, b->len, NULL)
+                             == 0, "valid: jsonb stores %s", good[i]);
+    }
 
-    ngx_http_leadlist_one("integer above int64",
-        "{\"persons\":[{\"id\":\"a\",\"x\":9223372036854775808}]}",
-        "persons[0].x", "number out of range at line 1, column 45");
-    ngx_http_leadlist_prefix("integer below int64",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
-                              "\"x\":-9223372036854775809}]}"),
-        "persons[0].x", "number out of range at line 1");
-    ngx_http_leadlist_prefix("real above a double",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":1.8e308}]}"),
-        "persons[0].x", "number out of range at line 1");
-    ngx_http_leadlist_prefix("1e100000 (PostgreSQL refuses it)",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":1e100000}]}"),
-        "persons[0].x", "number out of range at line 1");
-    ngx_http_leadlist_one("1e-100000 (a double reads 0, PostgreSQL refuses)",
-        "{\"persons\":[{\"id\":\"a\",\"x\":1e-100000}]}",
-        "persons[0].x", "number out of range at line 1, column 27");
-    ngx_http_leadlist_prefix("0e-100000 (PostgreSQL refuses it)",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":0e-100000}]}"),
-        "persons[0].x", "number out of range at line 1");
-    ngx_http_leadlist_prefix("0e1001",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":0e1001}]}"),
-        "persons[0].x", "number out of range at line 1");
-    ngx_http_leadlist_prefix("1e-1001",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":1e-1001}]}"),
-        "persons[0].x", "number out of range at line 1");
-    ngx_http_leadlist_prefix("exponent of 30 digits",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
-                              "\"x\":1e-999999999999999999999999999999}]}"),
-        "persons[0].x", "number out of range at line 1");
+    for (i = 0; bad[i]; i++) {
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":[1,%s]}]}",
+                               bad[i]);
+        ngx_http_leadlist_prefix(bad[i], b->data, b->len, "persons[0].x[1]",
+                                 "number out of range at line 1, column 30");
+    }
 
-    /* 1000 digits: "0." and 999 more */
+    /*
+     * long mantissas: 131072 digits before the point, 16383 after; more
+     * than a person may hold, so in an unknown member: its detail shows
+     * that the number passed
+     */
 
     ngx_http_leadlist_reset(b);
-    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":0.");
-    ngx_http_leadlist_repeat(b, "1", 999);
-    ngx_http_leadlist_addf(b, "}]}");
-    ngx_http_leadlist_valid("a number of exactly 1000 digits",
-                            ngx_http_leadlist_str(b));
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"}],\"big\":9");
+    ngx_http_leadlist_repeat(b, "0", 131071);
+    ngx_http_leadlist_addf(b, ".");
+    ngx_http_leadlist_repeat(b, "1", 16383);
+    ngx_http_leadlist_addf(b, "}");
+    ngx_http_leadlist_one("131072 digits, a point and 16383 digits",
+                          ngx_http_leadlist_str(b), "big", "unknown member");
+
+    ngx_http_leadlist_reset(b);
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\"}],\"big\":9");
+    ngx_http_leadlist_repeat(b, "0", 131072);
+    ngx_http_leadlist_addf(b, "}");
+    ngx_http_leadlist_prefix("an integer of 131073 digits", b->data, b->len,
+                             "big", "number out of range");
 
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":\n1.");
-    ngx_http_leadlist_repeat(b, "0", 20000);
+    ngx_http_leadlist_repeat(b, "0", 16384);
     ngx_http_leadlist_addf(b, "}]}");
-    ngx_http_leadlist_one("1.(20000 zeros): a long mantissa",
-                          ngx_http_leadlist_str(b), "persons[0].x",
-                          "number has more than 1000 digits at line 2, "
-                          "column 1");
+    ngx_http_leadlist_one("1.(16384 zeros): one digit too many after the "
+                          "point", ngx_http_leadlist_str(b), "persons[0].x",
+                          "number out of range at line 2, column 1");
+
+    /* the exponent moves the point: 30000 - 13617 = 16383 after it */
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_leadlist_reset(b);
+        ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":0.");
+        ngx_http_leadlist_repeat(b, "1", 30000);
+        ngx_http_leadlist_addf(b, "e%d}]}", i ? 13616 : 13617);
+
+        if (i == 0) {
+            ngx_http_leadlist_valid("0.(30000 digits)e13617",
+                                    ngx_http_leadlist_str(b));
+
+        } else {
+            ngx_http_leadlist_prefix("0.(30000 digits)e13616", b->data,
+                                     b->len, "persons[0].x",
+                                     "number out of range");
+        }
+    }
+
+    /* a 100-digit integer, as any number, whichever way it is parsed */
 
     ngx_http_leadlist_reset(b);
-    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"x\":0.");
-    ngx_http_leadlist_repeat(b, "1", 1000);
-    ngx_http_leadlist_addf(b, "}]}");
-    ngx_http_leadlist_prefix("a number of 1001 digits", b->data, b->len,
-                             "persons[0].x",
-                             "number has more than 1000 digits");
+    ngx_http_leadlist_addf(b, "{\"persons\":[{\"id\":\"a\",\"big\":");
+    ngx_http_leadlist_repeat(b, "1234567890", 10);
+    ngx_http_leadlist_addf(b, ",\"x\":[1.0000000000000000000000000000001,"
+                              "-0.5e-300]}]}");
+    ngx_http_leadlist_valid("a 100-digit integer and long reals",
+                            ngx_http_leadlist_str(b));
+    ngx_http_leadlist_whole_max = 0;
+    ngx_http_leadlist_valid("... person by person", ngx_http_leadlist_str(b));
+    ngx_http_leadlist_whole_max = NGX_HTTP_LEADLIST_MAX_PERSON_BYTES;
 
     ngx_http_leadlist_one("digits inside strings are not numbers",
         "{\"persons\":[{\"id\":\"1e-100000\",\"x\":\"1e99999\"}],\"y\":1}",
         "y", "unknown member");
+
+    ngx_http_leadlist_test_number_fields();
+}
+
+
+/* a number jansson is not given keeps its place in the rules and errors */
+
+static void
+ngx_http_leadlist_test_number_fields(void)
+{
+    ngx_http_leadlist_one("offset 1e400 (jsonb stores it)",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"offset\":1e400}}",
+        "selection.offset", "must be an integer from 0 to 2147483647");
+    ngx_http_leadlist_one("offset 9223372036854775807",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"offset\":9223372036854775807}}",
+        "selection.offset", "must be an integer from 0 to 2147483647");
+    ngx_http_leadlist_one("limit of 20 digits",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":-12345678901234567890}}",
+        "selection.limit", "must be an integer from 1 to 1000");
+    ngx_http_leadlist_one("limit 1e-20000 (jsonb refuses it)",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"limit\":1e-20000}}",
+        "selection.limit", "number out of range at line 1, column 55");
+    ngx_http_leadlist_one("a long number as an id",
+        "{\"persons\":[{\"id\":12345678901234567890123}]}",
+        "persons[0].id", "must be a string");
+    ngx_http_leadlist_one("a long number as a title",
+        "{\"persons\":[{\"id\":\"a\",\"title\":1e999}]}",
+        "persons[0].title", "must be a string or null");
+    ngx_http_leadlist_one("a long number in selection.ids",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\",1e999]}}",
+        "selection.ids[1]", "must be a string");
+    ngx_http_leadlist_one("a long number as the body",
+        "123456789012345678901234567890", "", "must be a JSON object");
+
+    /* jansson's text names the number as sent, not its stand-in */
+
+    ngx_http_leadlist_both("a syntax error at a long number",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":[1 1e400]}]}"),
+        "persons[0].x", "invalid JSON: ']' expected near '1e400' at line 1, "
+        "column 34");
+    ngx_http_leadlist_both("a syntax error at a number of 21 bytes",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":[1 "
+                              "123456789012345678901]}]}"),
+        "persons[0].x", "invalid JSON: ']' expected at line 1, column 50");
+    ngx_http_leadlist_both("a syntax error after a long number",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":"
+                              "1e400e5}]}"),
+        "persons[0].x", "invalid JSON: '}' expected near 'e' at line 1, "
+        "column 32");
+    ngx_http_leadlist_both("invalid number syntax is jansson's to report",
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"x\":"
+                              "012345678901234567890}]}"),
+        "persons[0].x", "invalid JSON: invalid token near '0'");
 }
 
 
@@ -1198,8 +1294,8 @@ ngx_http_leadlist_test_person_size(void)
         "\xff{}", "", "invalid UTF-8: unable to decode byte 0xff at line 1, "
         "column 0");
     ngx_http_leadlist_one("a bad number in a person",
-        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\",\"x\":1e999}]}",
-        "persons[1].x", "number out of range at line 1, column 42");
+        "{\"persons\":[{\"id\":\"a\"},{\"id\":\"b\",\"x\":1e-99999}]}",
+        "persons[1].x", "number out of range at line 1, column 38");
 
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"persons\":[{}");
@@ -1628,7 +1724,8 @@ ngx_http_leadlist_test_error_paths(void)
     }
 
     ngx_http_leadlist_both("a raw NUL byte in a profile string",
-        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\",\"note\":\"x\0y\"}]}"),
+        NGX_HTTP_LEADLIST_LIT("{\"persons\":[{\"id\":\"a\","
+                              "\"note\":\"x\0y\"}]}"),
         "persons[0].note", "invalid JSON: NUL byte at line 1, column 32");
 
     /* the 33rd level, in an unknown top-level member, and in ids */
