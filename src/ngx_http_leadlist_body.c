@@ -54,8 +54,8 @@
  *    their type matters to the rules (offset 1e400 is "must be an integer
  *    from 0 to 2147483647", as offset 1.5 is).
  *  - Characters are Unicode code points, not bytes.  "Control characters"
- *    are U+0000-U+001F and U+007F-U+009F; only ids and searchId are checked
- *    for them (the profile's text fields are stored as sent).
+ *    are U+0000-U+001F and U+007F-U+009F; only a person's id and searchId
+ *    are checked for them (the profile's text fields are stored as sent).
  *  - Memory: jansson trees take up to 40 times the text they come from,
  *    so jansson never sees the whole body at once.  It parses the body
  *    with each person object blanked out (at most 262144 values there,
@@ -74,8 +74,12 @@
  *    excludeIds, offset or limit is a wrong type ("must be a boolean", ...).
  *  - offset and limit are JSON integers: 1.0 or 1e2 are refused.  offset
  *    is at most 2147483647 so the SQL may read it as int or bigint.
- *  - excludeIds may be empty.  Ids in ids and excludeIds follow the person
- *    id rule (string, 1 to 128 characters, no control characters).
+ *  - excludeIds may be empty.  Ids in ids and excludeIds are only looked
+ *    up, never stored: SPEC 1.3 makes them "strings", and an id the search
+ *    does not match is skipped, so any string is one (empty, longer than
+ *    128 characters, with control characters: it matches no person).  A
+ *    person's id and searchId keep the rule of 1 to 128 characters
+ *    without control characters.
  *  - When selectAll is not a boolean, the mode is unknown: the other
  *    members are checked for their own types only ("is required" and "is
  *    not allowed" need the mode).

@@ -636,10 +636,8 @@ static void
 ngx_http_leadlist_rules_check_ids(ngx_http_leadlist_parse_t *p,
     const char *path, json_t *v, size_t min, size_t max)
 {
-    char         msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    char         buf[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    size_t       j, n;
-    const char  *err;
+    char    msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    size_t  j, n;
 
     if (min) {
         snprintf(msg, sizeof(msg), NGX_HTTP_LEADLIST_MSG_ITEMS, min, max);
@@ -659,11 +657,15 @@ ngx_http_leadlist_rules_check_ids(ngx_http_leadlist_parse_t *p,
         ngx_http_leadlist_rules_error(p, msg, "%s", path);
     }
 
-    for (j = 0; j < n && !ngx_http_leadlist_rules_full(p); j++) {
-        err = ngx_http_leadlist_rules_id_error(json_array_get(v, j), buf);
+    /*
+     * ids are only looked up, never stored: any string is an id, which
+     * the search matches or not ("", a control character: not)
+     */
 
-        if (err) {
-            ngx_http_leadlist_rules_error(p, err, "%s[%zu]", path, j);
+    for (j = 0; j < n && !ngx_http_leadlist_rules_full(p); j++) {
+        if (!json_is_string(json_array_get(v, j))) {
+            ngx_http_leadlist_rules_error(p, NGX_HTTP_LEADLIST_MSG_STRING,
+                                          "%s[%zu]", path, j);
         }
     }
 }
@@ -728,7 +730,10 @@ ngx_http_leadlist_rules_known(const char *key, const char **known)
 }
 
 
-/* NULL for a valid person or search id, else the message (maybe in buf) */
+/*
+ * NULL for a valid person or search id, else the message (maybe in buf):
+ * these are stored, or named in a 400 when unknown
+ */
 
 static const char *
 ngx_http_leadlist_rules_id_error(json_t *v, char *buf)

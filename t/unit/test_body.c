@@ -1395,12 +1395,25 @@ ngx_http_leadlist_test_selection(void)
     ngx_http_leadlist_one("an id that is a number",
         "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\",\"b\",3]}}",
         "selection.ids[2]", "must be a string");
-    ngx_http_leadlist_one("an empty id",
-        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"\"]}}",
-        "selection.ids[0]", "must be 1 to 128 characters");
-    ngx_http_leadlist_one("an id with a control character",
-        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"a\",\"\\u001f\"]}}",
-        "selection.ids[1]", "must not contain control characters");
+
+    /* picked and excluded ids are looked up: any string, matched or not */
+
+    ngx_http_leadlist_valid("ids: empty, controls, C1, over 128 characters",
+        "{\"selection\":{\"searchId\":\"s\",\"ids\":[\"\",\"a\\u0001b\","
+        "\"\\u001f\",\"\\t\\n\\u007f\",\"\xc2\x85\",\"i23456789i123456789"
+        "i123456789i123456789i123456789i123456789i123456789i123456789"
+        "i123456789i123456789i123456789i123456789i12345678\"]}}");
+    ngx_http_leadlist_valid("excludeIds: empty, control characters",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"excludeIds\":[\"\",\"a\\u0001b\",\"\\u009f\"]}}");
+    ngx_http_leadlist_prefix("ids: \\u0000 is still not JSON jsonb stores",
+        NGX_HTTP_LEADLIST_LIT("{\"selection\":{\"searchId\":\"s\","
+                              "\"ids\":[\"a\",\"\\u0000\"]}}"),
+        "selection.ids[1]", "\\u0000 is not allowed");
+    ngx_http_leadlist_one("excludeIds: a number is not an id",
+        "{\"selection\":{\"searchId\":\"s\",\"selectAll\":true,"
+        "\"excludeIds\":[\"\\u0001\",2]}}",
+        "selection.excludeIds[1]", "must be a string");
 
     ngx_http_leadlist_reset(b);
     ngx_http_leadlist_addf(b, "{\"selection\":{\"searchId\":\"s\",\"ids\":[");
