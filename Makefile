@@ -31,11 +31,11 @@ SOURCES    := config ngx_http_leadlist_module.c $(wildcard src/*.c src/*.h)
 # the body validator and the request syntax checks: plain C, built alone
 # for the unit tests, the fuzzer and bench/validator.sh
 VALIDATOR  := src/ngx_http_leadlist_body.c src/ngx_http_leadlist_rules.c \
-              src/ngx_http_leadlist_scan.c src/ngx_http_leadlist_arena.c \
-              src/ngx_http_leadlist_syntax.c
+              src/ngx_http_leadlist_scan.c src/ngx_http_leadlist_path.c \
+              src/ngx_http_leadlist_arena.c src/ngx_http_leadlist_syntax.c
 VALIDATOR_H := src/ngx_http_leadlist_body.h src/ngx_http_leadlist_rules.h \
-              src/ngx_http_leadlist_scan.h src/ngx_http_leadlist_arena.h \
-              src/ngx_http_leadlist_syntax.h
+              src/ngx_http_leadlist_scan.h src/ngx_http_leadlist_path.h \
+              src/ngx_http_leadlist_arena.h src/ngx_http_leadlist_syntax.h
 
 # The validator's arena (src/ngx_http_leadlist_arena.c) stays on under the
 # sanitizers here, so that unit tests and fuzzing run the code nginx runs;

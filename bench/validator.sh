@@ -15,7 +15,7 @@ mkdir -p "$out"
 # before the split has body.c alone)
 sources() {
     local f
-    for f in body rules scan arena; do
+    for f in body rules scan path arena; do
         [ -f "$1/ngx_http_leadlist_$f.c" ] && echo "$1/ngx_http_leadlist_$f.c"
     done
 }

@@ -16,13 +16,16 @@
  * strict UTF-8 without NUL bytes that jansson parses with duplicates
  * refused, as PostgreSQL's jsonb will need; and a JSON error reported
  * at the line and column where jansson, parsing the whole body at once,
- * stops too (the validator parses persons one at a time).
+ * stops too (the validator parses persons one at a time).  Numbers jsonb
+ * stores but jansson cannot hold are valid: this file gives jansson a
+ * stand-in for each, found from jansson's own overflow errors.
  *
  * t/unit/replay_corpus.c includes this file to replay fuzz/corpus in
  * "make test" without libFuzzer.
  */
 
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +43,9 @@ static void ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size,
     int rc, const ngx_http_leadlist_body_t *b);
 static void ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
     const ngx_http_leadlist_body_t *b);
+static json_t *ngx_http_leadlist_fuzz_load(const uint8_t *data, size_t size,
+    size_t flags, json_error_t *err);
+static size_t ngx_http_leadlist_fuzz_start(const char *p, size_t end);
 static int ngx_http_leadlist_fuzz_same(const ngx_http_leadlist_body_t *a,
     const ngx_http_leadlist_body_t *b);
 static int ngx_http_leadlist_fuzz_text_ok(const char *s, size_t size);
@@ -102,6 +108,7 @@ ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size, int rc,
 {
     size_t                             i, k;
     json_t                            *root;
+    json_error_t                       err;
     const ngx_http_leadlist_detail_t  *d;
 
     if (rc == 0) {
@@ -117,8 +124,8 @@ ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size, int rc,
             }
         }
 
-        root = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
-                          NULL);
+        root = ngx_http_leadlist_fuzz_load(data, size,
+                                           JSON_REJECT_DUPLICATES, &err);
 
         if (!json_is_object(root)) {
             ngx_http_leadlist_fuzz_fail("accepted what jansson refuses");
@@ -161,7 +168,9 @@ ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
     const char   *m;
     json_error_t  err;
 
-    if (b->ndetails != 1 || b->details[0].field[0] != '\0') {
+    /* a JSON error is the only detail, on whatever path holds it */
+
+    if (b->ndetails != 1) {
         return;
     }
 
@@ -174,11 +183,16 @@ ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
         return;
     }
 
-    root = json_loadb((const char *) data, size,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    root = ngx_http_leadlist_fuzz_load(data, size,
+                                       JSON_REJECT_DUPLICATES
+                                       | JSON_DECODE_ANY, &err);
 
     if (root) {
         ngx_http_leadlist_fuzz_fail("a JSON error in what jansson accepts");
+    }
+
+    if (err.position < 0) {
+        return;
     }
 
     snprintf(at, sizeof(at), " at line %d, column %d", err.line, err.column);
@@ -190,6 +204,100 @@ ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
                 at);
         ngx_http_leadlist_fuzz_fail("a JSON error at another place");
     }
+}
+
+
+/*
+ * jansson's parse, each number it cannot hold (an integer beyond 64 bits,
+ * a real beyond a double) given as "0e0" right-aligned in spaces, as the
+ * validator gives it; err->position is -1 when such a number is glued to
+ * a token before it, where jansson's lexer would see other tokens
+ */
+
+static json_t *
+ngx_http_leadlist_fuzz_load(const uint8_t *data, size_t size, size_t flags,
+    json_error_t *err)
+{
+    char    *copy;
+    size_t   start, end;
+    json_t  *root;
+
+    copy = malloc(size ? size : 1);
+
+    if (copy == NULL) {
+        abort();
+    }
+
+    memcpy(copy, data, size);
+
+    for ( ;; ) {
+        root = json_loadb(copy, size, flags, err);
+
+        if (root || json_error_code(err) != json_error_numeric_overflow
+            || err->position <= 0)
+        {
+            break;
+        }
+
+        end = (size_t) err->position - 1;
+
+        start = ngx_http_leadlist_fuzz_start(copy, end);
+
+        while (start < end && copy[start] != '-'
+               && (copy[start] < '0' || copy[start] > '9'))
+        {
+            start++;
+        }
+
+        if (end - start < 2
+            || (start > 0 && (isalnum((unsigned char) copy[start - 1])
+                              || copy[start - 1] == '.')))
+        {
+            err->position = -1;
+            break;
+        }
+
+        memset(copy + start, ' ', end - start + 1);
+        memcpy(copy + end - 2, "0e0", 3);
+    }
+
+    free(copy);
+
+    return root;
+}
+
+
+/* where the number literal that ends at end starts, or about */
+
+static size_t
+ngx_http_leadlist_fuzz_start(const char *p, size_t end)
+{
+    char    c;
+    size_t  start;
+
+    for (start = end; start > 0; start--) {
+        c = p[start - 1];
+
+        if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E') {
+            continue;
+        }
+
+        /* a sign belongs to the exponent, or starts the literal */
+
+        if ((c == '+' || c == '-') && start >= 2
+            && (p[start - 2] == 'e' || p[start - 2] == 'E'))
+        {
+            continue;
+        }
+
+        if (c == '-') {
+            start--;
+        }
+
+        break;
+    }
+
+    return start;
 }
 
 

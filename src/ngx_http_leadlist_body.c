@@ -7,7 +7,8 @@
  * types, so that it can be unit-tested (t/unit/test_body.c) and fuzzed
  * (fuzz/fuzz_body.c) on its own: this driver and the public API
  * (ngx_http_leadlist_body.h), the byte scanner (_scan.c), the schema
- * checks and their messages (_rules.c) and jansson's arena (_arena.c).
+ * checks and their messages (_rules.c), the path of a byte (_path.c) and
+ * jansson's arena (_arena.c).
  * Whatever it accepts is sent as is to PostgreSQL as a jsonb parameter,
  * so it must only accept what jsonb stores and what the SQL may trust the
  * shape of.
@@ -34,17 +35,27 @@
  *    A raw NUL byte anywhere is "invalid JSON: NUL byte" (libpq would cut
  *    the text there).
  *  - Syntax errors carry jansson's text with its line and column; errors
- *    from the byte scanner carry the line and column of the token.
- *  - Numbers: jansson refuses integers beyond 64 bits and reals beyond a
- *    double ("number out of range").  On top of that a number literal may
- *    have at most 1000 digits before its exponent and an exponent from
- *    -1000 to 1000: with these, the scale and weight stay far below
- *    PostgreSQL numeric's limits (scale 16383, weight 131072 digits), so
- *    jsonb always stores it.  1e-100000, 0e-100000 or 1.(20000 zeros) are
- *    400s although a double would read them.
+ *    from the byte scanner carry the line and column of the token.  Both
+ *    name, as their field, the value that holds the byte they point at
+ *    (ngx_http_leadlist_path.c): a repeated member name, or a \u0000 or a
+ *    byte that is not UTF-8 in one, is a detail on its object
+ *    ("persons[0]"); one in a string value, on that value
+ *    ("persons[0].city"); a number, a too deep array, on themselves; a
+ *    body that ends too soon, on what it left open.
+ *  - Numbers: exactly what PostgreSQL's jsonb stores, whatever jansson
+ *    or a double holds, since the body goes to PostgreSQL as sent: the
+ *    first significant digit at most 10^131071, at most 16383 digits after
+ *    the point (less the exponent), an exponent below 1073741823 (the
+ *    scanner checks each literal, ngx_http_leadlist_scan.h).  Others are
+ *    "number out of range" on their path.  jansson is given a stand-in
+ *    ("0e0", right-aligned in the literal's bytes) for an integer of more
+ *    than 18 digits, a real of more than 32 bytes or with an exponent
+ *    above 256: it could not hold them, or not read them fast, and only
+ *    their type matters to the rules (offset 1e400 is "must be an integer
+ *    from 0 to 2147483647", as offset 1.5 is).
  *  - Characters are Unicode code points, not bytes.  "Control characters"
- *    are U+0000-U+001F and U+007F-U+009F; only ids and searchId are checked
- *    for them (the profile's text fields are stored as sent).
+ *    are U+0000-U+001F and U+007F-U+009F; only a person's id and searchId
+ *    are checked for them (the profile's text fields are stored as sent).
  *  - Memory: jansson trees take up to 40 times the text they come from,
  *    so jansson never sees the whole body at once.  It parses the body
  *    with each person object blanked out (at most 262144 values there,
@@ -63,8 +74,12 @@
  *    excludeIds, offset or limit is a wrong type ("must be a boolean", ...).
  *  - offset and limit are JSON integers: 1.0 or 1e2 are refused.  offset
  *    is at most 2147483647 so the SQL may read it as int or bigint.
- *  - excludeIds may be empty.  Ids in ids and excludeIds follow the person
- *    id rule (string, 1 to 128 characters, no control characters).
+ *  - excludeIds may be empty.  Ids in ids and excludeIds are only looked
+ *    up, never stored: SPEC 1.3 makes them "strings", and an id the search
+ *    does not match is skipped, so any string is one (empty, longer than
+ *    128 characters, with control characters: it matches no person).  A
+ *    person's id and searchId keep the rule of 1 to 128 characters
+ *    without control characters.
  *  - When selectAll is not a boolean, the mode is unknown: the other
  *    members are checked for their own types only ("is required" and "is
  *    not allowed" need the mode).
@@ -88,22 +103,38 @@
 #include "ngx_http_leadlist_scan.h"
 
 
-/* feeds jansson the body with each person object's inside blanked out */
+/* what stands in for a number jansson is not given: "  0e0", a real */
+#define NGX_HTTP_LEADLIST_STAND_IN      "0e0"
+#define NGX_HTTP_LEADLIST_STAND_IN_LEN  (sizeof(NGX_HTTP_LEADLIST_STAND_IN) - 1)
+
+
+/*
+ * Feeds jansson the bytes from pos to end of the body, with the inside of
+ * each person object in blank given as spaces, and each number literal in
+ * numbers given as a stand-in, right-aligned in spaces.  The length stays
+ * the same, so that jansson's error positions are the body's.
+ */
 
 typedef struct {
     const unsigned char               *data;
-    size_t                             len;
     size_t                             pos;
-    size_t                             next;        /* span */
-    const ngx_http_leadlist_scan_t    *scan;
+    size_t                             end;         /* past the last byte */
+    const ngx_http_leadlist_span_t    *blank;
+    size_t                             nblank;
+    const ngx_http_leadlist_span_t    *numbers;
+    size_t                             nnumbers;
 } ngx_http_leadlist_body_reader_t;
 
 
 static int ngx_http_leadlist_body_blank(const unsigned char *s, size_t len);
 static void ngx_http_leadlist_body_scan_error(ngx_http_leadlist_parse_t *p);
 static void ngx_http_leadlist_body_number_error(ngx_http_leadlist_parse_t *p);
+static json_t *ngx_http_leadlist_body_load(ngx_http_leadlist_body_reader_t *rd,
+    size_t flags, json_error_t *err);
 static size_t ngx_http_leadlist_body_read(void *buf, size_t size,
     void *data);
+static const ngx_http_leadlist_span_t *ngx_http_leadlist_body_number(
+    ngx_http_leadlist_parse_t *p, size_t off);
 static json_t *ngx_http_leadlist_body_skeleton(ngx_http_leadlist_parse_t *p);
 static json_t *ngx_http_leadlist_body_span(ngx_http_leadlist_parse_t *p,
     const ngx_http_leadlist_span_t *sp);
@@ -112,6 +143,8 @@ static int ngx_http_leadlist_body_oversized(
     const ngx_http_leadlist_span_t *sp);
 static void ngx_http_leadlist_body_json_error(ngx_http_leadlist_parse_t *p,
     json_error_t *err, size_t base);
+static const char *ngx_http_leadlist_body_near(ngx_http_leadlist_parse_t *p,
+    const char *text, size_t off, char *buf);
 
 
 /* bodies up to this size are parsed whole (see the header) */
@@ -192,7 +225,7 @@ ngx_http_leadlist_body_validate(const unsigned char *data, size_t len,
      */
 
     if (len <= ngx_http_leadlist_whole_max) {
-        scan.nspans = 0;
+        scan.persons.nelts = 0;
         ngx_http_leadlist_arena_begin();
     }
 
@@ -252,11 +285,11 @@ ngx_http_leadlist_body_person(ngx_http_leadlist_parse_t *p, size_t i,
 
     /* no span: the scanner did not blank it out, so it is the person */
 
-    if (p->next_span >= p->scan->nspans) {
+    if (p->next_span >= p->scan->persons.nelts) {
         return v;
     }
 
-    sp = &p->scan->spans[p->next_span++];
+    sp = &p->scan->persons.elts[p->next_span++];
 
     /* never parsed: jansson would hold up to 40 times its size */
 
@@ -330,70 +363,120 @@ ngx_http_leadlist_body_scan_error(ngx_http_leadlist_parse_t *p)
 static void
 ngx_http_leadlist_body_number_error(ngx_http_leadlist_parse_t *p)
 {
-    char  msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-
-    if (p->scan->number_error == NGX_HTTP_LEADLIST_NUMBER_DIGITS) {
-        snprintf(msg, sizeof(msg), NGX_HTTP_LEADLIST_MSG_DIGITS,
-                 NGX_HTTP_LEADLIST_MAX_DIGITS);
-        ngx_http_leadlist_rules_at(p, msg, p->scan->number - 1);
-
-    } else {
-        ngx_http_leadlist_rules_at(p, NGX_HTTP_LEADLIST_MSG_RANGE,
-                                   p->scan->number - 1);
-    }
+    ngx_http_leadlist_rules_at(p, NGX_HTTP_LEADLIST_MSG_RANGE,
+                               p->scan->number - 1);
 }
 
 
-/*
- * the json_load_callback() reader: the body as is, but for the inside of
- * each person object, given as spaces; the length stays the same, so that
- * jansson's error positions are the body's
- */
+/* json_loadb() where jansson may read the body as is */
+
+static json_t *
+ngx_http_leadlist_body_load(ngx_http_leadlist_body_reader_t *rd,
+    size_t flags, json_error_t *err)
+{
+    if (rd->nblank == 0 && rd->nnumbers == 0) {
+        return json_loadb((const char *) rd->data + rd->pos,
+                          rd->end - rd->pos, flags, err);
+    }
+
+    return json_load_callback(ngx_http_leadlist_body_read, rd, flags, err);
+}
+
+
+/* the json_load_callback() reader */
 
 static size_t
 ngx_http_leadlist_body_read(void *buf, size_t size, void *data)
 {
-    size_t                           n, stop;
-    ngx_http_leadlist_body_reader_t      *rd;
-    const ngx_http_leadlist_span_t  *sp;
+    size_t                            n, k, stop;
+    unsigned char                    *out;
+    ngx_http_leadlist_body_reader_t  *rd;
 
     rd = data;
+    out = buf;
 
-    while (rd->next < rd->scan->nspans
-           && rd->pos >= rd->scan->spans[rd->next].end)
-    {
-        rd->next++;
-    }
+    for (n = 0; n < size && rd->pos < rd->end; n += k, rd->pos += k) {
 
-    if (rd->pos >= rd->len) {
-        return 0;
-    }
-
-    stop = rd->len;
-
-    if (rd->next < rd->scan->nspans) {
-        sp = &rd->scan->spans[rd->next];
-
-        if (rd->pos > sp->start) {
-            n = sp->end - rd->pos;
-            n = n < size ? n : size;
-
-            memset(buf, ' ', n);
-            rd->pos += n;
-
-            return n;
+        while (rd->nblank && rd->blank->end <= rd->pos) {
+            rd->blank++;
+            rd->nblank--;
         }
 
-        stop = sp->start + 1;
+        while (rd->nnumbers && rd->numbers->end < rd->pos) {
+            rd->numbers++;
+            rd->nnumbers--;
+        }
+
+        /* inside a person object, up to its '}' */
+
+        if (rd->nblank && rd->pos > rd->blank->start) {
+            k = rd->blank->end - rd->pos;
+            k = k < size - n ? k : size - n;
+            memset(out + n, ' ', k);
+            continue;
+        }
+
+        /* in a number: spaces, then the stand-in; a literal is 5 or more */
+
+        if (rd->nnumbers && rd->pos >= rd->numbers->start) {
+            stop = rd->numbers->end + 1 - NGX_HTTP_LEADLIST_STAND_IN_LEN;
+
+            if (rd->pos < stop) {
+                k = stop - rd->pos;
+                k = k < size - n ? k : size - n;
+                memset(out + n, ' ', k);
+
+            } else {
+                k = 1;
+                out[n] = NGX_HTTP_LEADLIST_STAND_IN[rd->pos - stop];
+            }
+
+            continue;
+        }
+
+        stop = rd->end;
+
+        if (rd->nblank && rd->blank->start + 1 < stop) {
+            stop = rd->blank->start + 1;
+        }
+
+        if (rd->nnumbers && rd->numbers->start < stop) {
+            stop = rd->numbers->start;
+        }
+
+        k = stop - rd->pos;
+        k = k < size - n ? k : size - n;
+        memcpy(out + n, rd->data + rd->pos, k);
     }
 
-    n = stop - rd->pos;
-    n = n < size ? n : size;
-
-    memcpy(buf, rd->data + rd->pos, n);
-    rd->pos += n;
-
     return n;
+}
+
+
+/* the first number stand-in that ends at off or after it, NULL if none */
+
+static const ngx_http_leadlist_span_t *
+ngx_http_leadlist_body_number(ngx_http_leadlist_parse_t *p, size_t off)
+{
+    size_t                           lo, hi, mid;
+    const ngx_http_leadlist_spans_t  *a;
+
+    a = &p->scan->numbers;
+    lo = 0;
+    hi = a->nelts;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        if (a->elts[mid].end < off) {
+            lo = mid + 1;
+
+        } else {
+            hi = mid;
+        }
+    }
+
+    return lo < a->nelts ? &a->elts[lo] : NULL;
 }
 
 
@@ -406,20 +489,15 @@ ngx_http_leadlist_body_skeleton(ngx_http_leadlist_parse_t *p)
     ngx_http_leadlist_body_reader_t   rd;
 
     rd.data = p->data;
-    rd.len = p->len;
     rd.pos = 0;
-    rd.next = 0;
-    rd.scan = p->scan;
+    rd.end = p->len;
+    rd.blank = p->scan->persons.elts;
+    rd.nblank = p->scan->persons.nelts;
+    rd.numbers = p->scan->numbers.elts;
+    rd.nnumbers = p->scan->numbers.nelts;
 
-    if (rd.scan->nspans == 0) {
-        root = json_loadb((const char *) rd.data, rd.len,
-                          JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-
-    } else {
-        root = json_load_callback(ngx_http_leadlist_body_read, &rd,
-                                  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                                  &err);
-    }
+    root = ngx_http_leadlist_body_load(&rd,
+                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 
     if (root) {
         return root;
@@ -433,17 +511,17 @@ ngx_http_leadlist_body_skeleton(ngx_http_leadlist_parse_t *p)
 
     off = err.position > 0 ? (size_t) err.position - 1 : 0;
 
-    for (k = 0; k < p->scan->nspans; k++) {
+    for (k = 0; k < p->scan->persons.nelts; k++) {
 
-        if (p->scan->spans[k].start >= off) {
+        if (p->scan->persons.elts[k].start >= off) {
             break;
         }
 
-        if (ngx_http_leadlist_body_oversized(&p->scan->spans[k])) {
+        if (ngx_http_leadlist_body_oversized(&p->scan->persons.elts[k])) {
             continue;
         }
 
-        person = ngx_http_leadlist_body_span(p, &p->scan->spans[k]);
+        person = ngx_http_leadlist_body_span(p, &p->scan->persons.elts[k]);
 
         if (person == NULL) {
             return NULL;
@@ -462,11 +540,27 @@ static json_t *
 ngx_http_leadlist_body_span(ngx_http_leadlist_parse_t *p,
     const ngx_http_leadlist_span_t *sp)
 {
-    json_t        *v;
-    json_error_t   err;
+    json_t                           *v;
+    json_error_t                      err;
+    ngx_http_leadlist_body_reader_t   rd;
+    const ngx_http_leadlist_span_t   *num;
 
-    v = json_loadb((const char *) p->data + sp->start,
-                   sp->end - sp->start + 1, JSON_REJECT_DUPLICATES, &err);
+    rd.data = p->data;
+    rd.pos = sp->start;
+    rd.end = sp->end + 1;
+    rd.blank = NULL;
+    rd.nblank = 0;
+    rd.numbers = NULL;
+    rd.nnumbers = 0;
+
+    num = ngx_http_leadlist_body_number(p, sp->start);
+
+    if (num && num->start < sp->end) {
+        rd.numbers = num;
+        rd.nnumbers = p->scan->numbers.nelts - (num - p->scan->numbers.elts);
+    }
+
+    v = ngx_http_leadlist_body_load(&rd, JSON_REJECT_DUPLICATES, &err);
 
     if (v == NULL) {
         ngx_http_leadlist_body_json_error(p, &err, sp->start);
@@ -484,8 +578,8 @@ ngx_http_leadlist_body_rest(ngx_http_leadlist_parse_t *p)
     json_t                    *person;
     ngx_http_leadlist_span_t  *sp;
 
-    while (!p->syntax && p->next_span < p->scan->nspans) {
-        sp = &p->scan->spans[p->next_span++];
+    while (!p->syntax && p->next_span < p->scan->persons.nelts) {
+        sp = &p->scan->persons.elts[p->next_span++];
 
         if (ngx_http_leadlist_body_oversized(sp)) {
             continue;
@@ -516,8 +610,9 @@ static void
 ngx_http_leadlist_body_json_error(ngx_http_leadlist_parse_t *p,
     json_error_t *err, size_t base)
 {
-    char         what[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    char         msg[NGX_HTTP_LEADLIST_MESSAGE_LEN + 32];
+    char         near[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    char         what[NGX_HTTP_LEADLIST_MESSAGE_LEN + 32];
+    char         msg[NGX_HTTP_LEADLIST_MESSAGE_LEN + 64];
     size_t       off;
     const char  *prefix, *text;
 
@@ -564,6 +659,10 @@ ngx_http_leadlist_body_json_error(ngx_http_leadlist_parse_t *p,
      * but for bytes that are not UTF-8: nothing read is its column 0
      */
 
+    off = base + (err->position > 0 ? (size_t) err->position - 1 : 0);
+
+    text = ngx_http_leadlist_body_near(p, text, off, near);
+
     snprintf(what, sizeof(what), "%s%s", prefix, text);
 
     if (base == 0 && err->position <= 0) {
@@ -572,9 +671,54 @@ ngx_http_leadlist_body_json_error(ngx_http_leadlist_parse_t *p,
         ngx_http_leadlist_rules_body_error(p, msg);
 
     } else {
-        off = base + (err->position > 0 ? (size_t) err->position - 1 : 0);
+
+        /* the body ended too soon: the path of what it left open */
+
+        if (json_error_code(err) == json_error_premature_end_of_input) {
+            off = p->len;
+        }
+
         ngx_http_leadlist_rules_at(p, what, off);
     }
 
     p->syntax = 1;
+}
+
+
+/*
+ * jansson names the token it stopped at: where that is a number's
+ * stand-in, the number as sent, as jansson would (up to 20 bytes)
+ */
+
+static const char *
+ngx_http_leadlist_body_near(ngx_http_leadlist_parse_t *p, const char *text,
+    size_t off, char *buf)
+{
+    size_t                           n, len;
+    const ngx_http_leadlist_span_t  *num;
+
+    static const char                suffix[] =
+        " near '" NGX_HTTP_LEADLIST_STAND_IN "'";
+
+    num = ngx_http_leadlist_body_number(p, off);
+    n = strlen(text);
+
+    if (num == NULL || num->end != off || n < sizeof(suffix) - 1
+        || strcmp(text + n - (sizeof(suffix) - 1), suffix) != 0)
+    {
+        return text;
+    }
+
+    n -= sizeof(suffix) - 1;
+    len = num->end - num->start + 1;
+
+    if (len > 20) {
+        snprintf(buf, NGX_HTTP_LEADLIST_MESSAGE_LEN, "%.*s", (int) n, text);
+
+    } else {
+        snprintf(buf, NGX_HTTP_LEADLIST_MESSAGE_LEN, "%.*s near '%.*s'",
+                 (int) n, text, (int) len, p->data + num->start);
+    }
+
+    return buf;
 }

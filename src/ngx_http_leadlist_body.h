@@ -27,10 +27,6 @@
 #define NGX_HTTP_LEADLIST_MAX_EXCLUDE        10000
 #define NGX_HTTP_LEADLIST_MAX_OFFSET         2147483647
 
-/* number literals: what PostgreSQL's numeric can always store */
-#define NGX_HTTP_LEADLIST_MAX_DIGITS         1000
-#define NGX_HTTP_LEADLIST_MAX_EXPONENT       1000
-
 
 typedef enum {
     NGX_HTTP_LEADLIST_MODE_NONE = 0,

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ngx_http_leadlist_body.h"
+#include "ngx_http_leadlist_path.h"
 #include "ngx_http_leadlist_rules.h"
 
 
@@ -155,20 +156,21 @@ ngx_http_leadlist_rules_at(ngx_http_leadlist_parse_t *p, const char *what,
     size_t off)
 {
     char                  msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    size_t                i, line, col;
+    char                  path[2 * NGX_HTTP_LEADLIST_FIELD_LEN];
+    size_t                i, n, line, col;
     const unsigned char  *s;
 
     s = p->data;
     line = 1;
     col = 0;
 
-    if (off >= p->len) {
-        off = p->len - 1;
-    }
+    /* the end of the body is at its last byte, for jansson too */
+
+    n = off < p->len ? off : p->len - 1;
 
     /* columns count characters, as jansson's do */
 
-    for (i = 0; i <= off; i++) {
+    for (i = 0; i <= n; i++) {
         if (s[i] == '\n') {
             line++;
             col = 0;
@@ -180,7 +182,11 @@ ngx_http_leadlist_rules_at(ngx_http_leadlist_parse_t *p, const char *what,
 
     snprintf(msg, sizeof(msg), NGX_HTTP_LEADLIST_MSG_AT, what, line, col);
 
-    ngx_http_leadlist_rules_body_error(p, msg);
+    /* longer than a field holds, so that a cut shows as "..." */
+
+    n = ngx_http_leadlist_path(p->data, p->len, off, path, sizeof(path));
+
+    ngx_http_leadlist_rules_detail(p, msg, "", path, n);
 }
 
 
@@ -630,10 +636,8 @@ static void
 ngx_http_leadlist_rules_check_ids(ngx_http_leadlist_parse_t *p,
     const char *path, json_t *v, size_t min, size_t max)
 {
-    char         msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    char         buf[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    size_t       j, n;
-    const char  *err;
+    char    msg[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    size_t  j, n;
 
     if (min) {
         snprintf(msg, sizeof(msg), NGX_HTTP_LEADLIST_MSG_ITEMS, min, max);
@@ -653,11 +657,15 @@ ngx_http_leadlist_rules_check_ids(ngx_http_leadlist_parse_t *p,
         ngx_http_leadlist_rules_error(p, msg, "%s", path);
     }
 
-    for (j = 0; j < n && !ngx_http_leadlist_rules_full(p); j++) {
-        err = ngx_http_leadlist_rules_id_error(json_array_get(v, j), buf);
+    /*
+     * ids are only looked up, never stored: any string is an id, which
+     * the search matches or not ("", a control character: not)
+     */
 
-        if (err) {
-            ngx_http_leadlist_rules_error(p, err, "%s[%zu]", path, j);
+    for (j = 0; j < n && !ngx_http_leadlist_rules_full(p); j++) {
+        if (!json_is_string(json_array_get(v, j))) {
+            ngx_http_leadlist_rules_error(p, NGX_HTTP_LEADLIST_MSG_STRING,
+                                          "%s[%zu]", path, j);
         }
     }
 }
@@ -722,7 +730,10 @@ ngx_http_leadlist_rules_known(const char *key, const char **known)
 }
 
 
-/* NULL for a valid person or search id, else the message (maybe in buf) */
+/*
+ * NULL for a valid person or search id, else the message (maybe in buf):
+ * these are stored, or named in a 400 when unknown
+ */
 
 static const char *
 ngx_http_leadlist_rules_id_error(json_t *v, char *buf)

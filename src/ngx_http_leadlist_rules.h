@@ -31,7 +31,6 @@
     "must not nest arrays and objects more than %d levels deep"
 #define NGX_HTTP_LEADLIST_MSG_TOKENS                                          \
     "must not hold more than %d JSON values outside the persons"
-#define NGX_HTTP_LEADLIST_MSG_DIGITS        "number has more than %d digits"
 #define NGX_HTTP_LEADLIST_MSG_RANGE         "number out of range"
 #define NGX_HTTP_LEADLIST_MSG_JSON          "invalid JSON: "
 #define NGX_HTTP_LEADLIST_MSG_UTF8          "invalid UTF-8: "
@@ -104,7 +103,10 @@ void ngx_http_leadlist_rules_error(ngx_http_leadlist_parse_t *p,
 void ngx_http_leadlist_rules_body_error(ngx_http_leadlist_parse_t *p,
     const char *message);
 
-/* a body-level detail with the line and column of the byte at off */
+/*
+ * a detail on the value that holds the byte at off (off == len: the end of
+ * the body), with its line and column
+ */
 void ngx_http_leadlist_rules_at(ngx_http_leadlist_parse_t *p,
     const char *what, size_t off);
 

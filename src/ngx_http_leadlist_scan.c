@@ -12,11 +12,25 @@
 #include "ngx_http_leadlist_scan.h"
 
 
+/* a number literal as the scanner reads it */
+
+typedef struct {
+    size_t                             digits;      /* before the point */
+    size_t                             fraction;    /* after it */
+    unsigned long long                 exponent;    /* saturated */
+    size_t                             bytes;
+    long long                          power;       /* first significant */
+    unsigned                           negative:1;  /* exponent */
+    unsigned                           nonzero:1;
+    unsigned                           real:1;
+    unsigned                           valid:1;
+} ngx_http_leadlist_number_t;
+
+
 static size_t ngx_http_leadlist_scan_string(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
 static int ngx_http_leadlist_scan_key_is(const unsigned char *p, size_t n,
     const char *key);
-static int ngx_http_leadlist_scan_hex(const unsigned char *p);
 static void ngx_http_leadlist_scan_token(ngx_http_leadlist_scan_t *sc);
 static void ngx_http_leadlist_scan_open(ngx_http_leadlist_scan_t *sc,
     unsigned char c, size_t i);
@@ -26,6 +40,15 @@ static void ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
 static size_t ngx_http_leadlist_scan_number(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
+static size_t ngx_http_leadlist_scan_literal(ngx_http_leadlist_number_t *n,
+    const unsigned char *p, size_t len, size_t j);
+static size_t ngx_http_leadlist_scan_digits(ngx_http_leadlist_number_t *n,
+    const unsigned char *p, size_t len, size_t j, int fraction);
+static int ngx_http_leadlist_scan_numeric(const ngx_http_leadlist_number_t *n);
+static int ngx_http_leadlist_scan_jansson(const ngx_http_leadlist_number_t *n);
+static int ngx_http_leadlist_scan_digit(unsigned char c);
+static void ngx_http_leadlist_scan_push(ngx_http_leadlist_scan_t *sc,
+    ngx_http_leadlist_spans_t *a, size_t start, size_t end);
 static size_t ngx_http_leadlist_scan_word(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i);
 
@@ -41,10 +64,10 @@ ngx_http_leadlist_scan_init(ngx_http_leadlist_scan_t *sc, size_t max_persons)
 void
 ngx_http_leadlist_scan_free(ngx_http_leadlist_scan_t *sc)
 {
-    free(sc->spans);
-    sc->spans = NULL;
-    sc->nspans = 0;
-    sc->nalloc = 0;
+    free(sc->persons.elts);
+    free(sc->numbers.elts);
+    memset(&sc->persons, 0, sizeof(ngx_http_leadlist_spans_t));
+    memset(&sc->numbers, 0, sizeof(ngx_http_leadlist_spans_t));
 }
 
 
@@ -177,7 +200,7 @@ ngx_http_leadlist_scan_key_is(const unsigned char *p, size_t n, const char *key)
 }
 
 
-static int
+int
 ngx_http_leadlist_scan_hex(const unsigned char *p)
 {
     int            v, i;
@@ -262,32 +285,13 @@ static void
 ngx_http_leadlist_scan_close(ngx_http_leadlist_scan_t *sc, unsigned char c,
     size_t i)
 {
-    size_t                     n;
-    ngx_http_leadlist_span_t  *spans;
-
     if (sc->depth == 0) {
         return;
     }
 
     if (sc->depth == 3 && sc->in_element && c == '}') {
         sc->in_element = 0;
-
-        if (sc->nspans == sc->nalloc) {
-            n = sc->nalloc ? sc->nalloc * 2 : 16;
-            spans = realloc(sc->spans, n * sizeof(ngx_http_leadlist_span_t));
-
-            if (spans == NULL) {
-                sc->stop = NGX_HTTP_LEADLIST_SCAN_NOMEM;
-                return;
-            }
-
-            sc->spans = spans;
-            sc->nalloc = n;
-        }
-
-        sc->spans[sc->nspans].start = sc->start;
-        sc->spans[sc->nspans].end = i;
-        sc->nspans++;
+        ngx_http_leadlist_scan_push(sc, &sc->persons, sc->start, i);
     }
 
     /* only the first "persons" counts: a second one is a duplicate */
@@ -335,62 +339,230 @@ ngx_http_leadlist_scan_comma(ngx_http_leadlist_scan_t *sc,
 }
 
 
-/* returns the offset of the literal's last byte */
+/*
+ * A number literal, read as jansson's lexer does: the last byte of the
+ * literal, or of what was read of one that is not valid JSON (jansson
+ * reports it).  A valid one PostgreSQL refuses is remembered (the first
+ * only); one jansson could not hold, or not hold fast, gets a stand-in.
+ */
 
 static size_t
 ngx_http_leadlist_scan_number(ngx_http_leadlist_scan_t *sc,
     const unsigned char *p, size_t len, size_t i)
 {
-    size_t  j, digits, exp;
+    size_t                      j;
+    ngx_http_leadlist_number_t  n;
 
     ngx_http_leadlist_scan_token(sc);
 
-    j = i;
-    digits = 0;
-    exp = 0;
+    memset(&n, 0, sizeof(ngx_http_leadlist_number_t));
 
+    j = ngx_http_leadlist_scan_literal(&n, p, len, i);
+
+    /*
+     * not JSON: jansson reports it, maybe after a look at the next byte
+     * ("01"), so nothing in the rest of the run gets a stand-in
+     */
+
+    if (!n.valid) {
+        while (j < len && (ngx_http_leadlist_scan_digit(p[j]) || p[j] == '.'
+                           || p[j] == 'e' || p[j] == 'E' || p[j] == '+'
+                           || p[j] == '-'))
+        {
+            j++;
+        }
+
+        return j - 1;
+    }
+
+    n.bytes = j - i;
+
+    if (!ngx_http_leadlist_scan_numeric(&n)) {
+        if (sc->number == 0) {
+            sc->number = i + 1;
+        }
+
+    } else if (ngx_http_leadlist_scan_jansson(&n)) {
+        return j - 1;
+    }
+
+    ngx_http_leadlist_scan_push(sc, &sc->numbers, i, j - 1);
+
+    return j - 1;
+}
+
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?: returns where it ends */
+
+static size_t
+ngx_http_leadlist_scan_literal(ngx_http_leadlist_number_t *n,
+    const unsigned char *p, size_t len, size_t j)
+{
     if (p[j] == '-') {
         j++;
     }
 
-    for ( /* void */ ; j < len; j++) {
-        if (p[j] >= '0' && p[j] <= '9') {
-            digits++;
+    if (j < len && p[j] == '0') {
+        j++;
 
-        } else if (p[j] != '.') {
-            break;
+        /* a leading zero: jansson refuses the token */
+        if (j < len && ngx_http_leadlist_scan_digit(p[j])) {
+            return j;
         }
+
+        n->digits = 1;
+
+    } else {
+        j = ngx_http_leadlist_scan_digits(n, p, len, j, 0);
+
+        if (n->digits == 0) {
+            return j;
+        }
+    }
+
+    if (j < len && p[j] == '.') {
+        if (j + 1 == len || !ngx_http_leadlist_scan_digit(p[j + 1])) {
+            return j + 1;
+        }
+
+        n->real = 1;
+        j = ngx_http_leadlist_scan_digits(n, p, len, j + 1, 1);
     }
 
     if (j < len && (p[j] == 'e' || p[j] == 'E')) {
         j++;
+        n->real = 1;
 
         if (j < len && (p[j] == '+' || p[j] == '-')) {
+            n->negative = (p[j] == '-');
             j++;
+        }
+
+        if (j == len || !ngx_http_leadlist_scan_digit(p[j])) {
+            return j;
         }
 
         /* saturates: only "above the maximum" matters */
 
-        for ( /* void */ ; j < len && p[j] >= '0' && p[j] <= '9'; j++) {
-            if (exp <= NGX_HTTP_LEADLIST_MAX_EXPONENT) {
-                exp = exp * 10 + (p[j] - '0');
+        for ( /* void */ ; j < len && ngx_http_leadlist_scan_digit(p[j]); j++)
+        {
+            if (n->exponent <= NGX_HTTP_LEADLIST_NUMERIC_MAX_EXPONENT) {
+                n->exponent = n->exponent * 10 + (p[j] - '0');
             }
         }
     }
 
-    if (sc->number == 0) {
+    n->valid = 1;
 
-        if (digits > NGX_HTTP_LEADLIST_MAX_DIGITS) {
-            sc->number = i + 1;
-            sc->number_error = NGX_HTTP_LEADLIST_NUMBER_DIGITS;
+    return j;
+}
 
-        } else if (exp > NGX_HTTP_LEADLIST_MAX_EXPONENT) {
-            sc->number = i + 1;
-            sc->number_error = NGX_HTTP_LEADLIST_NUMBER_RANGE;
+
+/* the digits of the integer part or of the fraction, from j */
+
+static size_t
+ngx_http_leadlist_scan_digits(ngx_http_leadlist_number_t *n,
+    const unsigned char *p, size_t len, size_t j, int fraction)
+{
+    for ( /* void */ ; j < len && ngx_http_leadlist_scan_digit(p[j]); j++) {
+
+        /* the power of ten of the first digit that is not 0 */
+
+        if (p[j] != '0' && !n->nonzero) {
+            n->nonzero = 1;
+            n->power = fraction ? -1 - (long long) n->fraction
+                                : - (long long) n->digits;
+        }
+
+        if (fraction) {
+            n->fraction++;
+
+        } else {
+            n->digits++;
         }
     }
 
-    return j - 1;
+    /* the integer part's first significant digit: counted from its end */
+
+    if (!fraction && n->nonzero) {
+        n->power += (long long) n->digits - 1;
+    }
+
+    return j;
+}
+
+
+/*
+ * whether PostgreSQL's numeric_in() takes it: the exponent as it reads
+ * it, the scale (digits after the point, less the exponent), the weight
+ * (the power of ten of the first significant digit)
+ */
+
+static int
+ngx_http_leadlist_scan_numeric(const ngx_http_leadlist_number_t *n)
+{
+    long long  e;
+
+    if (n->exponent > NGX_HTTP_LEADLIST_NUMERIC_MAX_EXPONENT) {
+        return 0;
+    }
+
+    e = n->negative ? - (long long) n->exponent : (long long) n->exponent;
+
+    if ((long long) n->fraction - e > NGX_HTTP_LEADLIST_NUMERIC_MAX_SCALE) {
+        return 0;
+    }
+
+    return !n->nonzero || n->power + e <= NGX_HTTP_LEADLIST_NUMERIC_MAX_POWER;
+}
+
+
+/* whether jansson holds it, in an int64 or a double, and reads it fast */
+
+static int
+ngx_http_leadlist_scan_jansson(const ngx_http_leadlist_number_t *n)
+{
+    if (!n->real) {
+        return n->digits <= NGX_HTTP_LEADLIST_JANSSON_INT_DIGITS;
+    }
+
+    return n->bytes <= NGX_HTTP_LEADLIST_JANSSON_REAL_BYTES
+           && n->exponent <= NGX_HTTP_LEADLIST_JANSSON_REAL_EXPONENT;
+}
+
+
+static int
+ngx_http_leadlist_scan_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+
+/* appends a span; out of memory stops the scan */
+
+static void
+ngx_http_leadlist_scan_push(ngx_http_leadlist_scan_t *sc,
+    ngx_http_leadlist_spans_t *a, size_t start, size_t end)
+{
+    size_t                     n;
+    ngx_http_leadlist_span_t  *elts;
+
+    if (a->nelts == a->nalloc) {
+        n = a->nalloc ? a->nalloc * 2 : 16;
+        elts = realloc(a->elts, n * sizeof(ngx_http_leadlist_span_t));
+
+        if (elts == NULL) {
+            sc->stop = NGX_HTTP_LEADLIST_SCAN_NOMEM;
+            return;
+        }
+
+        a->elts = elts;
+        a->nalloc = n;
+    }
+
+    a->elts[a->nelts].start = start;
+    a->elts[a->nelts].end = end;
+    a->nelts++;
 }
 
 

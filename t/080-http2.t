@@ -129,7 +129,7 @@ is_json_answer($r, 200, qr/\A\{"addedCount":0\}\z/,
 
 $r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-5"}');
 is_json_answer($r, 400,
-               qr/"details":\[\{"field":"","message":"invalid JSON: [^"]+"\}\]/,
+               qr/"details":\[\{"field":"persons","message":"invalid JSON: [^"]+"\}\]/,
                'a body cut short');
 
 $r = h2(uri => 'l/add-prospects', method => 'GET');
