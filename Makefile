@@ -40,7 +40,7 @@ DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
 BENCH_PKGS := wrk postgresql-contrib
 
 .PHONY: all deps test run unit test-unit test-valgrind test-asan fuzz \
-        bench pg-start pg-stop clean
+        bench pg-start pg-stop clean openapi-tools openapi-lint
 
 all: $(MODULE)
 
@@ -83,6 +83,39 @@ $(ASAN_MODULE): $(ASAN_BUILD)/objs/Makefile $(SOURCES)
 deps:
 	@util/deps.sh $(DEB_PKGS)
 
+# the OpenAPI tools, pinned, from the npm registry into build/npm, with
+# the machine's Node.js (@redocly/cli 2.77 needs 20.19 or later, which
+# Debian 12's own nodejs is not): @redocly/cli lints openapi.yaml, ajv
+# (JSON Schema 2020-12, as OpenAPI 3.1 uses) checks t/091's answers
+NPM_DIR    := $(BUILD)/npm
+NPM_TOOLS  := @redocly/cli@2.77.0 ajv@8.20.0
+NPM_STAMP  := $(NPM_DIR)/.installed-$(shell echo $(NPM_TOOLS) | md5sum | cut -c1-12)
+# the example rules are off: t/091 checks every example itself, and the
+# request examples of error answers break the schemas on purpose
+REDOCLY_LINT := $(NPM_DIR)/node_modules/.bin/redocly lint \
+              --skip-rule no-invalid-media-type-examples \
+              --skip-rule no-invalid-parameter-examples
+
+openapi-tools: $(NPM_STAMP)
+
+$(NPM_STAMP):
+	@v=$$(node -v 2>/dev/null | sed 's/^v//'); \
+	if [ -z "$$v" ] || ! command -v npm >/dev/null \
+	   || [ "$$(printf '%s\n' 20.19.0 "$$v" | sort -V | head -1)" != 20.19.0 ]; \
+	then \
+	    echo "leadlist: the OpenAPI tools need Node.js 20.19 or later" \
+	         "and npm (node: $${v:-none})" >&2; \
+	    exit 1; \
+	fi
+	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
+	echo '{"private": true}' > $(NPM_DIR)/package.json
+	cd $(NPM_DIR) && npm install --no-audit --no-fund --save-exact \
+	    --loglevel=error $(NPM_TOOLS)
+	touch $@
+
+openapi-lint: $(NPM_STAMP)
+	$(REDOCLY_LINT) openapi.yaml
+
 pg-start:
 	util/pg.sh start $(PG_DIR)
 
@@ -100,6 +133,7 @@ test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus
 
 test: deps
 	util/lint.sh
+	$(MAKE) openapi-tools
 	$(MAKE) all test-unit
 	util/test.sh $(T)
 
