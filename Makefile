@@ -3,6 +3,7 @@
 #   make              build/ngx_http_leadlist_module.so
 #   make test         dependencies, build, PostgreSQL, migrations, prove
 #   make run          the same stack with demo data on 127.0.0.1:8080
+#   make deb          build/deb/libnginx-mod-http-leadlist_<version>_<arch>.deb
 #   make test-valgrind / test-asan / fuzz / clean
 
 SHELL      := /bin/bash
@@ -36,11 +37,12 @@ UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
               -DNGX_HTTP_LEADLIST_ARENA=1 -Isrc
 
 DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
-              libtest-base-perl libtext-diff-perl valgrind curl
+              libtest-base-perl libtext-diff-perl valgrind curl \
+              debhelper dpkg-dev build-essential lintian
 BENCH_PKGS := wrk postgresql-contrib
 
 .PHONY: all deps test run unit test-unit test-valgrind test-asan fuzz \
-        bench pg-start pg-stop clean openapi-tools openapi-lint
+        bench pg-start pg-stop clean deb openapi-tools openapi-lint
 
 all: $(MODULE)
 
@@ -82,6 +84,21 @@ $(ASAN_MODULE): $(ASAN_BUILD)/objs/Makefile $(SOURCES)
 
 deps:
 	@util/deps.sh $(DEB_PKGS)
+
+# make deb: the Debian package, built the way Debian builds its own
+# libnginx-mod-* (debian/rules: dh --with nginx, nginx-dev's nginx_mod
+# build system over config), from a copy of this tree in build/deb/src,
+# so that nothing of build/ goes in and dpkg-buildpackage writes its
+# .deb into build/deb rather than beside the checkout.
+DEB_DIR    := $(BUILD)/deb
+
+deb: deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./build --exclude=./.git --exclude='./t/servroot*' . \
+	    | tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	@cd $(DEB_DIR) && echo "leadlist: $(DEB_DIR)/$$(ls \
+	    libnginx-mod-http-leadlist_*.deb)"
 
 # the OpenAPI tools, pinned, from the npm registry into build/npm, with
 # the machine's Node.js (@redocly/cli 2.77 needs 20.19 or later, which
