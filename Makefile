@@ -109,7 +109,8 @@ NPM_TOOLS  := @redocly/cli@2.77.0 ajv@8.20.0
 NPM_STAMP  := $(NPM_DIR)/.installed-$(shell echo $(NPM_TOOLS) | md5sum | cut -c1-12)
 # the example rules are off: t/091 checks every example itself, and the
 # request examples of error answers break the schemas on purpose
-REDOCLY_LINT := $(NPM_DIR)/node_modules/.bin/redocly lint \
+REDOCLY_LINT := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+              $(NPM_DIR)/node_modules/.bin/redocly lint \
               --skip-rule no-invalid-media-type-examples \
               --skip-rule no-invalid-parameter-examples
 
