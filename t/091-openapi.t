@@ -11,7 +11,11 @@
 #   list ll_q3_prospects (person, user u_ada) already holding per_0003
 #   list ll_q3_accounts  (company)
 #   search srch_cto_de   matches per_1001..per_1004 (not per_2001)
-#   search srch_widgets  matches 1,001 persons
+#
+# A response example without a request example of its name is an answer
+# this test cannot cause (409, 413, 500, 503, ...); only its schema is
+# checked.  Nor does it cause a selection over the cap: that needs 1,001
+# persons in the shared catalogue, whose indexes t/db/002 looks at.
 #
 # Needs build/npm (make openapi-tools), the module and a cluster
 # (util/test.sh).
@@ -261,19 +265,13 @@ sub global_fixture {
         . join(",\n", map { '(' . lit($_->[0]) . ', '
                             . lit($json->encode({ id => $_->[0], %{ $_->[1] } }))
                             . '::jsonb)' } @rows)
-        . "\nON CONFLICT (id) DO NOTHING;\n"
-        . "INSERT INTO global.persons (id, profile)"
-        . " SELECT 'per_w' || lpad(i::text, 4, '0'),"
-        . " jsonb_build_object('id', 'per_w' || lpad(i::text, 4, '0'),"
-        . " 'industry', 'OpenAPI Example Widgets')"
-        . " FROM generate_series(1, 1001) AS i ON CONFLICT (id) DO NOTHING;";
+        . "\nON CONFLICT (id) DO NOTHING;";
     su($sql);
 }
 
 sub global_cleanup {
-    su("DELETE FROM global.persons WHERE id LIKE 'per\\_w____'"
-       . " OR id IN ('per_1001', 'per_1002', 'per_1003', 'per_1004',"
-       . " 'per_2001');");
+    su("DELETE FROM global.persons WHERE id IN ('per_1001', 'per_1002',"
+       . " 'per_1003', 'per_1004', 'per_2001');");
 }
 
 sub org_fixture {
@@ -287,9 +285,7 @@ sub org_fixture {
        . " '{u_ada}');",
        "INSERT INTO tenant.searches (org_id, id, user_id, filters) VALUES"
        . " ($q, 'srch_cto_de', 'u_ada', '{\"titles\": [\"CTO\"],"
-       . " \"companyDomains\": [\"openapi-example.test\"]}'),"
-       . " ($q, 'srch_widgets', 'u_ada',"
-       . " '{\"industries\": [\"OpenAPI Example Widgets\"]}');",
+       . " \"companyDomains\": [\"openapi-example.test\"]}');",
        "INSERT INTO tenant.persons (org_id, id, profile) VALUES ($q,"
        . " 'per_0003', '{\"id\": \"per_0003\", \"fullName\":"
        . " \"Mary Somerville\"}');",
