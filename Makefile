@@ -3,6 +3,7 @@
 #   make              build/ngx_http_leadlist_module.so
 #   make test         dependencies, build, PostgreSQL, migrations, prove
 #   make run          the same stack with demo data on 127.0.0.1:8080
+#   make deb          build/deb/libnginx-mod-http-leadlist_<version>_<arch>.deb
 #   make test-valgrind / test-asan / fuzz / clean
 
 SHELL      := /bin/bash
@@ -45,11 +46,12 @@ UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
               -DNGX_HTTP_LEADLIST_ARENA=1 -Isrc
 
 DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
-              libtest-base-perl libtext-diff-perl valgrind curl
+              libtest-base-perl libtext-diff-perl valgrind curl \
+              debhelper dpkg-dev build-essential lintian
 BENCH_PKGS := wrk postgresql-contrib
 
 .PHONY: all deps test run unit test-unit test-valgrind test-asan fuzz \
-        bench pg-start pg-stop clean
+        bench pg-start pg-stop clean deb openapi-tools openapi-lint
 
 all: $(MODULE)
 
@@ -92,6 +94,55 @@ $(ASAN_MODULE): $(ASAN_BUILD)/objs/Makefile $(SOURCES)
 deps:
 	@util/deps.sh $(DEB_PKGS)
 
+# make deb: the Debian package, built the way Debian builds its own
+# libnginx-mod-* (debian/rules: dh --with nginx, nginx-dev's nginx_mod
+# build system over config), from a copy of this tree in build/deb/src,
+# so that nothing of build/ goes in and dpkg-buildpackage writes its
+# .deb into build/deb rather than beside the checkout.
+DEB_DIR    := $(BUILD)/deb
+
+deb: deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./build --exclude=./.git --exclude='./t/servroot*' . \
+	    | tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	@cd $(DEB_DIR) && echo "leadlist: $(DEB_DIR)/$$(ls \
+	    libnginx-mod-http-leadlist_*.deb)"
+
+# the OpenAPI tools, pinned, from the npm registry into build/npm, with
+# the machine's Node.js (@redocly/cli 2.77 needs 20.19 or later, which
+# Debian 12's own nodejs is not): @redocly/cli lints openapi.yaml, ajv
+# (JSON Schema 2020-12, as OpenAPI 3.1 uses) checks t/091's answers
+NPM_DIR    := $(BUILD)/npm
+NPM_TOOLS  := @redocly/cli@2.77.0 ajv@8.20.0
+NPM_STAMP  := $(NPM_DIR)/.installed-$(shell echo $(NPM_TOOLS) | md5sum | cut -c1-12)
+# the example rules are off: t/091 checks every example itself, and the
+# request examples of error answers break the schemas on purpose
+REDOCLY_LINT := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+              $(NPM_DIR)/node_modules/.bin/redocly lint \
+              --skip-rule no-invalid-media-type-examples \
+              --skip-rule no-invalid-parameter-examples
+
+openapi-tools: $(NPM_STAMP)
+
+$(NPM_STAMP):
+	@v=$$(node -v 2>/dev/null | sed 's/^v//'); \
+	if [ -z "$$v" ] || ! command -v npm >/dev/null \
+	   || [ "$$(printf '%s\n' 20.19.0 "$$v" | sort -V | head -1)" != 20.19.0 ]; \
+	then \
+	    echo "leadlist: the OpenAPI tools need Node.js 20.19 or later" \
+	         "and npm (node: $${v:-none})" >&2; \
+	    exit 1; \
+	fi
+	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
+	echo '{"private": true}' > $(NPM_DIR)/package.json
+	cd $(NPM_DIR) && npm install --no-audit --no-fund --save-exact \
+	    --loglevel=error $(NPM_TOOLS)
+	touch $@
+
+openapi-lint: $(NPM_STAMP)
+	$(REDOCLY_LINT) openapi.yaml
+
 pg-start:
 	util/pg.sh start $(PG_DIR)
 
@@ -108,6 +159,7 @@ test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus
 
 test: deps
 	util/lint.sh
+	$(MAKE) openapi-tools
 	$(MAKE) all test-unit
 	util/test.sh $(T)
 
