@@ -19,14 +19,18 @@ repeat_each(1);
 no_shuffle();
 no_long_string();
 
+# the catalogue: one person, t030-g1, for the searches of selection blocks
+db(<<'_SQL_');
+DELETE FROM global.persons WHERE id LIKE 't030-%';
+INSERT INTO global.persons (id, profile) VALUES
+ ('t030-g1', '{"id":"t030-g1","companyDomain":"t030.example"}');
+_SQL_
+
 sub reset_db {
     db_fixture('t030',
         lists => [['list-a', 'person', 'u-1'],
                   ['list-co', 'company', 'u-1']],
-        searches => [['s-t030', '{"companyDomains":["t030.example"]}']],
-        sql => "DELETE FROM global.persons WHERE id LIKE 't030-%';\n"
-             . "INSERT INTO global.persons (id, profile) VALUES ('t030-g1', "
-             . "'{\"id\":\"t030-g1\",\"companyDomain\":\"t030.example\"}');");
+        searches => [['s-t030', '{"companyDomains":["t030.example"]}']]);
     db_fixture('t030x',
         lists => [['list-x', 'person', 'u-1']]);
 }
