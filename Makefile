@@ -45,8 +45,9 @@ UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
               -fsanitize=address,undefined -fno-omit-frame-pointer \
               -DNGX_HTTP_LEADLIST_ARENA=1 -Isrc
 
+# prometheus: promtool checks the metrics format (t/092-metrics.t)
 DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
-              libtest-base-perl libtext-diff-perl valgrind curl \
+              libtest-base-perl libtext-diff-perl valgrind curl prometheus \
               debhelper dpkg-dev build-essential lintian
 BENCH_PKGS := wrk postgresql-contrib
 

@@ -19,6 +19,7 @@
 #include "ngx_http_leadlist_response.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
+#include "ngx_http_leadlist_variables.h"
 
 
 static ngx_int_t ngx_http_leadlist_init_process(ngx_cycle_t *cycle);
@@ -184,7 +185,7 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_leadlist_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_leadlist_variables_add,       /* preconfiguration */
     ngx_http_leadlist_postconfiguration,   /* postconfiguration */
 
     ngx_http_leadlist_create_main_conf,    /* create main configuration */

@@ -47,6 +47,11 @@ typedef enum {
 } ngx_http_leadlist_auth_e;
 
 
+/* one run of a statement (ngx_http_leadlist_pool.h) */
+
+typedef struct ngx_http_leadlist_query_s  ngx_http_leadlist_query_t;
+
+
 /* one per main request of an endpoint location, from the access phase */
 
 typedef struct {
@@ -60,8 +65,16 @@ typedef struct {
     ngx_str_t                     request_id;
     ngx_buf_t                    *replace;    /* JSON for nginx's error */
     off_t                         received;
+
+    /* for the access log's variables and the metrics */
+    ngx_http_leadlist_query_t    *query;      /* the statement's */
+    ngx_str_t                     outcome;    /* static */
+    ngx_uint_t                    added;      /* when counted */
+    ngx_uint_t                    selected;
+
     unsigned                      is_admin:1;
     unsigned                      responded:1;
+    unsigned                      counted:1;  /* the statement added */
 } ngx_http_leadlist_ctx_t;
 
 

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 
 #include "ngx_http_leadlist.h"
+#include "ngx_http_leadlist_metrics.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
@@ -150,6 +151,9 @@ static void ngx_http_leadlist_pool_close_idle(ngx_http_leadlist_pool_t *pool,
     ngx_http_leadlist_close_e why);
 static void ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why);
+static void ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_close_e why);
+static void ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool);
 static void ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
     ngx_uint_t status);
 static void ngx_http_leadlist_pool_complete_handler(ngx_event_t *ev);
@@ -211,6 +215,8 @@ ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
 
     lscf->pool = pool;
 
+    ngx_http_leadlist_pool_publish(pool);
+
     return NGX_OK;
 }
 
@@ -247,6 +253,7 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 
     q->event.data = q;
     q->event.log = q->request->connection->log;
+    q->start = ngx_current_msec;
 
     for ( ;; ) {
         lc = ngx_http_leadlist_pool_get_idle(pool);
@@ -264,6 +271,8 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     }
 
     if (pool->nwaiters >= pool->conf->queue) {
+        ngx_http_leadlist_metrics_event(pool->conf,
+                                        NGX_HTTP_LEADLIST_EVENT_QUEUE_FULL);
         ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
                                     "upstream \"%V\" wait queue is full "
                                     "(%ui)", &pool->conf->upstream->host,
@@ -337,6 +346,7 @@ ngx_http_leadlist_pool_get_idle(ngx_http_leadlist_pool_t *pool)
         ngx_queue_remove(q);
         pool->nidle--;
         ngx_queue_insert_tail(&pool->active, q);
+        ngx_http_leadlist_pool_publish(pool);
 
         /* taken: from now on it is counted as busy, whatever follows */
 
@@ -518,6 +528,10 @@ ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
         pool->open++;
         pool->connecting++;
         ngx_queue_insert_tail(&pool->active, &lc->queue);
+
+        ngx_http_leadlist_metrics_event(pool->conf,
+                                        NGX_HTTP_LEADLIST_EVENT_CONNECT);
+        ngx_http_leadlist_pool_publish(pool);
 
         if (PQstatus(pg) == CONNECTION_BAD
             || PQsetnonblocking(pg, 1) != 0
@@ -775,6 +789,7 @@ ngx_http_leadlist_pool_enqueue(ngx_http_leadlist_query_t *q)
     ngx_queue_insert_tail(&pool->waiters, &q->queue);
     pool->nwaiters++;
     q->queued = 1;
+    ngx_http_leadlist_pool_publish(pool);
 
     q->event.handler = ngx_http_leadlist_pool_wait_handler;
     ngx_add_timer(&q->event, pool->conf->queue_timeout);
@@ -807,6 +822,7 @@ ngx_http_leadlist_pool_dequeue(ngx_http_leadlist_query_t *q)
     ngx_queue_remove(&q->queue);
     q->conf->pool->nwaiters--;
     q->queued = 0;
+    ngx_http_leadlist_pool_publish(q->conf->pool);
 
     if (q->event.timer_set) {
         ngx_del_timer(&q->event);
@@ -831,6 +847,7 @@ ngx_http_leadlist_pool_wait_handler(ngx_event_t *ev)
                                 q->conf->queue_timeout);
 
     ngx_http_leadlist_pool_dequeue(q);
+    ngx_http_leadlist_metrics_wait_timeout(q);
 
     q->status = NGX_HTTP_SERVICE_UNAVAILABLE;
     q->handler(q);
@@ -899,6 +916,8 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
         ngx_del_timer(c->read);
         goto failed;
     }
+
+    ngx_http_leadlist_metrics_sent(q, &lc->server->name);
 
     return NGX_OK;
 
@@ -1091,6 +1110,8 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
     q = lc->query;
     status = 0;
 
+    ngx_http_leadlist_metrics_done(lc->pool->conf, q, lc->error, 0);
+
     if (lc->error) {
         status = ngx_http_leadlist_pool_failed(lc);
 
@@ -1142,6 +1163,7 @@ ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     q = lc->query;
 
     ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "connection failed", why);
+    ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
     ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
 
     if (q) {
@@ -1268,6 +1290,7 @@ ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
     pool->nidle++;
 
     lc->state = NGX_HTTP_LEADLIST_IDLE;
+    ngx_http_leadlist_pool_publish(pool);
 
     c->idle = 1;
     c->log = pool->log;
@@ -1361,6 +1384,8 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
                    ngx_http_leadlist_pool_close_reasons[why],
                    &lc->server->name);
 
+    ngx_http_leadlist_pool_count_close(lc, why);
+
     if (lc->query) {
         lc->query->conn = NULL;
         lc->query = NULL;
@@ -1376,6 +1401,7 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     }
 
     pool->open--;
+    ngx_http_leadlist_pool_publish(pool);
 
     if (c) {
         if (c->read->timer_set) {
@@ -1417,6 +1443,67 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
 
     PQfinish(lc->pg);
     ngx_free(lc);
+}
+
+
+/* what leadlist_metrics makes of a close: a failed connect, or a reason */
+
+static void
+ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_close_e why)
+{
+    ngx_http_leadlist_event_e      event;
+    ngx_http_leadlist_srv_conf_t  *conf;
+
+    conf = lc->pool->conf;
+    event = NGX_HTTP_LEADLIST_EVENT_CLOSED_BROKEN;
+
+    /* no default: a new reason must be given its counter here */
+
+    switch (why) {
+
+    case NGX_HTTP_LEADLIST_CLOSE_CONNECT:
+        event = NGX_HTTP_LEADLIST_EVENT_CONNECT_FAILED;
+        break;
+
+    case NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT:
+    case NGX_HTTP_LEADLIST_CLOSE_SURPLUS:
+        event = NGX_HTTP_LEADLIST_EVENT_CLOSED_IDLE;
+        break;
+
+    case NGX_HTTP_LEADLIST_CLOSE_EXITING:
+        event = NGX_HTTP_LEADLIST_EVENT_CLOSED_EXIT;
+        break;
+
+    case NGX_HTTP_LEADLIST_CLOSE_DEAD_IDLE:  /* or just too old to take */
+    case NGX_HTTP_LEADLIST_CLOSE_EXPIRED:
+        if (ngx_http_leadlist_pool_expired(lc)) {
+            event = (lc->requests >= conf->keepalive_requests)
+                    ? NGX_HTTP_LEADLIST_EVENT_CLOSED_REQUESTS
+                    : NGX_HTTP_LEADLIST_EVENT_CLOSED_LIFETIME;
+        }
+
+        break;
+
+    case NGX_HTTP_LEADLIST_CLOSE_BROKEN:
+    case NGX_HTTP_LEADLIST_CLOSE_IDLE_LOST:
+    case NGX_HTTP_LEADLIST_CLOSE_UNCLEAN:
+    case NGX_HTTP_LEADLIST_CLOSE_READ_ONLY:
+        break;
+    }
+
+    ngx_http_leadlist_metrics_event(conf, event);
+}
+
+
+/* after every change of open, nidle, connecting or nwaiters */
+
+static void
+ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool)
+{
+    ngx_http_leadlist_metrics_pool(pool->conf, pool->open, pool->nidle,
+                                   pool->connecting, pool->nwaiters,
+                                   pool->conf->max);
 }
 
 

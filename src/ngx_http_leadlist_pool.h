@@ -18,7 +18,6 @@
 
 
 typedef struct ngx_http_leadlist_conn_s   ngx_http_leadlist_conn_t;
-typedef struct ngx_http_leadlist_query_s  ngx_http_leadlist_query_t;
 
 typedef void (*ngx_http_leadlist_query_handler_pt)(
     ngx_http_leadlist_query_t *q);
@@ -51,8 +50,18 @@ struct ngx_http_leadlist_query_s {
     ngx_http_leadlist_conn_t           *conn;
     ngx_queue_t                         queue;    /* in the wait queue */
     ngx_event_t                         event;    /* wait timer, done */
+
+    /* for the access log and the metrics (ngx_http_leadlist_metrics.c) */
+    ngx_msec_t                          start;    /* asked for a connection */
+    ngx_msec_t                          sent;
+    ngx_msec_t                          wait_time;
+    ngx_msec_t                          statement_time;
+    ngx_str_t                          *server;   /* that ran it */
+
     unsigned                            queued:1;
     unsigned                            reused:1;
+    unsigned                            waited:1;  /* wait_time is known */
+    unsigned                            timed:1;   /* statement_time is */
 };
 
 

@@ -106,6 +106,11 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
     { NGX_HTTP_NOT_ALLOWED, ngx_string("METHOD_NOT_ALLOWED"),
       "Method not allowed, use POST", NULL, NULL },
 
+    /* the leadlist_metrics location's */
+
+    { NGX_HTTP_NOT_ALLOWED, ngx_string("METHOD_NOT_ALLOWED"),
+      "Method not allowed, use GET or HEAD", NULL, NULL },
+
     { NGX_HTTP_REQUEST_TIME_OUT, ngx_string("REQUEST_TIMEOUT"),
       "Request body was not received in time", NULL, NULL },
 

@@ -16,6 +16,7 @@
 #include "ngx_http_leadlist_statement.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
+#include "ngx_http_leadlist_variables.h"
 
 
 /* the parameters of leadlist.add_prospects(), in their SQL order */
@@ -85,10 +86,12 @@ ngx_http_leadlist_statement_run(ngx_http_request_t *r, u_char *body,
     ngx_http_leadlist_statement_pt done)
 {
     ngx_pool_cleanup_t             *cln;
+    ngx_http_leadlist_ctx_t        *ctx;
     ngx_http_leadlist_statement_t  *st;
     ngx_http_leadlist_loc_conf_t   *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_leadlist_module);
 
     st = ngx_pcalloc(r->pool, sizeof(ngx_http_leadlist_statement_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -109,12 +112,23 @@ ngx_http_leadlist_statement_run(ngx_http_request_t *r, u_char *body,
     st->query.handler = ngx_http_leadlist_statement_done;
     st->query.data = st;
 
+    /* what the pool spent on it is for the access log too */
+
+    ctx->query = &st->query;
+
     /* the one hook that runs however the request ends */
 
     cln->handler = ngx_http_leadlist_statement_cleanup;
     cln->data = &st->query;
 
     return ngx_http_leadlist_pool_run(&st->query);
+}
+
+
+ngx_str_t *
+ngx_http_leadlist_statement_word(ngx_http_leadlist_outcome_e outcome)
+{
+    return &ngx_http_leadlist_statement_outcomes[outcome];
 }
 
 
@@ -185,6 +199,8 @@ ngx_http_leadlist_statement_done(ngx_http_leadlist_query_t *q)
         result.status = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_http_leadlist_variables_set_result(q->request, &result);
+
     if (q->result) {
         PQclear(q->result);
         q->result = NULL;
@@ -230,8 +246,14 @@ ngx_http_leadlist_statement_decode(PGresult *res,
     switch (result->outcome) {
 
     case NGX_HTTP_LEADLIST_OUTCOME_OK:
-        return ngx_http_leadlist_statement_number(res,
-                   NGX_HTTP_LEADLIST_COLUMN_ADDED, &result->added);
+        if (ngx_http_leadlist_statement_number(res,
+                NGX_HTTP_LEADLIST_COLUMN_ADDED, &result->added)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* fall through */
 
     case NGX_HTTP_LEADLIST_OUTCOME_SELECTION_TOO_LARGE:
         return ngx_http_leadlist_statement_number(res,

@@ -32,7 +32,7 @@ typedef struct {
     ngx_http_leadlist_outcome_e   outcome;
     ngx_uint_t                    status;     /* FAILED: 500 or 503 */
     ngx_uint_t                    added;      /* OK */
-    ngx_uint_t                    selected;   /* SELECTION_TOO_LARGE */
+    ngx_uint_t                    selected;   /* OK, SELECTION_TOO_LARGE */
 } ngx_http_leadlist_result_t;
 
 
@@ -50,6 +50,10 @@ typedef void (*ngx_http_leadlist_statement_pt)(ngx_http_request_t *r,
 
 ngx_int_t ngx_http_leadlist_statement_run(ngx_http_request_t *r,
     u_char *body, ngx_http_leadlist_statement_pt done);
+
+/* the outcome column's word for an outcome (not FAILED) */
+ngx_str_t *ngx_http_leadlist_statement_word(
+    ngx_http_leadlist_outcome_e outcome);
 
 
 #endif /* _NGX_HTTP_LEADLIST_STATEMENT_H_INCLUDED_ */

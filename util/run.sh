@@ -8,6 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 pgdir=$root/build/pg
 run=$root/build/run
 port=${LEADLIST_PORT:-8080}
+metrics_port=$((port + 2))
 
 cd "$root"
 
@@ -33,7 +34,16 @@ events {
 }
 
 http {
-    access_log $run/logs/access.log;
+    log_format leadlist '\$remote_addr [\$time_local] "\$request" \$status '
+                        '\$request_time org=\$leadlist_org_id '
+                        'user=\$leadlist_user_id list=\$leadlist_list_id '
+                        'outcome=\$leadlist_outcome added=\$leadlist_added '
+                        'selected=\$leadlist_selected '
+                        'wait=\$leadlist_pool_wait_time '
+                        'sql=\$leadlist_statement_time '
+                        'server=\$leadlist_server';
+
+    access_log $run/logs/access.log leadlist;
     client_body_temp_path $run/body;
     proxy_temp_path $run/proxy;
     fastcgi_temp_path $run/fastcgi;
@@ -63,6 +73,17 @@ http {
     map \$demo_user \$demo_role {
         u-carol  "member,admin";
         default  member;
+    }
+
+    # Prometheus metrics, loopback only (README "Metrics")
+    server {
+        listen 127.0.0.1:$metrics_port;
+
+        location = /metrics {
+            leadlist_metrics;
+            allow 127.0.0.1;
+            deny all;
+        }
     }
 
     server {
@@ -137,6 +158,10 @@ leadlist is serving on http://127.0.0.1:$port (Ctrl-C stops it).  Try:
     -H 'Authorization: Bearer alice-token' -H '$j' -d '{"persons":[{"id":"p-1"}]}'
   curl -s -X POST $u/acme-prospects/add-prospects \\
     -H 'Authorization: Bearer alice-token' -H '$j' -d '{"persons":[{"id":5}]}'
+
+  # every worker's figures for Prometheus; who did what in the access log
+  curl -s http://127.0.0.1:$metrics_port/metrics
+  tail $run/logs/access.log
 
 _EOT_
 

@@ -1,0 +1,191 @@
+# The embedded variables for log_format (SPEC 6, README "Embedded
+# variables"): caller, list, outcome, counts, pool wait and statement time,
+# server; each one empty (never "-") while it is not known.  No
+# leadlist_metrics here: the variables do not need it.
+#
+# Every block logs the endpoint with the format "ll" below into the
+# access log that the driver reads, and checks that line.
+
+use lib 't/inc';
+use Test::Nginx::Socket 'no_plan';
+use Leadlist;
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+
+db_fixture('t093', lists => [['l', 'person', 'u'], ['co', 'company', 'u']]);
+
+our $A = "Authorization: Bearer user=u;org=t093\nContent-Type: application/json";
+
+our $http_config = $Leadlist::http_config . <<'_EOC_';
+    log_format ll 'll org=[$leadlist_org_id] user=[$leadlist_user_id] '
+                  'list=[$leadlist_list_id] outcome=[$leadlist_outcome] '
+                  'added=[$leadlist_added] selected=[$leadlist_selected] '
+                  'wait=[$leadlist_pool_wait_time] '
+                  'statement=[$leadlist_statement_time] '
+                  'server=[$leadlist_server] status=$status';
+
+    upstream down {
+        leadlist_pg_server "host=127.0.0.1 port=1 dbname=x user=x";
+    }
+_EOC_
+
+our $log = '        access_log $TEST_NGINX_SERVER_ROOT/logs/access.log ll;';
+
+our $config = Leadlist::endpoint($log) . <<'_EOC_';
+    location = /plain {
+        access_log $TEST_NGINX_SERVER_ROOT/logs/access.log ll;
+        return 200 "plain\n";
+    }
+_EOC_
+
+# what the pool did: times as seconds.milliseconds, the server that ran it
+our $ran = qr/wait=\[\d+\.\d{3}\] statement=\[\d+\.\d{3}\] server=\[127\.0\.0\.1:$ENV{TEST_NGINX_PG_PORT}\/leadlist\]/;
+our $none = 'wait=[] statement=[] server=[]';
+
+sub body { return '{"persons":[' . join(',', map { qq({"id":"$_"}) } @_) . ']}' }
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a new prospect: who, which list, added, the pool's times and server
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("p1")
+--- error_code: 200
+--- access_log eval
+qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[1\] selected=\[1\] $::ran status=200$/
+
+
+
+=== TEST 2: already in the list, and one new: added 1 of 2 selected
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("p1", "p2")
+--- error_code: 200
+--- access_log eval
+qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[1\] selected=\[2\] $::ran status=200$/
+
+
+
+=== TEST 3: nothing new: added 0
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("p2")
+--- error_code: 200
+--- access_log eval
+qr/ outcome=\[added\] added=\[0\] selected=\[1\] /
+
+
+
+=== TEST 4: not signed in: nothing known but the outcome, and empty, not "-"
+--- request
+POST /api/lead-lists/l/add-prospects
+{}
+--- more_headers
+Content-Type: application/json
+--- error_code: 401
+--- access_log
+ll org=[] user=[] list=[] outcome=[unauthorized] added=[] selected=[] wait=[] statement=[] server=[] status=401
+
+
+
+=== TEST 5: a bad body: the caller and the list, no database
+--- more_headers eval: $::A
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[{"id":5}]}
+--- error_code: 400
+--- access_log eval
+"ll org=[t093] user=[u] list=[l] outcome=[bad_request] added=[] selected=[] $::none status=400"
+
+
+
+=== TEST 6: a bad list id is not logged as one
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/a.b/add-prospects\n" . ::body("p1")
+--- error_code: 400
+--- access_log eval
+"ll org=[t093] user=[u] list=[] outcome=[bad_request] added=[] selected=[] $::none status=400"
+
+
+
+=== TEST 7: no such list: not_found, after the statement
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/nope/add-prospects\n" . ::body("p1")
+--- error_code: 404
+--- access_log eval
+qr/^ll org=\[t093\] user=\[u\] list=\[nope\] outcome=\[not_found\] added=\[\] selected=\[\] $::ran status=404$/
+
+
+
+=== TEST 8: not in the list's users: forbidden
+--- more_headers
+Authorization: Bearer user=x;org=t093
+Content-Type: application/json
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("p1")
+--- error_code: 403
+--- access_log eval
+qr/^ll org=\[t093\] user=\[x\] list=\[l\] outcome=\[forbidden\] added=\[\] selected=\[\] $::ran status=403$/
+
+
+
+=== TEST 9: a company list: the statement's own outcome
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/co/add-prospects\n" . ::body("p1")
+--- error_code: 400
+--- access_log eval
+qr/ list=\[co\] outcome=\[company_list\] added=\[\] selected=\[\] $::ran status=400$/
+
+
+
+=== TEST 10: an unknown saved search
+--- more_headers eval: $::A
+--- request
+POST /api/lead-lists/l/add-prospects
+{"selection":{"searchId":"nope","ids":["p1"]}}
+--- error_code: 400
+--- access_log eval
+qr/ outcome=\[search_not_found\] added=\[\] selected=\[\] $::ran status=400$/
+
+
+
+=== TEST 11: another method
+--- more_headers eval: $::A
+--- request
+GET /api/lead-lists/l/add-prospects
+--- error_code: 405
+--- access_log eval
+qr/^ll .* outcome=\[method_not_allowed\] added=\[\] selected=\[\] wait=\[\] statement=\[\] server=\[\] status=405$/
+
+
+
+=== TEST 12: a database that cannot be reached: no server, no times
+--- http_config eval: $::http_config
+--- config eval
+Leadlist::endpoint($::log) =~ s/leadlist_db/down/r
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("p1")
+--- error_code: 503
+--- access_log eval
+"ll org=[t093] user=[u] list=[l] outcome=[service_unavailable] added=[] selected=[] $::none status=503"
+
+
+
+=== TEST 13: outside an endpoint location every one is empty
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- request
+GET /plain
+--- error_code: 200
+--- access_log
+ll org=[] user=[] list=[] outcome=[] added=[] selected=[] wait=[] statement=[] server=[] status=200
