@@ -13,6 +13,7 @@
 
 #include "ngx_http_leadlist.h"
 #include "ngx_http_leadlist_response.h"
+#include "ngx_http_leadlist_syntax.h"
 #include "ngx_http_leadlist_util.h"
 
 
