@@ -5,8 +5,9 @@ package Faults;
 # with forked Perl clients, break PostgreSQL or the clients in some way,
 # and then check three things:
 #
-#   - every answer: 200 {"addedCount":1}, or a 503 JSON with Retry-After;
-#     no client waits past its hard timeout (counted apart: "unknown");
+#   - every answer: 200 {"addedCount":1,"alreadyInListCount":0,
+#     "notMatchedCount":0}, or a 503 JSON with Retry-After; no client
+#     waits past its hard timeout (counted apart: "unknown");
 #   - the data: each request adds one prospect of its own id, so every 200
 #     must have its rows (tenant.lead_list_persons, tenant.persons), every
 #     other answer none; a request without an answer (client timeout, a
@@ -43,6 +44,9 @@ our @EXPORT = qw(
 );
 
 our $TODO;
+
+# the 200 of a request that adds one new prospect
+our $ONE_ADDED = '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}';
 my $json = JSON::PP->new->canonical;
 my $parent = $$;
 my (@nginx, @children, $pg_stopped, @locks);
@@ -636,8 +640,8 @@ sub summarize {
 
 # Every record has an answer (none timed out or failed unless allowed),
 # each answer's status is one of $o{allow} (default 200 and 503), 200s say
-# {"addedCount":1}, 503s are JSON with Retry-After: 1, and no answer took
-# longer than $o{max_latency}.
+# $ONE_ADDED, 503s are JSON with Retry-After: 1, and no answer took longer
+# than $o{max_latency}.
 sub check_answers {
     my ($name, $recs, %o) = @_;
     my %allow = map { $_ => 1 } @{ $o{allow} // [200, 503] };
@@ -652,7 +656,7 @@ sub check_answers {
         push @slow, $r if defined $o{max_latency} && $lat > $o{max_latency};
         my $s = $r->{status};
         my $okay = $allow{$s} && ($r->{ctype} // '') =~ m{^application/json};
-        $okay &&= ($r->{body} // '') eq '{"addedCount":1}' if $s == 200;
+        $okay &&= ($r->{body} // '') eq $ONE_ADDED if $s == 200;
         $okay &&= ($r->{retry_after} // '') eq '1'
                   && ($r->{body} // '') =~ /"code":"SERVICE_UNAVAILABLE"/
             if $s == 503;
