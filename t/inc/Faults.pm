@@ -39,7 +39,8 @@ our @EXPORT = qw(
     collect_requests
     start_load finish_load
     summarize check_answers data_check log_check log_count log_lines
-    pg_stop pg_start pg_backends take_lock release_lock
+    http_call pg_stop pg_start pg_backends pg_lock_waiters take_lock
+    release_lock
     slow_http_server stop_child wait_until count_lines nginx_config_test
 );
 
@@ -450,6 +451,59 @@ sub post_prospect {
 }
 
 
+# One HTTP/1.0 request, any headers ([name, value] pairs, repeats
+# allowed) and body; never waits longer than $o{timeout} (default 5 s).
+# Returns { status, headers => { lowercase name => [values] }, body } or
+# { err => ... }.
+sub http_call {
+    my (%o) = @_;
+
+    my $body = $o{body} // '';
+    my $req = ($o{method} // 'POST') . " $o{uri} HTTP/1.0\r\nHost: localhost\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @{ $o{headers} // [] })
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $o{port}, Proto => 'tcp',
+                                  Timeout => $o{timeout} // 5)
+        or return { err => "connect: $!" };
+
+    my $buf = '';
+    my $ok = eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm($o{timeout} // 5);
+        my $off = 0;
+        while ($off < length $req) {
+            my $n = syswrite($s, $req, length($req) - $off, $off);
+            die "write: $!\n" unless defined $n;
+            $off += $n;
+        }
+        while (1) {
+            my $n = sysread($s, $buf, 65536, length $buf);
+            die "read: $!\n" unless defined $n;
+            last if $n == 0;
+        }
+        alarm 0;
+        1;
+    };
+    alarm 0;
+    close $s;
+    return { err => $@ } unless $ok;
+
+    my ($head, $content) = split /\r\n\r\n/, $buf, 2;
+    my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3})};
+    return { err => 'no HTTP answer: ' . substr($buf, 0, 80) }
+        unless $status;
+
+    my %h;
+    for my $line (split /\r\n/, $head) {
+        push @{ $h{ lc $1 } }, $2 if $line =~ /^([^:\s]+):\s*(.*?)\s*\z/;
+    }
+
+    return { status => $status, headers => \%h, body => $content // '' };
+}
+
+
 sub _post_guarded {
     my (%o) = @_;
     my $r = eval {
@@ -791,6 +845,14 @@ sub pg_backends {
     return su("SELECT pid, state, coalesce(wait_event_type, '') FROM"
               . " pg_stat_activity WHERE application_name = 'nginx-leadlist'"
               . " ORDER BY pid;");
+}
+
+
+# How many of the module's backends wait for a lock.
+sub pg_lock_waiters {
+    return su("SELECT count(*) FROM pg_stat_activity"
+              . " WHERE application_name = 'nginx-leadlist'"
+              . " AND wait_event_type = 'Lock';")->[0][0];
 }
 
 
