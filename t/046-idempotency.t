@@ -22,6 +22,7 @@ use Time::HiRes ();
 repeat_each(1);
 no_shuffle();
 no_long_string();
+valgrind_patience();
 
 sub boom_off {
     db("DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;\n"

@@ -28,7 +28,8 @@ use Test::More ();
 use Exporter 'import';
 
 our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
-                 db db_fixture db_snapshot jstr err_re bad err u8);
+                 valgrind_patience db db_fixture db_snapshot jstr err_re bad
+                 err u8);
 
 our $http_config = <<'_EOC_';
     upstream leadlist_db {
@@ -67,6 +68,18 @@ our $auth_locations = <<'_EOC_';
         return 204;
     }
 _EOC_
+
+
+# Under valgrind (make test-valgrind) nginx runs many times slower: the
+# client waits up to 60 s, and the pool up to 30 s for a connection (a
+# SCRAM login alone can take longer than the default 2 s queue timeout).
+sub valgrind_patience {
+    return unless $ENV{TEST_NGINX_USE_VALGRIND};
+    Test::Nginx::Socket::timeout(60);
+    $http_config =~ s/(leadlist_pg_keepalive 4;)/$1
+        leadlist_pg_queue 256 timeout=30s;
+        leadlist_pg_connect_timeout 30s;/;
+}
 
 
 # The endpoint location as nginx.conf.example has it, plus extra lines.
