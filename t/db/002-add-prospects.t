@@ -400,7 +400,7 @@ subtest 'bulk matching follows SPEC 1.3 (compared with a Perl model)' => sub {
             . "ROLLBACK;\n";
     my $rows = app($sql);
     my $total = $rows->[0][0];
-    is_deeply $rows->[1], [ 'selection_too_large', 0, $total ],
+    is_deeply [ @{ $rows->[1] }[0 .. 2] ], [ 'selection_too_large', 0, $total ],
         "{} with selectAll selects the whole catalogue ($total)";
 
     $sql = "BEGIN ISOLATION LEVEL REPEATABLE READ;\n"
@@ -412,7 +412,7 @@ subtest 'bulk matching follows SPEC 1.3 (compared with a Perl model)' => sub {
          . "SELECT person_id FROM tenant.lead_list_persons WHERE org_id = $a_ AND lead_list_id = 'all-sel';\n"
          . "ROLLBACK;\n";
     $rows = app($sql);
-    is_deeply [ @{ $rows->[2] }, $rows->[3][0] ], [ 'ok', 1, 1, $rows->[1][0] ],
+    is_deeply [ @{ $rows->[2] }[0 .. 2], $rows->[3][0] ], [ 'ok', 1, 1, $rows->[1][0] ],
         '{} with offset count-1: the one with the greatest id';
 };
 

@@ -153,23 +153,29 @@ sub app {
 
 
 # The statement the module sends, as leadlist_app.  $body is a Perl
-# structure or a JSON string.  Returns { outcome, added, selected, ok, err,
-# sqlstate }.
+# structure or a JSON string; flags (default 0: 1 = report, 2 = dry run),
+# key (default none) and ttl (default 86400) are the module's $7-$9.
+# Returns { outcome, added, selected, response, replayed, ok, err,
+# sqlstate }: psql's text, so NULL is '' and booleans are 't'/'f'.
 sub add_prospects_sql {
     my (%a) = @_;
-    return sprintf 'SELECT outcome, added_count, selected_count'
+    return sprintf 'SELECT outcome, added_count, selected_count, response,'
+        . ' replayed'
         . ' FROM leadlist.add_prospects(%s::text, %s::text, %s::boolean,'
-        . ' %s::text, %s, %s::integer);' . "\n",
+        . ' %s::text, %s, %s::integer, %s::integer, %s::text, %s::integer);'
+        . "\n",
         lit($a{org}), lit($a{user}),
         (defined $a{admin} ? ($a{admin} ? "'true'" : "'false'") : 'NULL'),
-        lit($a{list}), jlit($a{body}), $a{max} // 1000;
+        lit($a{list}), jlit($a{body}), $a{max} // 1000, $a{flags} // 0,
+        lit($a{key}), $a{ttl} // 86400;
 }
 
 sub add_prospects {
     my $r = app_try(add_prospects_sql(@_));
     my $row = $r->{rows}[0] || [];
     return { %$r, outcome => $row->[0] // '', added => $row->[1],
-             selected => $row->[2] };
+             selected => $row->[2], response => $row->[3],
+             replayed => $row->[4] };
 }
 
 
