@@ -512,8 +512,10 @@ BEGIN
             RAISE EXCEPTION 'an idempotency key is 1 to 255 printable ASCII characters'
                   USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        IF p_user_id IS NULL OR p_idem_ttl IS NULL OR p_idem_ttl < 1 THEN
-            RAISE EXCEPTION 'an idempotency key needs a user id and a TTL of at least 1 s'
+        IF p_org_id IS NULL OR p_user_id IS NULL
+           OR p_idem_ttl IS NULL OR p_idem_ttl < 1
+        THEN
+            RAISE EXCEPTION 'an idempotency key needs an organization, a user and a TTL of at least 1 s'
                   USING ERRCODE = 'invalid_parameter_value';
         END IF;
 

@@ -340,6 +340,8 @@ subtest 'malformed key arguments are errors' => sub {
     is call(body => P('z'), key => key(), ttl => 0)->{sqlstate}, '22023', 'a TTL of 0: 22023';
     is call(body => P('z'), key => key(), ttl => undef)->{sqlstate}, '22023', 'no TTL: 22023';
     is call(body => P('z'), key => key(), user => undef)->{sqlstate}, '22023', 'no user id: 22023';
+    is call(body => P('z'), key => key(), org => undef)->{sqlstate}, '22023',
+        'no organization id: 22023';
 };
 
 done_testing();
