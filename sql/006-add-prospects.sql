@@ -453,10 +453,11 @@ COMMENT ON FUNCTION leadlist.add_prospects(text, text, boolean, text, jsonb, int
 --     is recorded in the same transaction.  An error rolls the record back
 --     with the work: a retry after a 5xx runs again.
 --
--- The fingerprint is sha256 of jsonb_build_array(list id, flags & 3,
--- body)::text.  jsonb's text is canonical for member order, whitespace and
--- repeated members, so "the same body" means the same JSON value; numbers
--- must be spelled alike (1.0 and 1.00 are equal jsonb but differ here).
+-- The fingerprint is sha256 of the list id (after its length), flags & 3
+-- and the body's jsonb text.  jsonb's text is canonical for member order,
+-- whitespace and repeated members, so "the same body" means the same JSON
+-- value; numbers must be spelled alike (1.0 and 1.00 are equal jsonb but
+-- differ here).
 -- The flags include the report: the recorded 200 body is the one asked for.
 --
 -- Two different keys whose hashes collide share the lock: while one runs,
@@ -508,7 +509,11 @@ BEGIN
     added_count := 0;
 
     IF p_idem_key IS NOT NULL THEN
-        IF p_idem_key !~ '^[\x20-\x7e]{1,255}$' THEN
+        -- (no {1,255} in the pattern: a counted repeat makes a large
+        -- automaton to build and run on every call)
+        IF octet_length(p_idem_key) NOT BETWEEN 1 AND 255
+           OR p_idem_key ~ '[^\x20-\x7e]'
+        THEN
             RAISE EXCEPTION 'an idempotency key is 1 to 255 printable ASCII characters'
                   USING ERRCODE = 'invalid_parameter_value';
         END IF;
@@ -526,8 +531,8 @@ BEGIN
             RETURN;
         END IF;
 
-        v_fp := sha256(convert_to(
-                    jsonb_build_array(p_list_id, v_flags, p_body)::text, 'UTF8'));
+        v_fp := sha256(convert_to(coalesce(length(p_list_id) || ':' || p_list_id, '-')
+                                  || ':' || v_flags || ':' || p_body::text, 'UTF8'));
 
         SELECT k.fingerprint, k.outcome, k.added_count, k.selected_count,
                k.response, k.expires_at > now() AS live
