@@ -196,7 +196,7 @@ subtest 'overlapping direct requests' => sub {
     # six windows of 16, 6 apart, each in its own order; every id in two or
     # three requests
     my @sel = map { my $k = $_; [ map { $ids[ ($k * 8 + $_) % 48 ] } 0 .. 15 ] } 0 .. 5;
-    my @r = race(map {
+    my @r = race_sessions(map {
         my $k = $_;
         add_prospects_sql(org => $A, user => 'u1', admin => 0, list => 'C', flags => 1,
                           body => P(map { { id => $_, by => "r$k" } } shuffle @{ $sel[$k] }))
@@ -210,7 +210,7 @@ subtest 'overlapping direct requests' => sub {
 subtest 'overlapping direct, ids and selectAll requests' => sub {
     new_list('M');
     my @sel = ([ @g[0 .. 11] ], [ @g[6 .. 17] ], [ @g[0 .. 9] ], [ @g[10 .. 19] ]);
-    my @r = race(
+    my @r = race_sessions(
         add_prospects_sql(org => $A, user => 'u1', admin => 0, list => 'M', flags => 1,
                           body => P(reverse @{ $sel[0] })),
         add_prospects_sql(org => $A, user => 'u1', admin => 0, list => 'M', flags => 1,
@@ -228,7 +228,7 @@ subtest 'overlapping direct, ids and selectAll requests' => sub {
 
 subtest 'overlapping requests merge their members into one copy' => sub {
     new_list('G');
-    my @r = race(map {
+    my @r = race_sessions(map {
         add_prospects_sql(org => $A, user => 'u1', admin => 0, list => 'G',
                           body => P({ id => 'm1', "member$_" => $_ }, { id => "m-own-$_" }))
     } 1 .. 4);

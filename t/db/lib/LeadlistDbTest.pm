@@ -16,7 +16,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(pg_skip_reason su su_try app app_try lit jlit add_prospects
                  add_prospects_sql spawn_psql reap_psql open_session
-                 db_snapshot wait_until race);
+                 db_snapshot wait_until race_sessions);
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -237,7 +237,7 @@ sub wait_until {
 # barrier.
 my $race_key = $$ % 2000000000;
 
-sub race {
+sub race_sessions {
     my (@sqls) = @_;
 
     my $ctl = open_session('su');
