@@ -154,8 +154,16 @@ $(BUILD)/unit/%: t/unit/%.c $(VALIDATOR) $(VALIDATOR_H) fuzz/fuzz_body.c
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $< $(VALIDATOR) -ljansson -o $@
 
-test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus
+# the header parsers alone: no jansson, nothing else linked
+$(BUILD)/unit/test_syntax: t/unit/test_syntax.c src/ngx_http_leadlist_syntax.c \
+              src/ngx_http_leadlist_syntax.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $< src/ngx_http_leadlist_syntax.c -o $@
+
+test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus \
+           $(BUILD)/unit/test_syntax
 	$(BUILD)/unit/test_body
+	$(BUILD)/unit/test_syntax
 	$(BUILD)/unit/replay_corpus fuzz/corpus
 
 test: deps

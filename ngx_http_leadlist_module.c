@@ -22,6 +22,10 @@
 #include "ngx_http_leadlist_variables.h"
 
 
+/* SPEC 3: how long an Idempotency-Key is remembered, 24h */
+#define NGX_HTTP_LEADLIST_DEFAULT_IDEM_TTL  86400
+
+
 static ngx_int_t ngx_http_leadlist_init_process(ngx_cycle_t *cycle);
 static void ngx_http_leadlist_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_leadlist_create_main_conf(ngx_conf_t *cf);
@@ -49,6 +53,11 @@ static ngx_conf_num_bounds_t  ngx_http_leadlist_requests_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_leadlist_list_bounds = {
     ngx_http_leadlist_conf_check_bounds, 1, 100000
+};
+
+/* seconds; the statement takes them as an integer */
+static ngx_conf_num_bounds_t  ngx_http_leadlist_idem_ttl_bounds = {
+    NULL, 1, NGX_MAX_INT32_VALUE
 };
 
 
@@ -180,6 +189,13 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       offsetof(ngx_http_leadlist_loc_conf_t, max_selection),
       &ngx_http_leadlist_list_bounds },
 
+    { ngx_string("leadlist_idempotency_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_leadlist_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_loc_conf_t, idem_ttl),
+      &ngx_http_leadlist_idem_ttl_bounds },
+
       ngx_null_command
 };
 
@@ -285,6 +301,7 @@ ngx_http_leadlist_create_loc_conf(ngx_conf_t *cf)
     llcf->list_id = NGX_CONF_UNSET_PTR;
     llcf->max_persons = NGX_CONF_UNSET_UINT;
     llcf->max_selection = NGX_CONF_UNSET_UINT;
+    llcf->idem_ttl = NGX_CONF_UNSET;
     llcf->line = NGX_CONF_UNSET_UINT;
 
     return llcf;
@@ -309,6 +326,8 @@ ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_LEADLIST_DEFAULT_MAX);
     ngx_conf_merge_uint_value(conf->max_selection, prev->max_selection,
                               NGX_HTTP_LEADLIST_DEFAULT_MAX);
+    ngx_conf_merge_sec_value(conf->idem_ttl, prev->idem_ttl,
+                             NGX_HTTP_LEADLIST_DEFAULT_IDEM_TTL);
 
     if (conf->upstream == NULL) {
         ngx_conf_merge_ptr_value(conf->list_id, prev->list_id, NULL);

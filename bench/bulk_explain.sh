@@ -142,7 +142,8 @@ SET ROLE leadlist_app;
 BEGIN;
 \timing on
 SELECT outcome, added_count, selected_count
-  FROM leadlist.add_prospects('bench', 'u-bench', false, 'bench-list', '$body'::jsonb, 1000);
+  FROM leadlist.add_prospects('bench', 'u-bench', false, 'bench-list', '$body'::jsonb, 1000,
+                              0, NULL, 86400);
 \timing off
 ROLLBACK;
 EOF

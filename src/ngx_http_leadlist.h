@@ -31,6 +31,7 @@ typedef struct {
     ngx_str_t                     role_header;
     ngx_uint_t                    max_persons;
     ngx_uint_t                    max_selection;
+    time_t                        idem_ttl;   /* seconds */
     off_t                         max_body;   /* client_max_body_size */
     u_char                       *file;       /* where the endpoint is */
     ngx_uint_t                    line;
@@ -65,6 +66,10 @@ typedef struct {
     ngx_str_t                     request_id;
     ngx_buf_t                    *replace;    /* JSON for nginx's error */
     off_t                         received;
+    ngx_str_t                     idem_key;   /* NUL-terminated, or
+                                                 NULL: no key */
+    ngx_uint_t                    prefer;     /* PREFER_* asked for */
+    ngx_uint_t                    applied;    /* PREFER_* applied */
 
     /* for the access log's variables and the metrics */
     ngx_http_leadlist_query_t    *query;      /* the statement's */
@@ -75,6 +80,7 @@ typedef struct {
     unsigned                      is_admin:1;
     unsigned                      responded:1;
     unsigned                      counted:1;  /* the statement added */
+    unsigned                      replayed:1; /* a recorded answer */
 } ngx_http_leadlist_ctx_t;
 
 

@@ -23,12 +23,15 @@
 /*
  * POST /api/lead-lists/{id}/add-prospects: the checks that need no
  * database run here in the spec's order (405, 401, 413, 400 path, 400
- * type, 400 body); everything else is one statement, whose outcome says
- * what happened.
+ * type, 400 Idempotency-Key, 400 body); everything else is one
+ * statement, whose outcome says what happened.  Prefer is read with the
+ * other headers; it never fails.
  */
 
 
 static ngx_int_t ngx_http_leadlist_handler_check(ngx_http_request_t *r,
+    ngx_http_leadlist_ctx_t *ctx);
+static ngx_int_t ngx_http_leadlist_handler_headers(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx);
 static ngx_int_t ngx_http_leadlist_handler_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -52,8 +55,15 @@ static ngx_http_leadlist_error_e  ngx_http_leadlist_handler_errors[] = {
     NGX_HTTP_LEADLIST_ERR_COMPANY_LIST,
     NGX_HTTP_LEADLIST_ERR_SEARCH_NOT_FOUND,
     NGX_HTTP_LEADLIST_ERR_SEARCH_INVALID,
-    NGX_HTTP_LEADLIST_ERR_INVALID_BODY
+    NGX_HTTP_LEADLIST_ERR_INVALID_BODY,
+    NGX_HTTP_LEADLIST_ERR_IDEM_IN_PROGRESS,
+    NGX_HTTP_LEADLIST_ERR_IDEM_MISMATCH
 };
+
+
+static ngx_str_t  ngx_http_leadlist_handler_prefer = ngx_string("Prefer");
+static ngx_str_t  ngx_http_leadlist_handler_idem_key =
+    ngx_string("Idempotency-Key");
 
 
 ngx_int_t
@@ -182,6 +192,84 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
                                             NGX_HTTP_LEADLIST_ERR_INVALID_TYPE,
                                             NULL, 0);
     }
+
+    return ngx_http_leadlist_handler_headers(r, ctx);
+}
+
+
+/*
+ * Prefer and Idempotency-Key (SPEC 1.6) into ctx: NGX_DECLINED, or the
+ * 400 of a malformed or repeated key was sent.  Several Prefer headers
+ * are one list, in order; two keys are ambiguous, as two types are.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_handler_headers(ngx_http_request_t *r,
+    ngx_http_leadlist_ctx_t *ctx)
+{
+    size_t                           len;
+    ngx_list_t                      *headers;
+    ngx_table_elt_t                 *h;
+    ngx_http_leadlist_prefer_t       pr;
+    ngx_http_leadlist_header_pos_t   pos;
+
+    headers = &r->headers_in.headers;
+
+    ngx_memzero(&pr, sizeof(ngx_http_leadlist_prefer_t));
+    pos.part = NULL;
+
+    for ( ;; ) {
+        h = ngx_http_leadlist_header_next(headers,
+                                          &ngx_http_leadlist_handler_prefer,
+                                          &pos);
+        if (h == NULL) {
+            break;
+        }
+
+        ngx_http_leadlist_prefer_parse(&pr, h->value.data, h->value.len);
+    }
+
+    ctx->prefer = pr.flags;
+
+    pos.part = NULL;
+
+    h = ngx_http_leadlist_header_next(headers,
+                                      &ngx_http_leadlist_handler_idem_key,
+                                      &pos);
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_leadlist_header_next(headers,
+                                      &ngx_http_leadlist_handler_idem_key,
+                                      &pos))
+    {
+        return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_REPEATED_IDEM_KEY,
+                                    NULL, 0);
+    }
+
+    /* the key unquoted is never longer than the value */
+
+    ctx->idem_key.data = ngx_pnalloc(r->pool, h->value.len + 1);
+    if (ctx->idem_key.data == NULL) {
+        return ngx_http_leadlist_send_error(r, NGX_HTTP_LEADLIST_ERR_INTERNAL,
+                                            NULL, 0);
+    }
+
+    if (ngx_http_leadlist_idempotency_key(h->value.data, h->value.len,
+                                          ctx->idem_key.data, &len)
+        != 0)
+    {
+        ctx->idem_key.data = NULL;
+
+        return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_INVALID_IDEM_KEY,
+                                    NULL, 0);
+    }
+
+    ctx->idem_key.len = len;
+    ctx->idem_key.data[len] = '\0';
 
     return NGX_DECLINED;
 }
@@ -401,13 +489,20 @@ ngx_http_leadlist_handler_done(ngx_http_request_t *r,
     ngx_http_leadlist_result_t *result)
 {
     ngx_int_t                      rc;
+    ngx_http_leadlist_ctx_t       *ctx;
     ngx_http_leadlist_detail_t     d;
     ngx_http_leadlist_loc_conf_t  *llcf;
+
+    /* the response header filter adds the headers these say */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_leadlist_module);
+    ctx->replayed = result->replayed;
 
     switch (result->outcome) {
 
     case NGX_HTTP_LEADLIST_OUTCOME_OK:
-        rc = ngx_http_leadlist_send_added(r, result->added);
+        ctx->applied = ctx->prefer;
+        rc = ngx_http_leadlist_send_ok(r, &result->response);
         break;
 
     case NGX_HTTP_LEADLIST_OUTCOME_FAILED:

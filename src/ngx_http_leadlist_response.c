@@ -27,6 +27,9 @@
 
 #define NGX_HTTP_LEADLIST_INVALID_BODY  "Request body validation failed"
 
+/* RFC 9110: nginx 1.22 has no name for it */
+#define NGX_HTTP_LEADLIST_UNPROCESSABLE  422
+
 
 typedef struct {
     ngx_uint_t                  status;
@@ -78,6 +81,16 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
       "Content-Type", "must be application/json" },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Invalid Idempotency-Key",
+      "Idempotency-Key", "must be 1 to "
+      ngx_value(NGX_HTTP_LEADLIST_MAX_IDEMPOTENCY_KEY)
+      " printable ASCII characters, plain or as a quoted string" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Invalid Idempotency-Key",
+      "Idempotency-Key", "must be sent once" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
       "This lead list holds companies: add to it with "
       "POST /api/lead-lists/{leadListId}/add-companies",
       "leadListId", "is a company list; use the /add-companies endpoint" },
@@ -114,11 +127,19 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
     { NGX_HTTP_REQUEST_TIME_OUT, ngx_string("REQUEST_TIMEOUT"),
       "Request body was not received in time", NULL, NULL },
 
+    { NGX_HTTP_CONFLICT, ngx_string("CONFLICT"),
+      "A request with this Idempotency-Key is still in progress, "
+      "retry later", NULL, NULL },
+
     { NGX_HTTP_LENGTH_REQUIRED, ngx_string("LENGTH_REQUIRED"),
       "Length required", NULL, NULL },
 
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("PAYLOAD_TOO_LARGE"),
       "Request body is too large", NULL, NULL },
+
+    { NGX_HTTP_LEADLIST_UNPROCESSABLE, ngx_string("UNPROCESSABLE_CONTENT"),
+      "Idempotency-Key was used with another request: another list, body "
+      "or preference", NULL, NULL },
 
     { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("INTERNAL_ERROR"),
       "Internal server error", NULL, NULL },
@@ -131,6 +152,15 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
 static ngx_str_t  ngx_http_leadlist_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_leadlist_allow = ngx_string("POST");
 static ngx_str_t  ngx_http_leadlist_retry_after = ngx_string("1");
+static ngx_str_t  ngx_http_leadlist_true = ngx_string("true");
+
+/* Preference-Applied, by the NGX_HTTP_LEADLIST_PREFER_* bits applied */
+static ngx_str_t  ngx_http_leadlist_applied[] = {
+    ngx_null_string,
+    ngx_string("return=representation"),
+    ngx_string("tx=rollback"),
+    ngx_string("return=representation, tx=rollback")
+};
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -207,17 +237,18 @@ ngx_http_leadlist_send_error(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_leadlist_send_added(ngx_http_request_t *r, ngx_uint_t added)
+ngx_http_leadlist_send_ok(ngx_http_request_t *r, ngx_str_t *json)
 {
     ngx_buf_t  *b;
 
-    b = ngx_create_temp_buf(r->pool, sizeof("{\"addedCount\":}")
-                                     + NGX_INT_T_LEN);
+    b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_sprintf(b->last, "{\"addedCount\":%ui}", added);
+    b->pos = json->data;
+    b->last = json->data + json->len;
+    b->memory = 1;
 
     return ngx_http_leadlist_send_json(r, NGX_HTTP_OK, b);
 }
@@ -435,9 +466,28 @@ ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+    if ((status == NGX_HTTP_SERVICE_UNAVAILABLE
+         || status == NGX_HTTP_CONFLICT)
         && ngx_http_leadlist_response_add_header(r, "Retry-After",
                                              &ngx_http_leadlist_retry_after)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* set by the handler for the answers the statement gave */
+
+    if (ctx->replayed
+        && ngx_http_leadlist_response_add_header(r, "Idempotent-Replayed",
+                                                 &ngx_http_leadlist_true)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->applied
+        && ngx_http_leadlist_response_add_header(r, "Preference-Applied",
+                              &ngx_http_leadlist_applied[ctx->applied & 3])
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -28,6 +28,9 @@ enum {
     NGX_HTTP_LEADLIST_PARAM_LIST,
     NGX_HTTP_LEADLIST_PARAM_BODY,
     NGX_HTTP_LEADLIST_PARAM_MAX_SELECTION,
+    NGX_HTTP_LEADLIST_PARAM_FLAGS,
+    NGX_HTTP_LEADLIST_PARAM_IDEM_KEY,
+    NGX_HTTP_LEADLIST_PARAM_IDEM_TTL,
     NGX_HTTP_LEADLIST_NPARAMS
 };
 
@@ -38,6 +41,8 @@ enum {
     NGX_HTTP_LEADLIST_COLUMN_OUTCOME = 0,
     NGX_HTTP_LEADLIST_COLUMN_ADDED,
     NGX_HTTP_LEADLIST_COLUMN_SELECTED,
+    NGX_HTTP_LEADLIST_COLUMN_RESPONSE,
+    NGX_HTTP_LEADLIST_COLUMN_REPLAYED,
     NGX_HTTP_LEADLIST_NCOLUMNS
 };
 
@@ -53,17 +58,17 @@ static ngx_int_t ngx_http_leadlist_statement_params(ngx_http_request_t *r,
     ngx_http_leadlist_statement_t *st, u_char *body);
 static void ngx_http_leadlist_statement_cleanup(void *data);
 static void ngx_http_leadlist_statement_done(ngx_http_leadlist_query_t *q);
-static ngx_int_t ngx_http_leadlist_statement_decode(PGresult *res,
-    ngx_http_leadlist_result_t *result);
+static ngx_int_t ngx_http_leadlist_statement_decode(ngx_http_request_t *r,
+    PGresult *res, ngx_http_leadlist_result_t *result);
 static ngx_int_t ngx_http_leadlist_statement_number(PGresult *res, int col,
     ngx_uint_t *n);
 
 
 static ngx_http_leadlist_stmt_t  ngx_http_leadlist_statement = {
-    "leadlist_add_prospects_1",
-    "SELECT outcome, added_count, selected_count "
+    "leadlist_add_prospects_2",
+    "SELECT outcome, added_count, selected_count, response, replayed "
     "FROM leadlist.add_prospects($1::text, $2::text, $3::boolean, "
-    "$4::text, $5::jsonb, $6::integer)",
+    "$4::text, $5::jsonb, $6::integer, $7::integer, $8::text, $9::integer)",
     NGX_HTTP_LEADLIST_NPARAMS
 };
 
@@ -77,7 +82,9 @@ static ngx_str_t  ngx_http_leadlist_statement_outcomes[] = {
     ngx_string("company_list"),
     ngx_string("search_not_found"),
     ngx_string("search_invalid"),
-    ngx_string("selection_too_large")
+    ngx_string("selection_too_large"),
+    ngx_string("idempotency_in_progress"),
+    ngx_string("idempotency_mismatch")
 };
 
 
@@ -136,19 +143,23 @@ static ngx_int_t
 ngx_http_leadlist_statement_params(ngx_http_request_t *r,
     ngx_http_leadlist_statement_t *st, u_char *body)
 {
-    u_char                        *max;
+    u_char                        *max, *flags, *ttl;
     ngx_http_leadlist_ctx_t       *ctx;
     ngx_http_leadlist_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_leadlist_module);
 
-    max = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+    /* the three numbers as text, one after the other */
+
+    max = ngx_pnalloc(r->pool, 3 * (NGX_INT_T_LEN + 1));
     if (max == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(max, "%ui%Z", llcf->max_selection);
+    flags = ngx_sprintf(max, "%ui%Z", llcf->max_selection);
+    ttl = ngx_sprintf(flags, "%ui%Z", ctx->prefer);
+    ngx_sprintf(ttl, "%T%Z", llcf->idem_ttl);
 
     st->values[NGX_HTTP_LEADLIST_PARAM_ORG] = (char *) ctx->org_id.data;
     st->values[NGX_HTTP_LEADLIST_PARAM_USER] = (char *) ctx->user_id.data;
@@ -156,6 +167,11 @@ ngx_http_leadlist_statement_params(ngx_http_request_t *r,
     st->values[NGX_HTTP_LEADLIST_PARAM_LIST] = (char *) ctx->list_id.data;
     st->values[NGX_HTTP_LEADLIST_PARAM_BODY] = (char *) body;
     st->values[NGX_HTTP_LEADLIST_PARAM_MAX_SELECTION] = (char *) max;
+    st->values[NGX_HTTP_LEADLIST_PARAM_FLAGS] = (char *) flags;
+
+    /* no key: SQL NULL */
+    st->values[NGX_HTTP_LEADLIST_PARAM_IDEM_KEY] = (char *) ctx->idem_key.data;
+    st->values[NGX_HTTP_LEADLIST_PARAM_IDEM_TTL] = (char *) ttl;
 
     return NGX_OK;
 }
@@ -189,7 +205,8 @@ ngx_http_leadlist_statement_done(ngx_http_leadlist_query_t *q)
         result.outcome = NGX_HTTP_LEADLIST_OUTCOME_FAILED;
         result.status = q->status;
 
-    } else if (ngx_http_leadlist_statement_decode(q->result, &result)
+    } else if (ngx_http_leadlist_statement_decode(q->request, q->result,
+                                                  &result)
                != NGX_OK)
     {
         ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
@@ -211,9 +228,10 @@ ngx_http_leadlist_statement_done(ngx_http_leadlist_query_t *q)
 
 
 static ngx_int_t
-ngx_http_leadlist_statement_decode(PGresult *res,
+ngx_http_leadlist_statement_decode(ngx_http_request_t *r, PGresult *res,
     ngx_http_leadlist_result_t *result)
 {
+    int         col;
     ngx_str_t   word;
     ngx_uint_t  i, n;
 
@@ -242,10 +260,31 @@ ngx_http_leadlist_statement_decode(PGresult *res,
     }
 
     result->outcome = i;
+    result->replayed = (*PQgetvalue(res, 0, NGX_HTTP_LEADLIST_COLUMN_REPLAYED)
+                        == 't');
 
     switch (result->outcome) {
 
     case NGX_HTTP_LEADLIST_OUTCOME_OK:
+
+        /* the 200 body, sent as it is: it outlives the PGresult */
+
+        col = NGX_HTTP_LEADLIST_COLUMN_RESPONSE;
+
+        if (PQgetisnull(res, 0, col)) {
+            return NGX_ERROR;
+        }
+
+        result->response.len = PQgetlength(res, 0, col);
+        result->response.data = ngx_pnalloc(r->pool, result->response.len);
+
+        if (result->response.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(result->response.data, PQgetvalue(res, 0, col),
+                   result->response.len);
+
         if (ngx_http_leadlist_statement_number(res,
                 NGX_HTTP_LEADLIST_COLUMN_ADDED, &result->added)
             != NGX_OK)

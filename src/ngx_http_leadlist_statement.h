@@ -24,6 +24,8 @@ typedef enum {
     NGX_HTTP_LEADLIST_OUTCOME_SEARCH_NOT_FOUND,
     NGX_HTTP_LEADLIST_OUTCOME_SEARCH_INVALID,
     NGX_HTTP_LEADLIST_OUTCOME_SELECTION_TOO_LARGE,
+    NGX_HTTP_LEADLIST_OUTCOME_IDEM_IN_PROGRESS,
+    NGX_HTTP_LEADLIST_OUTCOME_IDEM_MISMATCH,
     NGX_HTTP_LEADLIST_OUTCOME_FAILED         /* none: status says why */
 } ngx_http_leadlist_outcome_e;
 
@@ -33,6 +35,10 @@ typedef struct {
     ngx_uint_t                    status;     /* FAILED: 500 or 503 */
     ngx_uint_t                    added;      /* OK */
     ngx_uint_t                    selected;   /* OK, SELECTION_TOO_LARGE */
+    ngx_str_t                     response;   /* OK: the 200 body, in
+                                                 the request's pool */
+    unsigned                      replayed:1; /* the answer recorded for
+                                                 the Idempotency-Key */
 } ngx_http_leadlist_result_t;
 
 
@@ -41,8 +47,9 @@ typedef void (*ngx_http_leadlist_statement_pt)(ngx_http_request_t *r,
 
 
 /*
- * Runs the statement for the caller in r's ctx with body (validated,
- * NUL-terminated, in r->pool).  NGX_AGAIN: done() will be called once,
+ * Runs the statement for the caller in r's ctx (identity, list id,
+ * Prefer flags, Idempotency-Key) with body (validated, NUL-terminated,
+ * in r->pool).  NGX_AGAIN: done() will be called once,
  * from a posted event, unless the request goes away first; else the
  * status to answer (500, 503), already logged.  A FAILED result was
  * logged too.

@@ -1,12 +1,25 @@
 
 /*
- * Syntax of the request's path and header values (SPEC 1.2, 1.3): the
- * lead list id and the Content-Type.
+ * Syntax of the request's path and header values (SPEC 1.2, 1.3, 1.6):
+ * the lead list id, the Content-Type, Prefer and Idempotency-Key.
  *
  * Content-Type: leading and trailing spaces or tabs are ignored, and so
  * are spaces around ';'; a parameter is token=token or token="quoted";
  * an empty parameter (";;", trailing ';') is allowed, a malformed one is
  * not; every charset parameter must be utf-8 or utf8.
+ *
+ * Prefer (RFC 7240):
+ *
+ *     Prefer     = 1#preference
+ *     preference = token [ BWS "=" BWS word ]
+ *                  *( OWS ";" [ OWS parameter ] )
+ *     parameter  = token [ BWS "=" BWS word ]
+ *     word       = token / quoted-string
+ *
+ * with the list rule's empty elements (", ,") allowed.  An element that
+ * does not parse is skipped up to the next comma outside a quoted-string
+ * and counts as no instance of anything: unknown or malformed
+ * preferences are no errors (RFC 7240 section 2).
  */
 
 
@@ -22,10 +35,37 @@ static int ngx_http_leadlist_syntax_caseeq(const unsigned char *p, size_t n,
     const char *s);
 static int ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
     const unsigned char *end);
-static int ngx_http_leadlist_syntax_ct_value(const unsigned char **pp,
+static int ngx_http_leadlist_syntax_word(const unsigned char **pp,
     const unsigned char *end, unsigned char *val, size_t *vlen);
 static int ngx_http_leadlist_syntax_charset_ok(const unsigned char *v,
     size_t n);
+static int ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
+    const unsigned char **pp, const unsigned char *end);
+static int ngx_http_leadlist_syntax_pref_pair(const unsigned char **pp,
+    const unsigned char *end, const unsigned char **name, size_t *nlen,
+    unsigned char *val, size_t *vlen);
+static const unsigned char *ngx_http_leadlist_syntax_pref_skip(
+    const unsigned char *p, const unsigned char *end);
+static void ngx_http_leadlist_syntax_pref_apply(
+    ngx_http_leadlist_prefer_t *pr, const unsigned char *name, size_t nlen,
+    const unsigned char *val, size_t vlen);
+
+
+/* the preferences the endpoint knows: name, the value it applies */
+
+typedef struct {
+    const char  *name;
+    const char  *value;      /* at most 16 characters */
+    unsigned     flag;
+} ngx_http_leadlist_syntax_pref_t;
+
+
+static const ngx_http_leadlist_syntax_pref_t
+    ngx_http_leadlist_syntax_prefs[] =
+{
+    { "return", "representation", NGX_HTTP_LEADLIST_PREFER_REPRESENTATION },
+    { "tx", "rollback", NGX_HTTP_LEADLIST_PREFER_ROLLBACK }
+};
 
 
 int
@@ -148,7 +188,7 @@ ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
 
     p++;
 
-    if (ngx_http_leadlist_syntax_ct_value(&p, end, val, &vlen) != 0) {
+    if (ngx_http_leadlist_syntax_word(&p, end, val, &vlen) != 0) {
         return -1;
     }
 
@@ -170,7 +210,7 @@ ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
  */
 
 static int
-ngx_http_leadlist_syntax_ct_value(const unsigned char **pp,
+ngx_http_leadlist_syntax_word(const unsigned char **pp,
     const unsigned char *end, unsigned char *val, size_t *vlen)
 {
     size_t                n;
@@ -256,4 +296,272 @@ ngx_http_leadlist_list_id_ok(const unsigned char *p, size_t len)
     }
 
     return 1;
+}
+
+
+void
+ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
+    const unsigned char *p, size_t len)
+{
+    const unsigned char  *end, *q;
+
+    if (p == NULL) {
+        return;
+    }
+
+    end = p + len;
+
+    for ( ;; ) {
+        p = ngx_http_leadlist_syntax_ows(p, end);
+
+        if (p == end) {
+            return;
+        }
+
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+
+        q = p;
+
+        if (ngx_http_leadlist_syntax_pref(pr, &q, end) == 0) {
+            p = q;
+
+        } else {
+            p = ngx_http_leadlist_syntax_pref_skip(p, end);
+        }
+    }
+}
+
+
+/* one preference, up to the comma or end that follows it */
+
+static int
+ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
+    const unsigned char **pp, const unsigned char *end)
+{
+    size_t                nlen, vlen, plen, pvlen;
+    unsigned char         val[16], pval[16];
+    const unsigned char  *p, *name, *pname;
+
+    p = *pp;
+
+    if (ngx_http_leadlist_syntax_pref_pair(&p, end, &name, &nlen, val, &vlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    for ( ;; ) {
+        p = ngx_http_leadlist_syntax_ows(p, end);
+
+        if (p == end || *p == ',') {
+            break;
+        }
+
+        if (*p != ';') {
+            return -1;
+        }
+
+        p = ngx_http_leadlist_syntax_ows(p + 1, end);
+
+        if (p == end || *p == ',' || *p == ';') {
+            continue;
+        }
+
+        /* parameters are read only to be skipped: none is known */
+
+        if (ngx_http_leadlist_syntax_pref_pair(&p, end, &pname, &plen, pval,
+                                               &pvlen)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    ngx_http_leadlist_syntax_pref_apply(pr, name, nlen, val, vlen);
+
+    *pp = p;
+
+    return 0;
+}
+
+
+/*
+ * token [ BWS "=" BWS word ]: the name in place, the value's first 16
+ * bytes (unquoted) in val and its full length in *vlen (0 without one)
+ */
+
+static int
+ngx_http_leadlist_syntax_pref_pair(const unsigned char **pp,
+    const unsigned char *end, const unsigned char **name, size_t *nlen,
+    unsigned char *val, size_t *vlen)
+{
+    const unsigned char  *p, *q;
+
+    p = *pp;
+    *name = p;
+
+    while (p < end && ngx_http_leadlist_syntax_tchar(*p)) {
+        p++;
+    }
+
+    *nlen = (size_t) (p - *name);
+
+    if (*nlen == 0) {
+        return -1;
+    }
+
+    *vlen = 0;
+
+    q = ngx_http_leadlist_syntax_ows(p, end);
+
+    if (q < end && *q == '=') {
+        p = ngx_http_leadlist_syntax_ows(q + 1, end);
+
+        if (ngx_http_leadlist_syntax_word(&p, end, val, vlen) != 0) {
+            return -1;
+        }
+    }
+
+    *pp = p;
+
+    return 0;
+}
+
+
+/* past a malformed element: to the next comma outside a quoted-string */
+
+static const unsigned char *
+ngx_http_leadlist_syntax_pref_skip(const unsigned char *p,
+    const unsigned char *end)
+{
+    int  quoted;
+
+    quoted = 0;
+
+    for ( /* void */ ; p < end; p++) {
+
+        if (quoted && *p == '\\') {
+            if (++p == end) {
+                break;
+            }
+
+            continue;
+        }
+
+        if (*p == '"') {
+            quoted = !quoted;
+
+        } else if (*p == ',' && !quoted) {
+            break;
+        }
+    }
+
+    return p;
+}
+
+
+static void
+ngx_http_leadlist_syntax_pref_apply(ngx_http_leadlist_prefer_t *pr,
+    const unsigned char *name, size_t nlen, const unsigned char *val,
+    size_t vlen)
+{
+    size_t                                  i;
+    const ngx_http_leadlist_syntax_pref_t  *pref;
+
+    for (i = 0; i < sizeof(ngx_http_leadlist_syntax_prefs)
+                    / sizeof(ngx_http_leadlist_syntax_pref_t); i++)
+    {
+        pref = &ngx_http_leadlist_syntax_prefs[i];
+
+        if (!ngx_http_leadlist_syntax_caseeq(name, nlen, pref->name)) {
+            continue;
+        }
+
+        /* RFC 7240 section 2: only the first instance is considered */
+
+        if (pr->seen & pref->flag) {
+            return;
+        }
+
+        pr->seen |= pref->flag;
+
+        /* val holds the first 16 bytes of the value */
+
+        if (vlen <= 16 && ngx_http_leadlist_syntax_caseeq(val, vlen,
+                                                          pref->value))
+        {
+            pr->flags |= pref->flag;
+        }
+
+        return;
+    }
+}
+
+
+int
+ngx_http_leadlist_idempotency_key(const unsigned char *p, size_t len,
+    unsigned char *key, size_t *klen)
+{
+    size_t         i, n;
+    unsigned char  c;
+
+    if (p == NULL) {
+        return -1;
+    }
+
+    n = 0;
+
+    if (len && p[0] == '"') {
+
+        /*
+         * RFC 8941 sf-string: DQUOTE *( unescaped / "\\" ( DQUOTE / "\\" ) )
+         * DQUOTE, and nothing after it
+         */
+
+        for (i = 1; i < len && p[i] != '"'; i++) {
+            c = p[i];
+
+            if (c == '\\') {
+                if (++i == len) {
+                    return -1;
+                }
+
+                c = p[i];
+
+                if (c != '"' && c != '\\') {
+                    return -1;
+                }
+
+            } else if (c < 0x20 || c > 0x7e) {
+                return -1;
+            }
+
+            key[n++] = c;
+        }
+
+        if (i != len - 1) {
+            return -1;
+        }
+
+    } else {
+
+        for (i = 0; i < len; i++) {
+            if (p[i] < 0x20 || p[i] > 0x7e) {
+                return -1;
+            }
+
+            key[n++] = p[i];
+        }
+    }
+
+    if (n == 0 || n > NGX_HTTP_LEADLIST_MAX_IDEMPOTENCY_KEY) {
+        return -1;
+    }
+
+    *klen = n;
+
+    return 0;
 }

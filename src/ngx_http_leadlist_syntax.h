@@ -15,6 +15,24 @@
 /* SPEC 1.2: the longest lead list id */
 #define NGX_HTTP_LEADLIST_MAX_LIST_ID  64
 
+/* SPEC 1.6: the longest Idempotency-Key, unquoted */
+#define NGX_HTTP_LEADLIST_MAX_IDEMPOTENCY_KEY  255
+
+/* the preferences of a Prefer header the endpoint applies (SPEC 1.6) */
+#define NGX_HTTP_LEADLIST_PREFER_REPRESENTATION  0x01  /* return= */
+#define NGX_HTTP_LEADLIST_PREFER_ROLLBACK        0x02  /* tx= */
+
+
+/*
+ * What the Prefer headers of a request said so far: seen, the preferences
+ * (return, tx) whose first well-formed instance was read, whatever its
+ * value; flags, the NGX_HTTP_LEADLIST_PREFER_* values they asked for.
+ */
+typedef struct {
+    unsigned    seen;
+    unsigned    flags;
+} ngx_http_leadlist_prefer_t;
+
 
 /*
  * 1 when the Content-Type value is application/json (case-insensitive),
@@ -22,6 +40,27 @@
  * (any case, quoted or not) is rejected; 0 otherwise, empty included.
  */
 int ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len);
+
+/*
+ * Reads one Prefer header value (RFC 7240) into pr, which starts zeroed
+ * and is passed to each Prefer header of a request in turn: a list of
+ * preferences, each token [= word] with ;-parameters.  Names and the
+ * values the endpoint knows are case-insensitive; parameters, unknown
+ * preferences and unknown values are ignored; only the first instance
+ * of a preference counts (RFC 7240 section 2); a malformed preference is
+ * skipped as if absent.  Never an error.
+ */
+void ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
+    const unsigned char *p, size_t len);
+
+/*
+ * An Idempotency-Key value: 1 to 255 printable ASCII characters (0x20 to
+ * 0x7e), or an RFC 8941 sf-string of them ("..." with \" and \\
+ * escapes), which means the same key unquoted.  0: the key, unquoted, is
+ * in key (room for len bytes), its length in *klen; -1: malformed.
+ */
+int ngx_http_leadlist_idempotency_key(const unsigned char *p, size_t len,
+    unsigned char *key, size_t *klen);
 
 /* 1 when the lead list id matches ^[A-Za-z0-9_-]{1,64}$ */
 int ngx_http_leadlist_list_id_ok(const unsigned char *p, size_t len);

@@ -191,3 +191,46 @@ ngx_http_leadlist_conf_check_bounds(ngx_conf_t *cf, void *post, void *data)
 
     return NGX_CONF_ERROR;
 }
+
+
+/*
+ * ngx_conf_set_sec_slot() with bounds, in seconds, from the
+ * ngx_conf_num_bounds_t in cmd->post: a value nginx cannot read as a time
+ * and one out of bounds get the same message, which names the directive
+ * and both bounds.
+ */
+
+char *
+ngx_http_leadlist_conf_set_sec_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    time_t                 *sp;
+    ngx_int_t               t;
+    ngx_str_t              *value;
+    ngx_conf_num_bounds_t  *bounds;
+
+    sp = (time_t *) (p + cmd->offset);
+
+    if (*sp != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    bounds = cmd->post;
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == NGX_ERROR || t < bounds->low || t > bounds->high) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", "
+                           "must be a time from %is to %is",
+                           &value[1], &value[0], bounds->low, bounds->high);
+        return NGX_CONF_ERROR;
+    }
+
+    *sp = (time_t) t;
+
+    return NGX_CONF_OK;
+}

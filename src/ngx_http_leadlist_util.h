@@ -28,6 +28,8 @@ void ngx_http_leadlist_log_error(ngx_uint_t level, ngx_http_request_t *r,
     const char *fmt, ...);
 char *ngx_http_leadlist_conf_set_num_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_leadlist_conf_set_sec_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_leadlist_conf_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
 

@@ -25,7 +25,7 @@ POST /api/lead-lists/list-a/add-prospects
 --- response_headers
 Content-Type: application/json
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't010' ORDER BY 1;
 SELECT id, profile FROM tenant.persons WHERE org_id = 't010' ORDER BY 1;

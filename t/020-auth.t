@@ -172,7 +172,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't020';
  "Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}"]
 --- response_body_like eval
 ['^\{"code":"UNAUTHORIZED","message":"Authentication required","requestId":"[0-9a-f]{32}"\}$',
- '^\{"addedCount":1\}$']
+ '^\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}$']
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020' ORDER BY 1;
 --- db_expected
@@ -589,7 +589,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT org_id, lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id IN ('t020', 't020x') ORDER BY 1, 2, 3;
 --- db_expected
@@ -773,7 +773,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT org_id, lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id IN ('t020', 't020x') ORDER BY 1, 2, 3;
 SELECT org_id, id FROM tenant.persons WHERE org_id IN ('t020', 't020x') ORDER BY 1, 2;
@@ -853,7 +853,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"},{"id":"p-2"}]}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020' ORDER BY 1;
 --- db_expected
@@ -872,7 +872,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-open/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020' ORDER BY 1, 2;
 --- db_expected
@@ -890,7 +890,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 
@@ -1010,7 +1010,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020' ORDER BY 1;
 --- db_expected
@@ -1040,7 +1040,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-open/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020' ORDER BY 1;
 --- db_expected
@@ -1121,7 +1121,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 
@@ -1147,7 +1147,7 @@ main::custom_config(q{
 ["Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}",
  "Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}"]
 --- response_body_like eval
-['^\{"addedCount":1\}$',
+['^\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}$',
  '^\{"code":"UNAUTHORIZED","message":"Authentication required","requestId":"[0-9a-f]{32}"\}$']
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't020' ORDER BY 1;
@@ -1249,7 +1249,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020';
 --- db_expected
@@ -1274,7 +1274,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-open/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't020';
 --- db_expected
@@ -1299,7 +1299,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 

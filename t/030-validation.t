@@ -316,7 +316,7 @@ main::err_re('BAD_REQUEST', 'Invalid lead list id',
 POST /api/lead-lists/list%2Da/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT lead_list_id, person_id FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -411,7 +411,7 @@ Content-Type: application/json; charset=utf-8
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -429,7 +429,7 @@ Content-Type: APPLICATION/JSON
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 
@@ -443,7 +443,7 @@ Content-Type: application/json;charset="UTF-8"
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 
@@ -638,7 +638,7 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- request eval
 main::post(main::persons(1000))
 --- error_code: 200
---- response_body: {"addedCount":1000}
+--- response_body: {"addedCount":1000,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*), min(person_id), max(person_id) FROM tenant.lead_list_persons WHERE org_id = 't030' AND lead_list_id = 'list-a';
 SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
@@ -725,7 +725,7 @@ main::bad(['persons[0].id', 'must be 1 to 128 characters'],
 --- request eval
 main::post(main::u8('{"persons":[{"id":"' . ('i' x 128) . '"},{"id":"' . ("\x{e9}" x 128) . '"},{"id":"' . ("\x{1f600}" x 128) . '"}]}'))
 --- error_code: 200
---- response_body: {"addedCount":3}
+--- response_body: {"addedCount":3,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT char_length(person_id), octet_length(person_id) FROM tenant.lead_list_persons WHERE org_id = 't030' ORDER BY 2;
 --- db_expected
@@ -796,7 +796,7 @@ main::bad(['persons[0].id', 'must be a string'],
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","firstName":null,"lastName":null,"fullName":null,"title":null,"headline":null,"email":null,"phone":null,"linkedinUrl":null,"companyId":null,"companyName":null,"companyDomain":null,"industry":null,"seniority":null,"city":null,"state":null,"country":null,"departments":null,"score":1.5e3,"tags":[1,"a",null,{}],"x":false}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile->>'score', profile->'tags', profile ? 'firstName' FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -823,7 +823,7 @@ main::bad(['persons[0].title', 'must be at most 1024 characters'])
 --- request eval
 main::post(main::u8('{"persons":[{"id":"p-1","headline":"' . ("\x{e9}" x 1024) . '","city":"' . ('c' x 1024) . '"}]}'))
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT char_length(profile->>'headline'), char_length(profile->>'city') FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -850,7 +850,7 @@ main::bad(['persons[0].departments', 'must have at most 64 items'])
 --- request eval
 main::post('{"persons":[{"id":"p-1","departments":[' . CORE::join(',', map { qq("d$_") } 1 .. 64) . ']}]}')
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT jsonb_array_length(profile->'departments') FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -891,7 +891,7 @@ main::bad(['persons[0].x' . '[0]' x 29, 'must not nest arrays and objects more t
 --- request eval
 main::post(main::nested(32))
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile->'x' FROM tenant.persons WHERE org_id = 't030';
 --- db_expected eval
@@ -1058,7 +1058,7 @@ main::post('{"persons":[{"id":"p-1","a":1e-1000,"b":-0.0,"c":9223372036854775807
            . '"big":1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890,"e":1e400,"f":-9223372036854775809,"g":1e131071,'
            . '"h":0.' . ('0' x 16382) . '1,"i":1e-16383,"j":0e1073741822}]}')
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile->>'b', profile->>'c', profile->>'d', (profile->>'a')::numeric > 0,
        profile->>'big' = '1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890',
@@ -1098,7 +1098,7 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 --- request eval
 main::post('{"persons":[' . main::person_of_size('big', 65536) . ']}')
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT id, octet_length(profile->>'blob') FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -1279,7 +1279,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"},{"id":"p-2"}]}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 
@@ -1481,7 +1481,7 @@ my $body = main::persons(30);
 main::chunked('/api/lead-lists/list-a/add-prospects', substr($body, 0, 5), substr($body, 5, 200), substr($body, 205))
 --- raw_request_middle_delay: 0.01
 --- error_code: 200
---- response_body: {"addedCount":30}
+--- response_body: {"addedCount":30,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -1509,7 +1509,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- request eval
 main::post(main::persons(100, sub { sprintf '{"id":"p-%04d","headline":"%s"}', $_[0], 'h' x 180 }))
 --- error_code: 200
---- response_body: {"addedCount":100}
+--- response_body: {"addedCount":100,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 SELECT count(*), sum(char_length(profile->>'headline')) FROM tenant.persons WHERE org_id = 't030';
@@ -1530,7 +1530,7 @@ a client request body is buffered to a temporary file
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","firstName":"Filed"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT id, profile->>'firstName' FROM tenant.persons WHERE org_id = 't030';
 --- db_expected
@@ -1548,7 +1548,7 @@ a client request body is buffered to a temporary file
 my $body = main::persons(100, sub { sprintf '{"id":"p-%04d","headline":"%s"}', $_[0], 'h' x 180 });
 main::chunked('/api/lead-lists/list-a/add-prospects', grep { length } map { substr($body, $_ * 3000, 3000) } 0 .. int(length($body) / 3000))
 --- error_code: 200
---- response_body: {"addedCount":100}
+--- response_body: {"addedCount":100,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
@@ -1675,7 +1675,7 @@ $Leadlist::auth_locations . q{
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
 --- response_body_like eval
-['^\{"addedCount":1\}$',
+['^\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}$',
  (main::err_re('BAD_REQUEST', 'Invalid lead list id',
     [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']])) x 2]
 --- db_check

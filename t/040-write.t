@@ -164,7 +164,7 @@ db(q{INSERT INTO tenant.lead_list_persons (org_id, lead_list_id, person_id, adde
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"},{"id":"p-2"},{"id":"p-3"}]}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":1,"notMatchedCount":0}
 --- db_check
 SELECT lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1, 2;
 SELECT id FROM tenant.persons WHERE org_id = 't040' ORDER BY 1;
@@ -186,7 +186,7 @@ p-3
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","firstName":"First"},{"id":"p-2"},{"id":"p-1","firstName":"Second","extra":1}]}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 SELECT id, profile FROM tenant.persons WHERE org_id = 't040' ORDER BY 1;
@@ -206,7 +206,7 @@ p-2	{"id": "p-2"}
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"},{"id":"p-1"},{"id":"p-1"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 --- db_expected
@@ -228,7 +228,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
 --- response_body eval
-['{"addedCount":2}', '{"addedCount":1}', '{"addedCount":0}']
+['{"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}', '{"addedCount":1,"alreadyInListCount":1,"notMatchedCount":0}', '{"addedCount":0,"alreadyInListCount":3,"notMatchedCount":0}']
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 SELECT count(*) FROM tenant.persons WHERE org_id = 't040';
@@ -248,7 +248,7 @@ p-3	u-1
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1"},{"id":"P-1"},{"id":"p-1 "}]}
 --- error_code: 200
---- response_body: {"addedCount":3}
+--- response_body: {"addedCount":3,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT '[' || person_id || ']' FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY person_id COLLATE "C";
 --- db_expected
@@ -271,7 +271,7 @@ SELECT '[' || person_id || ']' FROM tenant.lead_list_persons WHERE org_id = 't04
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 2]
 --- response_body eval
-['{"addedCount":1}', '{"addedCount":1}']
+['{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}', '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}']
 --- db_check
 SELECT lead_list_id, person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1, 2;
 SELECT id, profile FROM tenant.persons WHERE org_id = 't040' ORDER BY 1;
@@ -294,7 +294,7 @@ db(q{INSERT INTO tenant.persons (org_id, id, profile) VALUES ('t040', 'p-1',
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","firstName":"New","lastName":"Added","email":null,"title":"CTO","custom":{"b":2},"phone":"+1 555"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile FROM tenant.persons WHERE org_id = 't040' AND id = 'p-1';
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040';
@@ -316,7 +316,7 @@ db(q{INSERT INTO tenant.persons (org_id, id, profile) VALUES ('t040', 'p-1',
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","firstName":"New"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile FROM tenant.persons WHERE org_id = 't040';
 --- db_expected
@@ -336,7 +336,7 @@ db(q{INSERT INTO tenant.persons (org_id, id, profile) VALUES ('t040x', 'p-1',
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","lastName":"Ours"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT org_id, profile FROM tenant.persons WHERE id = 'p-1' AND org_id IN ('t040', 't040x') ORDER BY 1;
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040x';
@@ -357,7 +357,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-open/add-prospects
 {"persons":[{"id":"p-1"},{"id":"p-2"}]}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1, 2;
 SELECT count(*) FROM tenant.persons WHERE org_id = 't040';
@@ -545,7 +545,7 @@ boom_on();
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
 --- response_body_like eval
 [main::err('INTERNAL_ERROR', 'Internal server error'),
- '^\{"addedCount":2\}$',
+ '^\{"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0\}$',
  main::err('INTERNAL_ERROR', 'Internal server error')]
 --- logged_with_request_id: PostgreSQL
 --- db_check
@@ -565,7 +565,7 @@ p-b
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"p-1","firstName":"Ann","departments":["R&D","Ops"],"custom":{"nested":{"deep":[1,2.5,"x",null,true,false,{"k":"v"},[]]}},"emptyObj":{},"emptyArr":[],"n":-12.5e-3,"big":12345678901234567890.5,"s":"quote \" backslash \\ slash \/ tab \t nl \n"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile = '{"id":"p-1","firstName":"Ann","departments":["R&D","Ops"],"custom":{"nested":{"deep":[1,2.5,"x",null,true,false,{"k":"v"},[]]}},"emptyObj":{},"emptyArr":[],"n":-0.0125,"big":12345678901234567890.5,"s":"quote \" backslash \\ slash / tab \t nl \n"}'::jsonb FROM tenant.persons WHERE org_id = 't040';
 SELECT profile->'custom', profile->>'n', profile->>'big' FROM tenant.persons WHERE org_id = 't040';
@@ -582,7 +582,7 @@ t
 --- request eval
 main::post(main::u8(qq({"persons":[{"id":"p-\x{e9}","firstName":"Zo\x{eb}","lastName":"\x{141}ukasiewicz","fullName":"\x{5c71}\x{7530}\x{592a}\x{90ce}","headline":"\x{1f600} ok","city":"S\\u00e3o Paulo","title":"\\ud83d\\ude80"}]})))
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id = U&'p-\00E9' FROM tenant.lead_list_persons WHERE org_id = 't040';
 SELECT profile->>'firstName' = U&'Zo\00EB', profile->>'lastName' = U&'\0141ukasiewicz', profile->>'fullName' = U&'\5C71\7530\592A\90CE', profile->>'headline' = U&'\+01F600 ok', profile->>'city' = U&'S\00E3o Paulo', profile->>'title' = U&'\+01F680', id = U&'p-\00E9' FROM tenant.persons WHERE org_id = 't040';
@@ -600,7 +600,7 @@ t	t	t	t	t	t	t
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-all","selectAll":true,"excludeIds":["t040-g02","t040-nope"],"offset":1,"limit":3}}
 --- error_code: 200
---- response_body: {"addedCount":3}
+--- response_body: {"addedCount":3,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 SELECT id, profile->>'firstName' FROM tenant.persons WHERE org_id = 't040' ORDER BY 1;
@@ -622,7 +622,7 @@ t040-g05	G5
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-cto","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":3}
+--- response_body: {"addedCount":3,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 SELECT t.id FROM tenant.persons AS t JOIN global.persons AS g ON g.id = t.id WHERE t.org_id = 't040' AND t.profile = g.profile ORDER BY 1;
@@ -644,7 +644,7 @@ t040-g05
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-all","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":9}
+--- response_body: {"addedCount":9,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT string_agg(person_id, ',' ORDER BY person_id) FROM tenant.lead_list_persons WHERE org_id = 't040';
 SELECT count(*) FROM tenant.persons AS t JOIN global.persons AS g ON g.id = t.id AND g.profile = t.profile WHERE t.org_id = 't040';
@@ -664,7 +664,7 @@ t040-g01,t040-g02,t040-g03,t040-g04,t040-g05,t040-g06,t040-g07,t040-g09,t040-g10
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-dept","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 --- db_expected
@@ -681,7 +681,7 @@ t040-g03
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-multi","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":4}
+--- response_body: {"addedCount":4,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 --- db_expected
@@ -700,7 +700,7 @@ t040-g10
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-cto","ids":["t040-g02","t040-g01","t040-g04","t040-nope","t040-g08","t040-g01"]}}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":4}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 SELECT id FROM tenant.persons WHERE org_id = 't040' ORDER BY 1;
@@ -718,7 +718,7 @@ t040-g01
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-empty","ids":["t040-g08","t040-nope"]}}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":1}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 --- db_expected
@@ -734,7 +734,7 @@ t040-g08
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-cto","selectAll":true,"offset":3}}
 --- error_code: 200
---- response_body: {"addedCount":0}
+--- response_body: {"addedCount":0,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 SELECT count(*) FROM tenant.persons WHERE org_id = 't040';
@@ -756,7 +756,7 @@ db(q{INSERT INTO tenant.lead_list_persons (org_id, lead_list_id, person_id, adde
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-cto","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":1,"notMatchedCount":0}
 --- db_check
 SELECT person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 --- db_expected
@@ -778,7 +778,7 @@ db(q{INSERT INTO tenant.persons (org_id, id, profile) VALUES ('t040', 't040-g01'
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-cto","ids":["t040-g01"]}}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT profile FROM tenant.persons WHERE org_id = 't040' AND id = 't040-g01';
 --- db_expected
@@ -907,7 +907,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-big","selectAll":true,"offset":5}}
 --- error_code: 200
---- response_body: {"addedCount":1000}
+--- response_body: {"addedCount":1000,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*), min(person_id), max(person_id) FROM tenant.lead_list_persons WHERE org_id = 't040';
 --- db_expected
@@ -929,7 +929,7 @@ SELECT count(*), min(person_id), max(person_id) FROM tenant.lead_list_persons WH
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
 --- response_body eval
-['{"addedCount":1000}', '{"addedCount":5}', '{"addedCount":0}']
+['{"addedCount":1000,"alreadyInListCount":0,"notMatchedCount":0}', '{"addedCount":5,"alreadyInListCount":0,"notMatchedCount":0}', '{"addedCount":0,"alreadyInListCount":10,"notMatchedCount":0}']
 --- db_check
 SELECT count(*), count(DISTINCT person_id), min(person_id), max(person_id) FROM tenant.lead_list_persons WHERE org_id = 't040';
 SELECT count(*) FROM tenant.persons WHERE org_id = 't040';
@@ -966,7 +966,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-cto","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":3}
+--- response_body: {"addedCount":3,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [error]
 
@@ -980,7 +980,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-open/add-prospects
 {"selection":{"searchId":"s-dept","selectAll":true,"limit":1}}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040';
 --- db_expected
@@ -996,7 +996,7 @@ list-open	t040-g01	u-admin
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-city","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1;
 --- db_expected
@@ -1013,7 +1013,7 @@ t040-c03
 POST /api/lead-lists/list-a/add-prospects
 {"selection":{"searchId":"s-none","selectAll":true}}
 --- error_code: 200
---- response_body: {"addedCount":0}
+--- response_body: {"addedCount":0,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 --- db_expected
@@ -1034,7 +1034,7 @@ Content-Type: application/json
 POST /api/lead-lists/list-q/add-prospects
 {"persons":[{"id":"p-1'); DROP TABLE tenant.persons; --"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT org_id, lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't040''q';
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
@@ -1076,7 +1076,7 @@ t040'q	list-q	p-1'); DROP TABLE tenant.persons; --	u'1
 --- response_headers_like eval
 [("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 7]
 --- response_body eval
-[('{"addedCount":1}') x 7]
+[('{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}') x 7]
 --- db_check
 SELECT lead_list_id, person_id FROM tenant.lead_list_persons WHERE org_id = 't040' ORDER BY 1, 2;
 --- db_expected
@@ -1151,7 +1151,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 POST /api/lead-lists/list-a/add-prospects
 {"persons":[{"id":"t040-g01","firstName":"Mine"}]}
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT id, profile FROM tenant.persons WHERE org_id = 't040';
 --- db_expected

@@ -3,7 +3,8 @@
 # Concurrency of POST /api/lead-lists/{id}/add-prospects (SPEC 1.4
 # "Duplicates"): requests adding overlapping prospects to one list at the
 # same time must together count each prospect exactly once, store each
-# membership once, and all succeed (no deadlock, no 500, no 503).
+# membership once, and all succeed (no deadlock, no 500, no 503); and each
+# request's own counts (SPEC 1.5) add up to what it selected.
 #
 # The data-driven Test::Nginx format sends one request at a time, so this
 # file is plain Test::More: it starts its own nginx (t/inc/Faults.pm:
@@ -165,20 +166,28 @@ sub fire {
     return @out;
 }
 
+# Each request's answer: 200 with the three counts of SPEC 1.5, which
+# add up to what the request selected (its 4th element: its distinct
+# ids, or the size of its page); returns the addedCounts.
 sub added_counts {
-    my ($name, @results) = @_;
+    my ($name, $reqs, @results) = @_;
     my @counts;
     my $i = 0;
     for my $r (@results) {
         my ($status, $body) = split /\t/, $r, 2;
+        my ($added, $already, $missed) = ($body // '') =~
+            /^\{"addedCount":(\d+),"alreadyInListCount":(\d+),"notMatchedCount":(\d+)\}\z/;
         if (is($status, '200', "$name: request $i answers 200")) {
-            like($body, qr/^\{"addedCount":\d+\}\z/,
-                 "$name: request $i body is {\"addedCount\":N}");
+            ok(defined $added, "$name: request $i body has the three counts")
+                or diag($body);
+            is(($added // 0) + ($already // 0) + ($missed // 0),
+               $reqs->[$i][3], "$name: request $i counts add up to the"
+               . " $reqs->[$i][3] it selected");
         }
         else {
             diag("request $i: $r");
         }
-        push @counts, ($body // '') =~ /^\{"addedCount":(\d+)\}\z/ ? $1 : 0;
+        push @counts, $added // 0;
         $i++;
     }
     return @counts;
@@ -245,11 +254,12 @@ my $uri_d = '/api/lead-lists/list-d/add-prospects';
     for my $i (0 .. $N - 1) {
         my @ids = map { pid($_) } $i * 5 .. $i * 5 + 19;
         $distinct{$_} = 1 for @ids;
-        push @reqs, [$uri_c, persons_body(shuffle @ids), $i % 2 ? 'u-1' : 'u-2'];
+        push @reqs, [$uri_c, persons_body(shuffle @ids), $i % 2 ? 'u-1' : 'u-2',
+                     scalar @ids];
     }
     my $want = keys %distinct;
 
-    my @counts = added_counts('overlapping windows', fire(@reqs));
+    my @counts = added_counts('overlapping windows', \@reqs, fire(@reqs));
     is(sum0(@counts), $want,
        "overlapping windows: addedCount sums to the $want distinct prospects");
     is(q1("SELECT count(*), count(DISTINCT person_id) FROM tenant.lead_list_persons"
@@ -262,7 +272,7 @@ my $uri_d = '/api/lead-lists/list-d/add-prospects';
        $want, "overlapping windows: every tenant copy is a whole profile");
 
     # the same requests again: nothing is new
-    @counts = added_counts('repeated windows', fire(@reqs));
+    @counts = added_counts('repeated windows', \@reqs, fire(@reqs));
     is(sum0(@counts), 0, 'repeated windows: addedCount sums to 0');
     is(q1("SELECT count(*) FROM tenant.lead_list_persons"
           . " WHERE org_id = '$ORG' AND lead_list_id = 'list-c'"),
@@ -273,10 +283,11 @@ my $uri_d = '/api/lead-lists/list-d/add-prospects';
 # orders, some twice in one request) to another list.
 {
     my @ids = map { pid($_) } 200 .. 229;
-    my @reqs = map { [$uri_d, persons_body(shuffle(@ids, @ids[0 .. $_])), 'u-1'] }
+    my @reqs = map { [$uri_d, persons_body(shuffle(@ids, @ids[0 .. $_])), 'u-1',
+                      30] }
                0 .. $N - 1;
 
-    my @counts = added_counts('identical sets', fire(@reqs));
+    my @counts = added_counts('identical sets', \@reqs, fire(@reqs));
     is(sum0(@counts), 30, 'identical sets: addedCount sums to 30');
     is(q1("SELECT count(*) FROM tenant.lead_list_persons"
           . " WHERE org_id = '$ORG' AND lead_list_id = 'list-d'"),
@@ -288,10 +299,11 @@ my $uri_d = '/api/lead-lists/list-d/add-prospects';
 {
     my @reqs = map {
         [$uri_c, qq({"selection":{"searchId":"s-1","selectAll":true,)
-                 . qq("offset":@{[ $_ * 4 ]},"limit":15}}), 'u-1']
+                 . qq("offset":@{[ $_ * 4 ]},"limit":15}}), 'u-1',
+         50 - $_ * 4 < 15 ? 50 - $_ * 4 : 15]
     } 0 .. 9;
 
-    my @counts = added_counts('bulk windows', fire(@reqs));
+    my @counts = added_counts('bulk windows', \@reqs, fire(@reqs));
     is(sum0(@counts), 50, 'bulk windows: addedCount sums to the 50 matches');
     is(q1("SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = '$ORG'"
           . " AND lead_list_id = 'list-c' AND person_id LIKE 't041-g%'"),
@@ -311,13 +323,14 @@ my $uri_d = '/api/lead-lists/list-d/add-prospects';
     my @reqs;
     for my $i (0 .. 9) {
         my $last = $i * 5 + 9 > 49 ? 49 : $i * 5 + 9;
-        push @reqs, [$uri_e, persons_body(shuffle @all[$i * 5 .. $last]), 'u-1'];
+        push @reqs, [$uri_e, persons_body(shuffle @all[$i * 5 .. $last]), 'u-1',
+                     $last - $i * 5 + 1];
         push @reqs, [$uri_e, qq({"selection":{"searchId":"s-1","ids":[)
                              . join(',', map { qq("$_") } shuffle @all[$i * 3 .. $i * 3 + 20])
-                             . ']}}', 'u-1'];
+                             . ']}}', 'u-1', 21];
     }
 
-    my @counts = added_counts('mixed modes', fire(@reqs));
+    my @counts = added_counts('mixed modes', \@reqs, fire(@reqs));
     is(sum0(@counts), 50, 'mixed modes: addedCount sums to 50');
     is(q1("SELECT count(*) FROM tenant.lead_list_persons"
           . " WHERE org_id = '$ORG' AND lead_list_id = 'list-e'"),

@@ -32,7 +32,7 @@ __DATA__
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("r1")
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
 --- no_error_log
@@ -45,7 +45,7 @@ qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("r2")
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
 --- no_error_log
@@ -70,7 +70,7 @@ $::pid = $pids[0];
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("r3")
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 qr/leadlist send fd:\d+ backend:\d+ request:3 prepared:1/
 --- no_error_log
@@ -88,7 +88,7 @@ select(undef, undef, undef, 0.3);
 "POST /api/lead-lists/l/add-prospects\n" . ::body("r4")
 --- error_code: 200
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 [qr/leadlist close (dead )?idle/,
  qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/]
@@ -219,7 +219,7 @@ LeadlistDbTest::reap_psql($::lock);
 "POST /api/lead-lists/l/add-prospects\n" . ::body("after-slow")
 --- error_code: 200
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
 --- db_check
@@ -256,7 +256,7 @@ select(undef, undef, undef, 0.3 * $::vg);
 "POST /api/lead-lists/l/add-prospects\n" . ::body("next")
 --- error_code: 200
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
 --- no_error_log

@@ -72,7 +72,7 @@ sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body
 
 # the valid request that ends each group, and its answer
 our $OK = post('{"persons":[{"id":"alive"}]}');
-our $OKRE = qr/^\{"addedCount":1\}\z/;
+our $OKRE = qr/^\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}\z/;
 
 # a valid body of the same length, for requests that must not get through
 our $CT = post('{"persons":[{"id":"p-ct!"}]}');

@@ -305,7 +305,13 @@ our $R404    = err_re('NOT_FOUND', 'Lead list not found');
 our $NOSEARCH = err_re('BAD_REQUEST', 'Request body validation failed',
                        [['selection.searchId', 'no such saved search']]);
 
-sub added { my ($n) = @_; return qr/^\{"addedCount":$n\}\z/ }
+# a 200: added, already in the list, not matched
+sub added {
+    my ($n, $already, $missed) = @_;
+    my $s = sprintf '{"addedCount":%d,"alreadyInListCount":%d,'
+                  . '"notMatchedCount":%d}', $n, $already // 0, $missed // 0;
+    return qr/^\Q$s\E\z/;
+}
 
 # headers for a token, plus more lines
 sub as {
@@ -503,7 +509,7 @@ __DATA__
 --- request eval
 main::post('list-a', main::one('p-1'))
 --- error_code: 200
---- response_body: {"addedCount":1}
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check eval
 [main::untouched_sql($::A),
  "SELECT org_id, lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't071-a';"]
@@ -713,7 +719,7 @@ main::post('list-a', main::one('p-1'))
 --- error_code eval
 [200, 200, 200]
 --- response_body_like eval
-[main::added(1), main::added(0), main::added(0)]
+[main::added(1, 0, 1), main::added(0), main::added(0, 0, 2)]
 --- db_check eval
 [main::untouched_sql($::A),
  "SELECT id, profile FROM tenant.persons WHERE org_id = 't071-a' ORDER BY 1;",

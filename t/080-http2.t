@@ -103,17 +103,17 @@ sub is_json_answer {
 my $r;
 
 $r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-1"}]}');
-is_json_answer($r, 200, qr/\A\{"addedCount":1\}\z/, 'a body with its length');
+is_json_answer($r, 200, qr/\A\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}\z/, 'a body with its length');
 
 $r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-2"}]}',
           stdin => 1);
-is_json_answer($r, 200, qr/\A\{"addedCount":1\}\z/,
+is_json_answer($r, 200, qr/\A\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}\z/,
                'a body without content-length');
 
 my $big = persons('h-big', 200);
 cmp_ok length $big, '>', 65536, 'the 200-person body is over 64 KiB';
 $r = h2(uri => 'l/add-prospects', body => $big, stdin => 1);
-is_json_answer($r, 200, qr/\A\{"addedCount":200\}\z/,
+is_json_answer($r, 200, qr/\A\{"addedCount":200,"alreadyInListCount":0,"notMatchedCount":0\}\z/,
                '200 persons in many DATA frames, no content-length');
 
 $r = h2(uri => 'l/add-prospects', headers => [ $JSON ]);
@@ -121,10 +121,10 @@ is_json_answer($r, 401, qr/"code":"UNAUTHORIZED"/, 'no credentials');
 
 $r = h2(uri => 'l/add-prospects',
           body => '{"persons":[{"id":"h-3"},{"id":"h-4"}]}');
-is_json_answer($r, 200, qr/\A\{"addedCount":2\}\z/, 'two persons');
+is_json_answer($r, 200, qr/\A\{"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0\}\z/, 'two persons');
 $r = h2(uri => 'l/add-prospects',
           body => '{"persons":[{"id":"h-3"},{"id":"h-4"}]}');
-is_json_answer($r, 200, qr/\A\{"addedCount":0\}\z/,
+is_json_answer($r, 200, qr/\A\{"addedCount":0,"alreadyInListCount":2,"notMatchedCount":0\}\z/,
                'the same again: nothing new');
 
 $r = h2(uri => 'l/add-prospects', body => '{"persons":[{"id":"h-5"}');

@@ -129,18 +129,45 @@ cat <<_EOT_
 
 leadlist is serving on http://127.0.0.1:$port (Ctrl-C stops it).  Try:
 
-  # alice adds two prospects to acme's list: {"addedCount":2}
+  # alice adds two prospects to acme's list: the counts by reason,
+  # {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
   curl -s -X POST $u/acme-prospects/add-prospects \\
     -H 'Authorization: Bearer alice-token' -H '$j' \\
     -d '{"persons":[{"id":"p-900001","fullName":"Ada Lovelace","title":"CTO"},{"id":"p-900002","fullName":"Alan Turing"}]}'
 
-  # the same again: already in the list, {"addedCount":0}
+  # the same again: {"addedCount":0,"alreadyInListCount":2,"notMatchedCount":0}
   (repeat the command above)
+
+  # which ids went where (Prefer: return=representation): p-000001 is in
+  # the list already, p-999999 is not in the catalogue
+  curl -si -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' \\
+    -H 'Prefer: return=representation' \\
+    -d '{"selection":{"searchId":"acme-all","ids":["p-000001","p-000003","p-999999"]}}'
+
+  # a dry run (Prefer: tx=rollback): the exact answer, nothing stored
+  curl -si -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' -H 'Prefer: tx=rollback' \\
+    -d '{"selection":{"searchId":"acme-cto","selectAll":true,"limit":50}}'
 
   # every CTO of a saved search, 50 at a time
   curl -s -X POST $u/acme-prospects/add-prospects \\
     -H 'Authorization: Bearer alice-token' -H '$j' \\
     -d '{"selection":{"searchId":"acme-cto","selectAll":true,"limit":50}}'
+
+  # an idempotent request: send it twice; the second answer is the first
+  # one again, with Idempotent-Replayed: true, and adds nothing
+  curl -si -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' \\
+    -H 'Idempotency-Key: demo-key-1' -d '{"persons":[{"id":"p-900003"}]}'
+
+  # the same key with another body: 422; a malformed key: 400
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' \\
+    -H 'Idempotency-Key: demo-key-1' -d '{"persons":[{"id":"p-900004"}]}'
+  curl -s -X POST $u/acme-prospects/add-prospects \\
+    -H 'Authorization: Bearer alice-token' -H '$j' \\
+    -H 'Idempotency-Key: "unterminated' -d '{"persons":[{"id":"p-900004"}]}'
 
   # bob is not in the list: 403; carol is an admin: 200
   curl -s -X POST $u/acme-prospects/add-prospects \\

@@ -1,5 +1,6 @@
 -- Demo data for `make run` and manual testing (util/pg.sh demo); never part
--- of the migrations.  Loading it again resets the two demo organizations.
+-- of the migrations.  Loading it again resets the two demo organizations,
+-- the Idempotency-Keys their users sent included.
 --
 --   organization acme
 --     u-alice   may add to acme-prospects (in its user_ids)
@@ -21,6 +22,7 @@
 
 BEGIN;
 
+DELETE FROM tenant.idempotency_keys  WHERE org_id IN ('acme', 'globex');
 DELETE FROM tenant.lead_list_persons WHERE org_id IN ('acme', 'globex');
 DELETE FROM tenant.persons           WHERE org_id IN ('acme', 'globex');
 DELETE FROM tenant.searches          WHERE org_id IN ('acme', 'globex');

@@ -27,6 +27,7 @@ END {
         eval {
             su(<<SQL);
 DELETE FROM tenant.lead_list_persons WHERE org_id = @{[ lit($org) ]};
+DELETE FROM tenant.idempotency_keys  WHERE org_id = @{[ lit($org) ]};
 DELETE FROM tenant.persons           WHERE org_id = @{[ lit($org) ]};
 DELETE FROM tenant.searches          WHERE org_id = @{[ lit($org) ]};
 DELETE FROM tenant.lead_lists        WHERE org_id = @{[ lit($org) ]};
@@ -49,6 +50,13 @@ INSERT INTO tenant.persons (org_id, id, profile)
 VALUES (@{[ lit($org) ]}, @{[ lit("$tag-p0") ]}, '{"title": "CEO"}');
 INSERT INTO tenant.lead_list_persons (org_id, lead_list_id, person_id, added_by)
 VALUES (@{[ lit($org) ]}, 'list', @{[ lit("$tag-p0") ]}, 'u1');
+INSERT INTO tenant.idempotency_keys (org_id, user_id, key, fingerprint, outcome,
+                                     added_count, created_at, expires_at)
+VALUES (@{[ lit($org) ]}, 'u1', 'live', '\\x00', 'not_found', 0, now(), now() + interval '1 day'),
+       (@{[ lit($org) ]}, 'u1', 'expired', '\\x00', 'not_found', 0,
+        now() - interval '2 days', now() - interval '1 day'),
+       (@{[ lit($org) ]}, 'u1', 'expired2', '\\x00', 'not_found', 0,
+        now() - interval '2 days', now() - interval '1 day');
 CREATE SCHEMA $other_schema;
 CREATE TABLE $other_schema.t (x int);
 SQL
@@ -95,16 +103,44 @@ SELECT has_database_privilege('leadlist_app', current_database(), 'CONNECT'),
 SQL
     [[qw(t f f f f)]], 'database: CONNECT only; public schema: nothing';
 
-is_deeply su(<<SQL),
+my $sig9 = 'text,text,boolean,text,jsonb,integer,integer,text,integer';
+for my $f ("leadlist.add_prospects($sig9)", "leadlist.add_prospects_keyed($sig9)") {
+    is_deeply su(<<SQL),
 SELECT p.prosecdef, array_to_string(p.proconfig, ';'),
        has_function_privilege('leadlist_app', p.oid, 'EXECUTE'),
        EXISTS (SELECT FROM aclexplode(p.proacl) a
                 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
   FROM pg_proc p
- WHERE p.oid = 'leadlist.add_prospects(text,text,boolean,text,jsonb,integer)'::regprocedure;
+ WHERE p.oid = '$f'::regprocedure;
 SQL
-    [['f', 'search_path=pg_catalog, pg_temp', 't', 'f']],
-    'add_prospects: SECURITY INVOKER, pinned search_path, EXECUTE for the role, not for PUBLIC';
+        [['f', 'search_path=pg_catalog, pg_temp', 't', 'f']],
+        "$f: SECURITY INVOKER, pinned search_path, EXECUTE for the role, not for PUBLIC";
+}
+
+is_deeply su(<<SQL),
+SELECT count(*) FILTER (WHERE p.proname = 'add_prospects'),
+       count(*) FILTER (WHERE p.proacl IS NULL
+                           OR EXISTS (SELECT FROM aclexplode(p.proacl) a
+                                       WHERE a.grantee = 0))
+  FROM pg_proc p
+ WHERE p.pronamespace = 'leadlist'::regnamespace;
+SQL
+    [[1, 0]], "one add_prospects (003's signature is gone); no function of leadlist is PUBLIC's";
+
+is_deeply su(<<SQL),
+SELECT c.relrowsecurity,
+       (SELECT string_agg(concat_ws(':', p.polname, p.polcmd,
+                                    p.polroles::regrole[]::text,
+                                    pg_get_expr(p.polqual, p.polrelid),
+                                    pg_get_expr(p.polwithcheck, p.polrelid)),
+                          ' ' ORDER BY p.polname)
+          FROM pg_policy p WHERE p.polrelid = c.oid)
+  FROM pg_class c WHERE c.oid = 'tenant.idempotency_keys'::regclass;
+SQL
+    [['t', 'idempotency_keys_expire:d:{leadlist_app}:(expires_at <= now())'
+           . ' idempotency_keys_read:r:{leadlist_app}:true'
+           . ' idempotency_keys_record:a:{leadlist_app}:true']],
+    'idempotency_keys: row-level security; the role deletes only expired keys';
 
 
 # What the endpoint needs works
@@ -120,6 +156,22 @@ allowed("SELECT search_title, search_seniority, search_departments,"
         . " search_country, search_state, search_city FROM global.persons"
         . " WHERE id = " . lit("$tag-g1"),
         'SELECT the search columns of global.persons (sql/002)');
+
+allowed("SELECT org_id, user_id, key, fingerprint, outcome, added_count,"
+        . " selected_count, response, expires_at FROM tenant.idempotency_keys"
+        . " WHERE org_id = $o", 'SELECT the idempotency_keys columns the function reads');
+allowed("INSERT INTO tenant.idempotency_keys (org_id, user_id, key, fingerprint,"
+        . " outcome, added_count, selected_count, response, expires_at)"
+        . " VALUES ($o, 'u1', 'inserted', '\\x01', 'ok', 1, 1, '{}', now() + interval '1 hour')",
+        'INSERT INTO tenant.idempotency_keys (what a recording writes)');
+is_deeply allowed("WITH d AS (DELETE FROM tenant.idempotency_keys WHERE org_id = $o"
+                  . " AND key = 'expired' RETURNING 1) SELECT count(*) FROM d",
+                  'DELETE an expired key'),
+    [[1]], 'an expired key is deleted';
+is_deeply allowed("WITH d AS (DELETE FROM tenant.idempotency_keys WHERE org_id = $o"
+                  . " RETURNING 1) SELECT count(*) FROM d",
+                  'DELETE every key of the organization'),
+    [[1]], '... but of all keys, only the other expired one: live keys stay';
 
 my $r = add_prospects(org => $org, user => 'u1', admin => 0, list => 'list',
                       body => { persons => [ { id => "$tag-p1" } ] });
@@ -142,6 +194,20 @@ for my $t (qw(global.persons tenant.lead_lists tenant.searches tenant.persons
     denied("DELETE FROM $t WHERE $where", "DELETE FROM $t");
     denied("TRUNCATE $t", "TRUNCATE $t");
 }
+denied('TRUNCATE tenant.idempotency_keys', 'TRUNCATE tenant.idempotency_keys');
+
+for my $c (qw(org_id user_id key fingerprint outcome added_count selected_count
+              response expires_at))
+{
+    my $v = $c =~ /count/ ? '0' : $c eq 'expires_at' ? 'now()'
+          : $c eq 'fingerprint' ? "'\\x00'" : "'x'";
+    denied("UPDATE tenant.idempotency_keys SET $c = $v WHERE org_id = $o",
+           "UPDATE tenant.idempotency_keys.$c");
+}
+denied("INSERT INTO tenant.idempotency_keys (org_id, user_id, key, fingerprint,"
+       . " outcome, added_count, created_at, expires_at) VALUES ($o, 'u1', 'old',"
+       . " '\\x00', 'ok', 0, now() - interval '2 days', now() - interval '1 day')",
+       'INSERT INTO tenant.idempotency_keys.created_at');
 
 denied("UPDATE tenant.lead_lists SET user_ids = '{u1,intruder}' WHERE org_id = $o",
        'UPDATE tenant.lead_lists.user_ids');
@@ -178,6 +244,10 @@ denied("SELECT user_id FROM tenant.searches WHERE org_id = $o",
        'SELECT tenant.searches.user_id');
 denied("SELECT added_by, added_at FROM tenant.lead_list_persons WHERE org_id = $o",
        'SELECT tenant.lead_list_persons.added_by/added_at');
+denied("SELECT created_at FROM tenant.idempotency_keys WHERE org_id = $o",
+       'SELECT tenant.idempotency_keys.created_at');
+denied("SELECT * FROM tenant.idempotency_keys WHERE org_id = $o",
+       'SELECT * FROM tenant.idempotency_keys');
 denied("SELECT * FROM $other_schema.t", 'SELECT from another schema');
 denied('SELECT * FROM pg_authid', 'SELECT pg_authid');
 
@@ -196,11 +266,14 @@ denied('CREATE INDEX ON tenant.persons (id)', 'CREATE INDEX');
 denied('ALTER TABLE tenant.persons ADD COLUMN x int', 'ALTER TABLE');
 denied('ALTER TABLE tenant.lead_lists DISABLE ROW LEVEL SECURITY',
        'ALTER TABLE ... ROW LEVEL SECURITY');
-denied('ALTER FUNCTION leadlist.add_prospects(text, text, boolean, text, jsonb, integer)'
-       . ' SECURITY DEFINER', 'ALTER FUNCTION');
+denied('ALTER TABLE tenant.idempotency_keys DISABLE ROW LEVEL SECURITY',
+       'ALTER TABLE tenant.idempotency_keys DISABLE ROW LEVEL SECURITY');
+denied('DROP POLICY idempotency_keys_expire ON tenant.idempotency_keys', 'DROP POLICY');
+denied("CREATE POLICY t001 ON tenant.idempotency_keys FOR DELETE USING (true)",
+       'CREATE POLICY');
+denied("ALTER FUNCTION leadlist.add_prospects($sig9) SECURITY DEFINER", 'ALTER FUNCTION');
 denied('DROP TABLE tenant.lead_list_persons', 'DROP TABLE');
-denied('DROP FUNCTION leadlist.add_prospects(text, text, boolean, text, jsonb, integer)',
-       'DROP FUNCTION');
+denied("DROP FUNCTION leadlist.add_prospects($sig9)", 'DROP FUNCTION');
 denied('DROP SCHEMA tenant CASCADE', 'DROP SCHEMA');
 denied('SET ROLE postgres', 'SET ROLE postgres');
 denied('CREATE ROLE t001_x', 'CREATE ROLE');
@@ -215,8 +288,11 @@ SELECT (SELECT count(*) FROM tenant.lead_lists WHERE org_id = $o),
        (SELECT count(*) FROM tenant.searches WHERE org_id = $o),
        (SELECT count(*) FROM tenant.persons WHERE org_id = $o),
        (SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = $o),
-       (SELECT count(*) FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]});
+       (SELECT count(*) FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]}),
+       (SELECT string_agg(key || '=' || outcome, ',' ORDER BY key)
+          FROM tenant.idempotency_keys WHERE org_id = $o);
 SQL
-    [[1, '{u1}', 1, 3, 3, 1]], 'the data is as set up plus the two adds';
+    [[1, '{u1}', 1, 3, 3, 1, 'inserted=ok,live=not_found']],
+    'the data is as set up plus the two adds, the inserted key, less the expired ones';
 
 done_testing();

@@ -400,7 +400,7 @@ subtest 'bulk matching follows SPEC 1.3 (compared with a Perl model)' => sub {
             . "ROLLBACK;\n";
     my $rows = app($sql);
     my $total = $rows->[0][0];
-    is_deeply $rows->[1], [ 'selection_too_large', 0, $total ],
+    is_deeply [ @{ $rows->[1] }[0 .. 2] ], [ 'selection_too_large', 0, $total ],
         "{} with selectAll selects the whole catalogue ($total)";
 
     $sql = "BEGIN ISOLATION LEVEL REPEATABLE READ;\n"
@@ -412,7 +412,7 @@ subtest 'bulk matching follows SPEC 1.3 (compared with a Perl model)' => sub {
          . "SELECT person_id FROM tenant.lead_list_persons WHERE org_id = $a_ AND lead_list_id = 'all-sel';\n"
          . "ROLLBACK;\n";
     $rows = app($sql);
-    is_deeply [ @{ $rows->[2] }, $rows->[3][0] ], [ 'ok', 1, 1, $rows->[1][0] ],
+    is_deeply [ @{ $rows->[2] }[0 .. 2], $rows->[3][0] ], [ 'ok', 1, 1, $rows->[1][0] ],
         '{} with offset count-1: the one with the greatest id';
 };
 
@@ -642,9 +642,13 @@ subtest 'a page of any filter can be read from persons_search_idx alone' => sub 
     # An index-only scan skips the table only on pages the visibility map
     # marks all-visible (autovacuum's work); a cluster just loaded has
     # none yet, and the planner rightly prefers the table then.
+    # enable_indexscan = off also charges index-only scans its disable
+    # cost, so among the disabled paths the smaller index wins: the
+    # indexes are rebuilt first, as after a load, so that pages emptied by
+    # earlier runs' deletes (other test files' too) do not decide.
     my %every = map { $_ => ['Value'] } keys %field;
     new_search($A, 'E-every', \%every);
-    su("VACUUM global.persons;\n");
+    su("REINDEX TABLE global.persons;\nVACUUM global.persons;\n");
     my $r = page_plan('E-every', qw(seqscan indexscan bitmapscan));
     ok $r->{ok}, 'the call ran' or diag $r->{err};
     like $r->{err}, qr/Index Only Scan using persons_search_idx on persons p\b/,

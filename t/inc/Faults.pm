@@ -5,8 +5,9 @@ package Faults;
 # with forked Perl clients, break PostgreSQL or the clients in some way,
 # and then check three things:
 #
-#   - every answer: 200 {"addedCount":1}, or a 503 JSON with Retry-After;
-#     no client waits past its hard timeout (counted apart: "unknown");
+#   - every answer: 200 {"addedCount":1,"alreadyInListCount":0,
+#     "notMatchedCount":0}, or a 503 JSON with Retry-After; no client
+#     waits past its hard timeout (counted apart: "unknown");
 #   - the data: each request adds one prospect of its own id, so every 200
 #     must have its rows (tenant.lead_list_persons, tenant.persons), every
 #     other answer none; a request without an answer (client timeout, a
@@ -39,13 +40,17 @@ our @EXPORT = qw(
     collect_requests
     start_load finish_load
     summarize check_answers data_check log_check log_count log_lines
-    pg_stop pg_start pg_backends take_lock release_lock
+    http_call pg_stop pg_start pg_backends pg_lock_waiters take_lock
+    release_lock
     slow_http_server stop_child wait_until count_lines nginx_config_test
     pg_cluster pg_standby pg_on pg_crash pg_promote pg_server_log
     pg_server_log_mark pg_multi_conninfo silent_port
 );
 
 our $TODO;
+
+# the 200 of a request that adds one new prospect
+our $ONE_ADDED = '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}';
 my $json = JSON::PP->new->canonical;
 my $parent = $$;
 my (@nginx, @children, $pg_stopped, @locks, @clusters);
@@ -449,6 +454,59 @@ sub post_prospect {
 }
 
 
+# One HTTP/1.0 request, any headers ([name, value] pairs, repeats
+# allowed) and body; never waits longer than $o{timeout} (default 5 s).
+# Returns { status, headers => { lowercase name => [values] }, body } or
+# { err => ... }.
+sub http_call {
+    my (%o) = @_;
+
+    my $body = $o{body} // '';
+    my $req = ($o{method} // 'POST') . " $o{uri} HTTP/1.0\r\nHost: localhost\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @{ $o{headers} // [] })
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $o{port}, Proto => 'tcp',
+                                  Timeout => $o{timeout} // 5)
+        or return { err => "connect: $!" };
+
+    my $buf = '';
+    my $ok = eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm($o{timeout} // 5);
+        my $off = 0;
+        while ($off < length $req) {
+            my $n = syswrite($s, $req, length($req) - $off, $off);
+            die "write: $!\n" unless defined $n;
+            $off += $n;
+        }
+        while (1) {
+            my $n = sysread($s, $buf, 65536, length $buf);
+            die "read: $!\n" unless defined $n;
+            last if $n == 0;
+        }
+        alarm 0;
+        1;
+    };
+    alarm 0;
+    close $s;
+    return { err => $@ } unless $ok;
+
+    my ($head, $content) = split /\r\n\r\n/, $buf, 2;
+    my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3})};
+    return { err => 'no HTTP answer: ' . substr($buf, 0, 80) }
+        unless $status;
+
+    my %h;
+    for my $line (split /\r\n/, $head) {
+        push @{ $h{ lc $1 } }, $2 if $line =~ /^([^:\s]+):\s*(.*?)\s*\z/;
+    }
+
+    return { status => $status, headers => \%h, body => $content // '' };
+}
+
+
 sub _post_guarded {
     my (%o) = @_;
     my $r = eval {
@@ -639,8 +697,8 @@ sub summarize {
 
 # Every record has an answer (none timed out or failed unless allowed),
 # each answer's status is one of $o{allow} (default 200 and 503), 200s say
-# {"addedCount":1}, 503s are JSON with Retry-After: 1, and no answer took
-# longer than $o{max_latency}.
+# $ONE_ADDED, 503s are JSON with Retry-After: 1, and no answer took longer
+# than $o{max_latency}.
 sub check_answers {
     my ($name, $recs, %o) = @_;
     my %allow = map { $_ => 1 } @{ $o{allow} // [200, 503] };
@@ -655,7 +713,7 @@ sub check_answers {
         push @slow, $r if defined $o{max_latency} && $lat > $o{max_latency};
         my $s = $r->{status};
         my $okay = $allow{$s} && ($r->{ctype} // '') =~ m{^application/json};
-        $okay &&= ($r->{body} // '') eq '{"addedCount":1}' if $s == 200;
+        $okay &&= ($r->{body} // '') eq $ONE_ADDED if $s == 200;
         $okay &&= ($r->{retry_after} // '') eq '1'
                   && ($r->{body} // '') =~ /"code":"SERVICE_UNAVAILABLE"/
             if $s == 503;
@@ -802,6 +860,14 @@ sub pg_backends {
     return su("SELECT pid, state, coalesce(wait_event_type, '') FROM"
               . " pg_stat_activity WHERE application_name = 'nginx-leadlist'"
               . " ORDER BY pid;");
+}
+
+
+# How many of the module's backends wait for a lock.
+sub pg_lock_waiters {
+    return su("SELECT count(*) FROM pg_stat_activity"
+              . " WHERE application_name = 'nginx-leadlist'"
+              . " AND wait_event_type = 'Lock';")->[0][0];
 }
 
 

@@ -2,12 +2,17 @@ package Leadlist;
 
 # Shared pieces of the module's Test::Nginx files: the upstream and the
 # auth stand-in every block uses, fixtures of one organization per test
-# file, and the database check that runs after each response:
+# file, and the database checks that run after each response:
 #
 #   --- db_check
 #   SELECT ... ;            (run as superuser after the request)
 #   --- db_expected
 #   expected psql -At output
+#
+#   --- db_unchanged
+#   (no value needed)       the whole database after the block's last
+#                           request is what it was after the block's init
+#                           (db_snapshot(); endpoint_defaults() files only)
 #
 # The auth stand-in reads "Authorization: Bearer user=U;org=O;role=R"
 # and answers 204 with X-User-Id/X-Org-Id/X-User-Role, or 401 without a
@@ -23,7 +28,8 @@ use Test::More ();
 use Exporter 'import';
 
 our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
-                 db db_fixture jstr err_re bad err u8);
+                 valgrind_patience db db_fixture db_snapshot jstr err_re bad
+                 err u8);
 
 our $http_config = <<'_EOC_';
     upstream leadlist_db {
@@ -64,6 +70,18 @@ our $auth_locations = <<'_EOC_';
 _EOC_
 
 
+# Under valgrind (make test-valgrind) nginx runs many times slower: the
+# client waits up to 60 s, and the pool up to 30 s for a connection (a
+# SCRAM login alone can take longer than the default 2 s queue timeout).
+sub valgrind_patience {
+    return unless $ENV{TEST_NGINX_USE_VALGRIND};
+    Test::Nginx::Socket::timeout(60);
+    $http_config =~ s/(leadlist_pg_keepalive 4;)/$1
+        leadlist_pg_queue 256 timeout=30s;
+        leadlist_pg_connect_timeout 30s;/;
+}
+
+
 # The endpoint location as nginx.conf.example has it, plus extra lines.
 sub endpoint {
     my ($extra) = @_;
@@ -94,6 +112,10 @@ sub endpoint_defaults {
         $block->set_value(config => endpoint()) unless defined $block->config;
         $block->set_value(init => $o{init})
             if defined $o{init} && !defined $block->init;
+        # the snapshot --- db_unchanged compares with, taken after init
+        $block->set_value(init => ($block->init // '')
+                                  . ';$Leadlist::BEFORE = Leadlist::db_snapshot();')
+            if defined $block->db_unchanged;
         $block->set_value(response_headers_like =>
                           "Content-Type: application/json\n"
                           . "X-Request-Id: [0-9a-f]{32}\n")
@@ -106,6 +128,25 @@ sub endpoint_defaults {
 
 
 sub db { return su(@_) }
+
+
+# The whole database as text: for every table of every schema but the
+# catalogs, its name, its row count and an md5 of its rows in order.  Two
+# snapshots are equal when no row was added, removed or changed anywhere.
+sub db_snapshot {
+    my $tables = su("SELECT format('%I.%I', table_schema, table_name)"
+                    . " FROM information_schema.tables"
+                    . " WHERE table_type = 'BASE TABLE' AND table_schema"
+                    . " NOT IN ('pg_catalog', 'information_schema')"
+                    . " ORDER BY 1;");
+    my $sql = join "\nUNION ALL\n", map {
+        "SELECT " . lit($_->[0]) . ", count(*), md5(coalesce(string_agg("
+        . "x::text, '|' ORDER BY x::text), '')) FROM $_->[0] AS x"
+    } @$tables;
+    return join "\n", map { join "\t", @$_ } @{ su("$sql\nORDER BY 1;") };
+}
+
+our $BEFORE;
 
 
 # A JSON string as the module writes it (ngx_escape_json).
@@ -175,15 +216,25 @@ sub db_fixture {
 Test::Nginx::Socket::add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
 
-    return if $dry_run || !defined $block->db_check;
+    return if $dry_run;
+
+    # with several requests, the checks run after the last one
+    return if ref $block->request && $req_idx < $#{ $block->request };
+
+    if (defined $block->db_unchanged) {
+        my $after = db_snapshot();
+        Test::More::ok(defined $BEFORE && $after eq $BEFORE,
+                       $block->name . " - db_unchanged")
+            or Test::More::diag("before:\n" . ($BEFORE // 'none')
+                                . "\nafter:\n$after");
+    }
+
+    return if !defined $block->db_check;
 
     my @checks = ref $block->db_check ? @{ $block->db_check }
                                       : ($block->db_check);
     my @expect = ref $block->db_expected ? @{ $block->db_expected }
                                          : ($block->db_expected // '');
-
-    # with several requests, the check runs after the last one
-    return if ref $block->request && $req_idx < $#{ $block->request };
 
     for my $i (0 .. $#checks) {
         my $r = su_try($checks[$i]);

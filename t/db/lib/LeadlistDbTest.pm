@@ -12,9 +12,11 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use JSON::PP ();
 use POSIX ();
+use Time::HiRes ();
 
 our @EXPORT = qw(pg_skip_reason su su_try app app_try lit jlit add_prospects
-                 add_prospects_sql spawn_psql reap_psql open_session);
+                 add_prospects_sql spawn_psql reap_psql open_session
+                 db_snapshot wait_until race_sessions);
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -153,23 +155,37 @@ sub app {
 
 
 # The statement the module sends, as leadlist_app.  $body is a Perl
-# structure or a JSON string.  Returns { outcome, added, selected, ok, err,
-# sqlstate }.
+# structure or a JSON string; flags (default 0: 1 = report, 2 = dry run),
+# key (default none) and ttl (default 86400) are the module's $7-$9 (undef
+# given explicitly is NULL).
+# Returns { outcome, added, selected, response, replayed, ok, err,
+# sqlstate }: psql's text, so NULL is '' and booleans are 't'/'f'.
 sub add_prospects_sql {
     my (%a) = @_;
-    return sprintf 'SELECT outcome, added_count, selected_count'
+    return sprintf 'SELECT outcome, added_count, selected_count, response,'
+        . ' replayed'
         . ' FROM leadlist.add_prospects(%s::text, %s::text, %s::boolean,'
-        . ' %s::text, %s, %s::integer);' . "\n",
+        . ' %s::text, %s, %s::integer, %s::integer, %s::text, %s::integer);'
+        . "\n",
         lit($a{org}), lit($a{user}),
         (defined $a{admin} ? ($a{admin} ? "'true'" : "'false'") : 'NULL'),
-        lit($a{list}), jlit($a{body}), $a{max} // 1000;
+        lit($a{list}), jlit($a{body}), $a{max} // 1000,
+        _num_or_null(\%a, 'flags', 0), lit($a{key}), _num_or_null(\%a, 'ttl', 86400);
+}
+
+# a number argument: its default when not given, NULL when given as undef
+sub _num_or_null {
+    my ($a, $name, $default) = @_;
+    return $default unless exists $a->{$name};
+    return $a->{$name} // 'NULL';
 }
 
 sub add_prospects {
     my $r = app_try(add_prospects_sql(@_));
     my $row = $r->{rows}[0] || [];
     return { %$r, outcome => $row->[0] // '', added => $row->[1],
-             selected => $row->[2] };
+             selected => $row->[2], response => $row->[3],
+             replayed => $row->[4] };
 }
 
 
@@ -185,6 +201,64 @@ sub open_session {
     binmode $fh, ':encoding(UTF-8)';
     $fh->autoflush(1);
     return $fh;
+}
+
+
+# The whole content of the tables the endpoint reads or writes, one digest
+# per table (every column, rows in a fixed order): two snapshots are equal
+# when nothing was stored, updated or deleted in between.
+sub db_snapshot {
+    my @t = qw(global.persons tenant.lead_lists tenant.searches tenant.persons
+               tenant.lead_list_persons tenant.idempotency_keys);
+    my $sql = join "\nUNION ALL\n", map {
+        "SELECT '$_', count(*), md5(coalesce(string_agg(t::text, E'\\n'"
+        . " ORDER BY t::text COLLATE \"C\"), '')) FROM $_ AS t"
+    } @t;
+    return { map { $_->[0] => "$_->[1] rows, $_->[2]" } @{ su("$sql;\n") } };
+}
+
+
+# Runs a query returning one boolean (as the superuser) until it returns
+# true, for up to 10 s; returns whether it did.
+sub wait_until {
+    my ($sql) = @_;
+    for (1 .. 200) {
+        return 1 if su("$sql;\n")->[0][0] eq 't';
+        Time::HiRes::sleep(0.05);
+    }
+    return 0;
+}
+
+
+# Runs each SQL script in its own psql session as leadlist_app, each in one
+# transaction, all released together from a barrier (an advisory lock the
+# sessions wait for), so that they overlap.  Returns their reap_psql
+# results in order, or dies when the sessions did not all reach the
+# barrier.
+my $race_key = $$ % 2000000000;
+
+sub race_sessions {
+    my (@sqls) = @_;
+
+    my $ctl = open_session('su');
+    print $ctl "SELECT pg_advisory_lock(7100, $race_key);\n";
+    my $waiting = "FROM pg_locks WHERE locktype = 'advisory'"
+                . " AND classid = 7100 AND objid = $race_key AND NOT granted";
+    wait_until("SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory'"
+               . " AND classid = 7100 AND objid = $race_key AND granted")
+        or die 'race: the barrier lock was not taken';
+
+    my @h = map {
+        spawn_psql('app', "BEGIN;\nSELECT pg_advisory_xact_lock_shared(7100, $race_key);\n"
+                          . $_ . "COMMIT;\n")
+    } @sqls;
+
+    my $all = wait_until("SELECT count(*) = " . scalar(@sqls) . " $waiting");
+    print $ctl "SELECT pg_advisory_unlock(7100, $race_key);\n";
+    close $ctl;
+    my @r = map { reap_psql($_) } @h;
+    die 'race: the sessions did not all wait at the barrier' unless $all;
+    return @r;
 }
 
 1;

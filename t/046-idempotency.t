@@ -1,0 +1,651 @@
+# Idempotency-Key (SPEC 1.6) as a client sees it, one request at a time:
+# the recorded answer replayed (200, and the 404/403/400 only the database
+# can tell) with Idempotent-Replayed: true and nothing changed; 422 for
+# another list, body or preference; keys scoped to organization and user;
+# a quoted key is the same key; malformed and repeated keys are 400s on
+# field Idempotency-Key, in the order of checks; answers before the
+# database, 5xx and dry runs are not recorded; leadlist_idempotency_ttl,
+# its expiry, and the table staying bounded under a stream of keys; the
+# directive's nginx -t errors.
+#
+# The 409 of a key whose first request still runs, and the retry after a
+# connection lost past the commit, need requests in parallel and a broken
+# connection: t/047-idempotency-faults.t.
+#
+# Organizations t046 and t046x.
+
+use lib 't/inc';
+use Test::Nginx::Socket 'no_plan';
+use Leadlist;
+use Time::HiRes ();
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+valgrind_patience();
+
+sub boom_off {
+    db("DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;\n"
+       . "DROP SCHEMA IF EXISTS t046_trig CASCADE;");
+}
+
+# A trigger that fails the insert of t046's person "p-boom" into a list:
+# the statement fails after its work began, and rolls back.
+sub boom_on {
+    db(<<'_SQL_');
+CREATE SCHEMA IF NOT EXISTS t046_trig;
+CREATE OR REPLACE FUNCTION t046_trig.boom() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 't046 boom in tenant.lead_list_persons';
+END
+$$;
+DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;
+CREATE TRIGGER t046_boom BEFORE INSERT ON tenant.lead_list_persons
+    FOR EACH ROW
+    WHEN (NEW.org_id = 't046' AND NEW.person_id = 'p-boom')
+    EXECUTE FUNCTION t046_trig.boom();
+_SQL_
+}
+
+END { eval { boom_off() } }
+
+db(<<'_SQL_');
+DELETE FROM global.persons WHERE id LIKE 't046-%';
+INSERT INTO global.persons (id, profile)
+SELECT 't046-' || lpad(i::text, 4, '0'),
+       jsonb_build_object('id', 't046-' || lpad(i::text, 4, '0'),
+                          'companyDomain', 't046.example')
+  FROM generate_series(1, 1001) AS i;
+_SQL_
+
+sub reset_db {
+    boom_off();
+    db("DELETE FROM tenant.idempotency_keys WHERE org_id IN ('t046', 't046x');");
+    db_fixture('t046',
+        lists => [['list-a', 'person', 'u-1', 'u-2'],
+                  ['list-b', 'person', 'u-2'],
+                  ['list-c', 'person', 'u-1']],
+        searches => [['s-all', '{"companyDomains":["t046.example"]}']]);
+    db_fixture('t046x', lists => [['list-a', 'person', 'u-1']]);
+}
+
+reset_db();
+
+sub H {
+    my ($key, @more) = @_;
+    return join "\n", "Authorization: Bearer user=u-1;org=t046",
+                      'Content-Type: application/json',
+                      (defined $key ? ("Idempotency-Key: $key") : ()), @more;
+}
+
+our $URI = '/api/lead-lists/list-a/add-prospects';
+
+sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body }
+
+our $BODY = '{"persons":[{"id":"p-1"},{"id":"p-2"}]}';
+our $OK2 = '{"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}';
+
+our $KEYS = "SELECT user_id, key, outcome FROM tenant.idempotency_keys WHERE org_id IN ('t046', 't046x') ORDER BY org_id, user_id, key;";
+our $ROWS = "SELECT lead_list_id, person_id, added_by FROM tenant.lead_list_persons WHERE org_id = 't046' ORDER BY 1, 2;";
+
+our $BADKEY = err('BAD_REQUEST', 'Invalid Idempotency-Key',
+                  [['Idempotency-Key', 'must be 1 to 255 printable ASCII characters, plain or as a quoted string']]);
+our $TWOKEYS = err('BAD_REQUEST', 'Invalid Idempotency-Key',
+                   [['Idempotency-Key', 'must be sent once']]);
+our $R422 = err('UNPROCESSABLE_CONTENT',
+                'Idempotency-Key was used with another request: another list, body or preference');
+
+sub nap { Time::HiRes::sleep($_[0]) }
+
+endpoint_defaults(init => 'reset_db()');
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the first request with a key runs, and its outcome is recorded for this user
+--- more_headers eval: main::H('k-1')
+--- request eval: main::post($::BODY)
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+!Idempotent-Replayed
+--- response_body eval: $::OK2
+--- db_check eval
+[$::KEYS, $::ROWS]
+--- db_expected eval
+["u-1\tk-1\tok", "list-a\tp-1\tu-1\nlist-a\tp-2\tu-1"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: the retry gets the same status and body, with Idempotent-Replayed, and adds nothing
+--- more_headers eval
+[main::H('k-1'), main::H('k-1'), main::H('k-1')]
+--- request eval
+[main::post($::BODY), main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["Content-Type: application/json\n!Idempotent-Replayed",
+ "Content-Type: application/json\nIdempotent-Replayed: true",
+ "Content-Type: application/json\nIdempotent-Replayed: true"]
+--- response_body eval
+[$::OK2, $::OK2, $::OK2]
+--- db_check eval
+[$::KEYS, $::ROWS]
+--- db_expected eval
+["u-1\tk-1\tok", "list-a\tp-1\tu-1\nlist-a\tp-2\tu-1"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a replay does not run the work: the rows the first request added are gone, the replay does not add them again
+--- init
+db(q{DELETE FROM tenant.lead_list_persons WHERE org_id = 't046';});
+--- more_headers eval: main::H('k-1')
+--- request eval: main::post($::BODY)
+--- error_code: 200
+--- response_headers
+Idempotent-Replayed: true
+--- response_body eval: $::OK2
+--- db_check eval: $::ROWS
+--- db_expected:
+
+
+
+=== TEST 4: the same body as a JSON value is the same request: member order, whitespace and escapes do not matter
+--- more_headers eval
+[main::H('k-2'), main::H('k-2'), main::H('k-2')]
+--- request eval
+[main::post('{"persons":[{"id":"p-1","a":1,"b":[1,2]}]}'),
+ main::post(qq({ "persons" : [ { "b" : [ 1 , 2 ] , "a" : 1 , "id" : "p-1" } ] }\n)),
+ main::post('{"persons":[{"id":"\u0070-1","b":[1,2],"a":1}]}')]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true", "Idempotent-Replayed: true"]
+--- response_body eval
+[('{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}') x 3]
+
+
+
+=== TEST 5: the replay of a per-id report carries its Preference-Applied too
+--- more_headers eval
+[main::H('k-3', 'Prefer: return=representation'),
+ main::H('k-3', 'Prefer: return=representation')]
+--- request eval
+[main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["Preference-Applied: return=representation\n!Idempotent-Replayed",
+ "Preference-Applied: return=representation\nIdempotent-Replayed: true"]
+--- response_body eval
+[('{"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-1","p-2"],"alreadyInList":[],"notMatched":[]}') x 2]
+
+
+
+=== TEST 6: a recorded 404 is replayed, even after the list was created
+--- more_headers eval
+[main::H('k-404'), main::H('k-404')]
+--- request eval
+[main::post($::BODY, '/api/lead-lists/list-new/add-prospects'),
+ main::post($::BODY, '/api/lead-lists/list-new/add-prospects')]
+--- error_code eval
+[404, 404]
+--- response_headers eval
+["Content-Type: application/json\n!Idempotent-Replayed",
+ "Content-Type: application/json\nIdempotent-Replayed: true"]
+--- response_body_like eval
+[(main::err('NOT_FOUND', 'Lead list not found')) x 2]
+--- db_check eval: $::KEYS
+--- db_expected eval: "u-1\tk-404\tnot_found"
+
+
+
+=== TEST 7: (continued) the list now exists: the key still answers its recorded 404; another key runs
+--- init
+db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t046', 'list-new', 'n', 'person', '{u-1}');});
+--- more_headers eval
+[main::H('k-404'), main::H('k-404b')]
+--- request eval
+[main::post($::BODY, '/api/lead-lists/list-new/add-prospects'),
+ main::post($::BODY, '/api/lead-lists/list-new/add-prospects')]
+--- error_code eval
+[404, 200]
+--- response_headers eval
+["Idempotent-Replayed: true", "!Idempotent-Replayed"]
+
+
+
+=== TEST 8: recorded 403 and the 400s only the database can tell are replayed
+--- more_headers eval
+[main::H('k-403'), main::H('k-403'),
+ main::H('k-nosearch'), main::H('k-nosearch'),
+ main::H('k-big'), main::H('k-big')]
+--- request eval
+[main::post($::BODY, '/api/lead-lists/list-b/add-prospects'),
+ main::post($::BODY, '/api/lead-lists/list-b/add-prospects'),
+ main::post('{"selection":{"searchId":"s-nope","ids":["t046-0001"]}}'),
+ main::post('{"selection":{"searchId":"s-nope","ids":["t046-0001"]}}'),
+ main::post('{"selection":{"searchId":"s-all","selectAll":true}}'),
+ main::post('{"selection":{"searchId":"s-all","selectAll":true}}')]
+--- error_code eval
+[403, 403, 400, 400, 400, 400]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true",
+ "!Idempotent-Replayed", "Idempotent-Replayed: true",
+ "!Idempotent-Replayed", "Idempotent-Replayed: true"]
+--- response_body_like eval
+[(main::err('FORBIDDEN', 'You do not have access to this lead list')) x 2,
+ (main::bad(['selection.searchId', 'no such saved search'])) x 2,
+ (main::bad(['selection', 'selects 1001 prospects, but at most 1000 may be added per call: page with offset and limit'])) x 2]
+--- db_check eval: $::KEYS
+--- db_expected
+u-1	k-403	forbidden
+u-1	k-big	selection_too_large
+u-1	k-nosearch	search_not_found
+
+
+
+=== TEST 9: the key with another body, list or preference: 422, and the recorded answer stays
+--- more_headers eval
+[main::H('k-9'), main::H('k-9'), main::H('k-9'), main::H('k-9', 'Prefer: return=representation'),
+ main::H('k-9', 'Prefer: tx=rollback'), main::H('k-9', 'Prefer: return=minimal'), main::H('k-9')]
+--- request eval
+[main::post($::BODY),
+ main::post('{"persons":[{"id":"p-1"}]}'),
+ main::post($::BODY, '/api/lead-lists/list-c/add-prospects'),
+ main::post($::BODY),
+ main::post($::BODY),
+ main::post($::BODY),
+ main::post($::BODY)]
+--- error_code eval
+[200, 422, 422, 422, 422, 200, 200]
+--- response_headers eval
+["!Idempotent-Replayed", ("Content-Type: application/json\n!Idempotent-Replayed\n!Preference-Applied") x 4,
+ "Idempotent-Replayed: true", "Idempotent-Replayed: true"]
+--- response_body_like eval
+[qr/^\Q$::OK2\E\z/, ($::R422) x 4, qr/^\Q$::OK2\E\z/, qr/^\Q$::OK2\E\z/]
+--- db_check eval
+[$::KEYS, $::ROWS]
+--- db_expected eval
+["u-1\tk-9\tok", "list-a\tp-1\tu-1\nlist-a\tp-2\tu-1"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: keys are scoped to the caller: the same key of another user, or of another organization, is another key
+--- more_headers eval
+[main::H('k-10'),
+ "Authorization: Bearer user=u-2;org=t046\nContent-Type: application/json\nIdempotency-Key: k-10",
+ "Authorization: Bearer user=u-1;org=t046x\nContent-Type: application/json\nIdempotency-Key: k-10",
+ main::H('k-10')]
+--- request eval
+[main::post($::BODY), main::post($::BODY), main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["!Idempotent-Replayed", "!Idempotent-Replayed", "!Idempotent-Replayed", "Idempotent-Replayed: true"]
+--- response_body eval
+[$::OK2, '{"addedCount":0,"alreadyInListCount":2,"notMatchedCount":0}', $::OK2, $::OK2]
+--- db_check
+SELECT org_id, user_id, key, added_count FROM tenant.idempotency_keys WHERE org_id IN ('t046', 't046x') ORDER BY 1, 2;
+--- db_expected
+t046	u-1	k-10	2
+t046	u-2	k-10	0
+t046x	u-1	k-10	2
+
+
+
+=== TEST 11: a quoted key (RFC 8941 sf-string) is the same key unquoted
+--- more_headers eval
+[main::H('"k-q"'), main::H('k-q'), main::H('"a\\"b\\\\c"'), main::H('a"b\\c')]
+--- request eval
+[main::post($::BODY), main::post($::BODY),
+ main::post($::BODY, '/api/lead-lists/list-c/add-prospects'),
+ main::post($::BODY, '/api/lead-lists/list-c/add-prospects')]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true", "!Idempotent-Replayed", "Idempotent-Replayed: true"]
+--- db_check eval: $::KEYS
+--- db_expected eval: "u-1\ta\"b\\c\tok\nu-1\tk-q\tok"
+
+
+
+=== TEST 12: the longest key, 255 characters of every printable kind
+--- more_headers eval
+main::H(CORE::join('', map { chr } 0x21 .. 0x7e) . ('x' x (255 - 94)))
+--- request eval: main::post($::BODY)
+--- error_code: 200
+--- db_check
+SELECT length(key), left(key, 3) FROM tenant.idempotency_keys WHERE org_id = 't046';
+--- db_expected
+255	!"#
+
+
+
+=== TEST 13: malformed keys: 400 with a detail on Idempotency-Key, nothing stored
+--- more_headers eval
+[main::H(''), main::H('k' x 256), main::H('"' . ('k' x 256) . '"'),
+ main::H("a\x01b"), main::H("a\x7fb"), main::H("caf\xc3\xa9"),
+ main::H('"abc'), main::H('"abc"x'), main::H('"a\\x"'), main::H('""'),
+ main::H('"abc";p=1'), main::H("\"a\tb\"")]
+--- request eval
+[(main::post($::BODY)) x 12]
+--- error_code eval
+[(400) x 12]
+--- response_body_like eval
+[($::BADKEY) x 12]
+--- db_unchanged
+--- error_log
+"Invalid Idempotency-Key" Idempotency-Key: must be 1 to 255
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: two Idempotency-Key headers are a 400, equal or not
+--- more_headers eval
+[main::H('k-1', 'Idempotency-Key: k-2'), main::H('k-1', 'Idempotency-Key: k-1'),
+ main::H('k-1', 'Idempotency-Key: "k-1"')]
+--- request eval
+[(main::post($::BODY)) x 3]
+--- error_code eval
+[400, 400, 400]
+--- response_body_like eval
+[($::TWOKEYS) x 3]
+--- db_unchanged
+
+
+
+=== TEST 15: the order of checks: 401, 413, then the path, the Content-Type, the key, the body
+--- config eval: Leadlist::endpoint("client_max_body_size 100;")
+--- more_headers eval
+["Content-Type: application/json\nIdempotency-Key: ",
+ main::H(''),
+ main::H(''),
+ "Authorization: Bearer user=u-1;org=t046\nContent-Type: text/plain\nIdempotency-Key: ",
+ main::H(''),
+ main::H('k-ok')]
+--- request eval
+[main::post($::BODY),
+ main::post('{"persons":[' . CORE::join(',', map { qq({"id":"p-$_"}) } 1 .. 20) . ']}'),
+ main::post($::BODY, '/api/lead-lists/bad!id/add-prospects'),
+ main::post($::BODY),
+ main::post('{"persons":[{"id":5}]}'),
+ main::post('{"persons":[{"id":5}]}')]
+--- error_code eval
+[401, 413, 400, 400, 400, 400]
+--- response_body_like eval
+[main::err('UNAUTHORIZED', 'Authentication required'),
+ main::err('PAYLOAD_TOO_LARGE', 'Request body is too large'),
+ main::err('BAD_REQUEST', 'Invalid lead list id', [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']]),
+ main::err('BAD_REQUEST', 'Unsupported content type', [['Content-Type', 'must be application/json']]),
+ $::BADKEY,
+ main::bad(['persons[0].id', 'must be a string'])]
+--- db_unchanged
+
+
+
+=== TEST 16: answers given before the database are not recorded: a retry after them runs
+--- more_headers eval
+["Content-Type: application/json\nIdempotency-Key: k-16",
+ main::H('k-16'),
+ main::H('k-16'),
+ "Authorization: Bearer user=u-1;org=t046\nContent-Type: text/plain\nIdempotency-Key: k-16"]
+--- request eval
+[main::post($::BODY), main::post('{"persons":[{"id":5}]}'), main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[401, 400, 200, 400]
+--- response_headers eval
+["!Idempotent-Replayed", "!Idempotent-Replayed", "!Idempotent-Replayed", "!Idempotent-Replayed"]
+--- db_check eval
+[$::KEYS, $::ROWS]
+--- db_expected eval
+["u-1\tk-16\tok", "list-a\tp-1\tu-1\nlist-a\tp-2\tu-1"]
+
+
+
+=== TEST 17: a dry run with a key runs every time and is never recorded
+--- more_headers eval
+[main::H('k-17', 'Prefer: tx=rollback'), main::H('k-17', 'Prefer: tx=rollback')]
+--- request eval
+[main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+[("Preference-Applied: tx=rollback\n!Idempotent-Replayed") x 2]
+--- response_body eval
+[$::OK2, $::OK2]
+--- db_unchanged
+
+
+
+=== TEST 18: after a dry run with the key, the real request with it runs (nothing recorded to mismatch)
+--- more_headers eval
+[main::H('k-18', 'Prefer: tx=rollback'), main::H('k-18'), main::H('k-18')]
+--- request eval
+[main::post($::BODY), main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["!Idempotent-Replayed", "!Idempotent-Replayed", "Idempotent-Replayed: true"]
+--- response_body eval
+[$::OK2, $::OK2, $::OK2]
+--- db_check eval: $::KEYS
+--- db_expected eval: "u-1\tk-18\tok"
+
+
+
+=== TEST 19: a 500 is not recorded: the statement failed, its work and its key rolled back
+--- init
+reset_db();
+boom_on();
+--- more_headers eval: main::H('k-19')
+--- request eval: main::post('{"persons":[{"id":"p-1"},{"id":"p-boom"}]}')
+--- error_code: 500
+--- response_body_like eval: main::err('INTERNAL_ERROR', 'Internal server error')
+--- db_check eval
+[$::KEYS, $::ROWS]
+--- db_expected eval
+['', '']
+--- error_log
+t046 boom
+
+
+
+=== TEST 20: (continued) the cause is gone: the retry with the key runs, and is recorded
+--- init
+boom_off();
+--- more_headers eval: main::H('k-19')
+--- request eval: main::post('{"persons":[{"id":"p-1"},{"id":"p-boom"}]}')
+--- error_code: 200
+--- response_headers
+!Idempotent-Replayed
+--- response_body eval: $::OK2
+--- db_check eval: $::KEYS
+--- db_expected eval: "u-1\tk-19\tok"
+
+
+
+=== TEST 21: leadlist_idempotency_ttl: the default keeps a key 24h
+--- more_headers eval: main::H('k-21')
+--- request eval: main::post($::BODY)
+--- error_code: 200
+--- db_check
+SELECT extract(epoch FROM expires_at - created_at) FROM tenant.idempotency_keys WHERE org_id = 't046';
+--- db_expected
+86400.000000
+
+
+
+=== TEST 22: leadlist_idempotency_ttl in the location, and inherited from server level
+--- config eval
+Leadlist::endpoint("leadlist_idempotency_ttl 90s;") . <<'_EOC_';
+    leadlist_idempotency_ttl 2h;
+    location ~ ^/other/(?<list_id>[^/]+)$ {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id $list_id;
+        leadlist_auth_request /_auth;
+    }
+_EOC_
+--- more_headers eval
+[main::H('k-22a'), main::H('k-22b')]
+--- request eval
+[main::post($::BODY), main::post($::BODY, '/other/list-c')]
+--- error_code eval
+[200, 200]
+--- db_check
+SELECT key, extract(epoch FROM expires_at - created_at) FROM tenant.idempotency_keys WHERE org_id = 't046' ORDER BY 1;
+--- db_expected
+k-22a	90.000000
+k-22b	7200.000000
+
+
+
+=== TEST 23: a key is forgotten after its TTL: (1) recorded with leadlist_idempotency_ttl 1s
+--- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
+--- more_headers eval
+[main::H('k-23'), main::H('k-23')]
+--- request eval
+[main::post($::BODY), main::post($::BODY)]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true"]
+--- response_body eval
+[$::OK2, $::OK2]
+
+
+
+=== TEST 24: (2) more than 1s later the key is unknown: the request runs again, and is recorded anew
+--- init
+main::nap(1.2);
+--- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
+--- more_headers eval: main::H('k-23')
+--- request eval: main::post($::BODY)
+--- error_code: 200
+--- response_headers
+!Idempotent-Replayed
+--- response_body: {"addedCount":0,"alreadyInListCount":2,"notMatchedCount":0}
+--- db_check
+SELECT key, added_count, expires_at > now() FROM tenant.idempotency_keys WHERE org_id = 't046';
+--- db_expected
+k-23	0	t
+
+
+
+=== TEST 25: (3) and with another body it is no 422 any more
+--- init
+main::nap(1.2);
+--- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
+--- more_headers eval: main::H('k-23')
+--- request eval: main::post('{"persons":[{"id":"p-3"}]}')
+--- error_code: 200
+--- response_body: {"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
+
+
+
+=== TEST 26: the table stays bounded: a stream of unique keys with a 1s TTL, round 1 of 3 (20 keys)
+--- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
+--- more_headers eval
+[map { main::H("stream-1-$_") } 1 .. 20]
+--- request eval
+[map { main::post(qq({"persons":[{"id":"s-1-$_"}]})) } 1 .. 20]
+--- error_code eval
+[(200) x 20]
+--- db_check
+SELECT count(*) BETWEEN 1 AND 20 FROM tenant.idempotency_keys WHERE org_id = 't046';
+--- db_expected
+t
+
+
+
+=== TEST 27: round 2, after the first round's keys expired: they are deleted as new keys are recorded (up to 16 expired ones, oldest first, per recording)
+--- init
+main::nap(1.2);
+--- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
+--- more_headers eval
+[map { main::H("stream-2-$_") } 1 .. 20]
+--- request eval
+[map { main::post(qq({"persons":[{"id":"s-2-$_"}]})) } 1 .. 20]
+--- error_code eval
+[(200) x 20]
+--- db_check
+SELECT count(*) FILTER (WHERE key LIKE 'stream-1-%'), count(*) <= 20 FROM tenant.idempotency_keys WHERE org_id = 't046';
+--- db_expected
+0	t
+
+
+
+=== TEST 28: round 3: the row count stays at one round's keys
+--- init
+main::nap(1.2);
+--- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
+--- more_headers eval
+[map { main::H("stream-3-$_") } 1 .. 20]
+--- request eval
+[map { main::post(qq({"persons":[{"id":"s-3-$_"}]})) } 1 .. 20]
+--- error_code eval
+[(200) x 20]
+--- db_check
+SELECT count(*) FILTER (WHERE key NOT LIKE 'stream-3-%'), count(*) <= 20 FROM tenant.idempotency_keys WHERE org_id = 't046';
+--- db_expected
+0	t
+
+
+
+=== TEST 29: leadlist_idempotency_ttl 0 fails nginx -t, naming the directive
+--- config
+    leadlist_idempotency_ttl 0;
+--- must_die
+--- error_log
+invalid value "0" in "leadlist_idempotency_ttl", must be a time from 1s to 2147483647s
+
+
+
+=== TEST 30: leadlist_idempotency_ttl beyond an int of seconds
+--- config
+    leadlist_idempotency_ttl 69y;
+--- must_die
+--- error_log
+invalid value "69y" in "leadlist_idempotency_ttl", must be a time from 1s to 2147483647s
+
+
+
+=== TEST 31: leadlist_idempotency_ttl that is not a time
+--- config
+    leadlist_idempotency_ttl 500ms;
+--- must_die
+--- error_log
+invalid value "500ms" in "leadlist_idempotency_ttl", must be a time from 1s to 2147483647s
+
+
+
+=== TEST 32: leadlist_idempotency_ttl twice in one context
+--- config
+    leadlist_idempotency_ttl 1h;
+    leadlist_idempotency_ttl 2h;
+--- must_die
+--- error_log
+"leadlist_idempotency_ttl" directive is duplicate
+
+
+
+=== TEST 33: leadlist_idempotency_ttl is not valid in an upstream block
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_idempotency_ttl 1h;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_idempotency_ttl" directive is not allowed here

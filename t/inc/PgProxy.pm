@@ -1,0 +1,209 @@
+package PgProxy;
+
+# A TCP proxy between nginx and PostgreSQL that can lose a connection just
+# after PostgreSQL committed, deterministically (t/047-idempotency-faults.t).
+#
+# It forwards both ways, one child process per connection, and reads the
+# server's message stream (a type byte and an int32 length that counts
+# itself, after the one-byte answer to an SSLRequest or GSSENCRequest).
+# Once armed (arm()), the first connection that sees a DataRow ('D')
+# withholds it and everything after it until the ReadyForQuery ('Z') that
+# follows, by when the statement's implicit transaction has committed, and
+# then closes both sides: the client has sent its statement, PostgreSQL has
+# done and committed it, and the client gets no result, only a dead
+# connection.  The arming is used up by that one connection.
+#
+#   my $p = PgProxy->start(host => '127.0.0.1', target_port => 5432);
+#   $p->{port}          where nginx connects instead
+#   $p->arm;  ...;  $p->fired   how many connections were cut so far
+#   $p->stop            (also in END)
+#
+# A TLS connection cannot be read: the proxy then forwards it as it is and
+# never cuts it.  Give nginx sslmode=disable.
+
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+
+my @proxies;
+my $parent = $$;
+
+# the request codes whose answer is a single byte, not a message
+my %ONE_BYTE_ANSWER = (80877103 => 'SSLRequest', 80877104 => 'GSSENCRequest');
+
+
+sub start {
+    my ($class, %o) = @_;
+
+    my $l = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "PgProxy: listen: $!";
+    my $dir = tempdir('leadlist-pgproxy-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $self = bless { port => $l->sockport, dir => $dir,
+                       host => $o{host} // '127.0.0.1',
+                       target_port => $o{target_port} }, $class;
+
+    my $pid = fork;
+    die "PgProxy: fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        # its own process group: stop() ends the connections' children too
+        POSIX::setpgid(0, 0);
+        $SIG{INT} = $SIG{TERM} = 'DEFAULT';
+        $SIG{CHLD} = 'IGNORE';
+        while (1) {
+            my $c = $l->accept or next;
+            my $k = fork;
+            if (defined $k && $k == 0) {
+                close $l;
+                $self->_serve($c);
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+    }
+
+    close $l;
+    $self->{pid} = $pid;
+    push @proxies, $self;
+
+    return $self;
+}
+
+
+sub arm {
+    my ($self) = @_;
+    open my $fh, '>', "$self->{dir}/armed" or die "PgProxy: arm: $!";
+    close $fh;
+}
+
+
+sub armed { return -e "$_[0]{dir}/armed" }
+
+
+sub fired {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/fired" or return 0;
+    my @l = <$fh>;
+    return scalar @l;
+}
+
+
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped};
+    kill 'TERM', -$self->{pid};
+    waitpid $self->{pid}, 0;
+    $self->{stopped} = 1;
+}
+
+
+sub _write_all {
+    my ($h, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($h, $data, length($data) - $off, $off);
+        return 0 unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+
+# One connection: returns when either side closes, or after a cut; the
+# caller's exit closes both sockets.
+sub _serve {
+    my ($self, $c) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => $self->{host},
+                                  PeerPort => $self->{target_port},
+                                  Proto => 'tcp')
+        or return;
+
+    my $sel = IO::Select->new($c, $s);
+    my $first = 1;          # the client's first message not seen yet
+    my $one_byte = 0;       # the server's next answer is a single byte
+    my $raw = 0;            # TLS: forward without reading
+    my $hold = 0;           # cutting: withhold until ReadyForQuery
+    my $sbuf = '';
+
+    while (1) {
+        for my $h ($sel->can_read) {
+            my $n = sysread($h, my $buf, 65536);
+            return unless $n;
+
+            if ($h == $c) {
+                if ($first && length $buf >= 8) {
+                    my ($len, $code) = unpack 'NN', $buf;
+                    $one_byte = 1 if $len == 8 && $ONE_BYTE_ANSWER{$code};
+                    $first = 0;
+                }
+                _write_all($s, $buf) or return;
+                next;
+            }
+
+            if ($raw) {
+                _write_all($c, $buf) or return;
+                next;
+            }
+
+            $sbuf .= $buf;
+            my $out = '';
+
+            while (1) {
+                if ($one_byte) {
+                    last unless length $sbuf;
+                    my $answer = substr($sbuf, 0, 1, '');
+                    $out .= $answer;
+                    $one_byte = 0;
+                    # the client may send another request after an 'N'
+                    $first = 1;
+                    if ($answer ne 'N') {
+                        $raw = 1;
+                        $out .= $sbuf;
+                        $sbuf = '';
+                        last;
+                    }
+                    next;
+                }
+
+                last if length $sbuf < 5;
+                my ($type, $len) = unpack 'a N', $sbuf;
+                last if length $sbuf < 1 + $len;
+                my $msg = substr($sbuf, 0, 1 + $len, '');
+
+                if ($hold) {
+                    next unless $type eq 'Z';
+                    open my $fh, '>>', "$self->{dir}/fired";
+                    print $fh "cut after ReadyForQuery\n";
+                    close $fh;
+                    return;
+                }
+
+                # unlink: of two connections, only one uses the arming up
+                if ($type eq 'D' && unlink "$self->{dir}/armed") {
+                    $hold = 1;
+                    next;
+                }
+
+                $out .= $msg;
+            }
+
+            _write_all($c, $out) or return if length $out;
+        }
+    }
+}
+
+
+END {
+    return unless $$ == $parent;
+    my $rc = $?;
+    $_->stop for @proxies;
+    $? = $rc;
+}
+
+1;
