@@ -160,7 +160,9 @@ ngx_http_leadlist_variables_set_result(ngx_http_request_t *r,
         ngx_str_set(&ctx->outcome, "added");
         ctx->added = result->added;
         ctx->selected = result->selected;
-        ctx->counted = 1;
+
+        /* a replayed answer added nothing this time */
+        ctx->counted = !result->replayed;
         break;
 
     case NGX_HTTP_LEADLIST_OUTCOME_FAILED:
