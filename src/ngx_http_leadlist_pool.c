@@ -51,8 +51,7 @@ typedef enum {
     NGX_HTTP_LEADLIST_CLOSE_BROKEN,       /* send, read or server failed */
     NGX_HTTP_LEADLIST_CLOSE_DEAD_IDLE,    /* found dead when taken */
     NGX_HTTP_LEADLIST_CLOSE_IDLE_LOST,    /* the server closed it */
-    NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT, /* leadlist_pg_keepalive_timeout */
-    NGX_HTTP_LEADLIST_CLOSE_SURPLUS,      /* beyond leadlist_pg_keepalive */
+    NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT, /* surplus idle for idle_timeout */
     NGX_HTTP_LEADLIST_CLOSE_UNCLEAN,      /* not known clean after use */
     NGX_HTTP_LEADLIST_CLOSE_EXPIRED,      /* keepalive_time or _requests */
     NGX_HTTP_LEADLIST_CLOSE_EXITING       /* the worker is going away */
@@ -63,7 +62,7 @@ struct ngx_http_leadlist_pool_s {
     ngx_http_leadlist_srv_conf_t       *conf;
     ngx_log_t                          *log;
 
-    ngx_queue_t                         idle;     /* LIFO */
+    ngx_queue_t                         idle;     /* LIFO: MRU first */
     ngx_queue_t                         active;   /* all others */
     ngx_queue_t                         waiters;  /* FIFO of queries */
 
@@ -140,6 +139,7 @@ static ngx_uint_t ngx_http_leadlist_pool_sqlstate_status(PGresult *res);
 static void ngx_http_leadlist_pool_release(ngx_http_leadlist_conn_t *lc);
 static ngx_uint_t ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_idle_timer(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_close_idle(ngx_http_leadlist_pool_t *pool,
     ngx_http_leadlist_close_e why);
@@ -176,7 +176,6 @@ static const char  *ngx_http_leadlist_pool_close_reasons[] = {
     "dead idle",
     "idle lost",
     "idle timeout",
-    "surplus idle",
     "unclean",
     "expired",
     "exiting"
@@ -1230,6 +1229,13 @@ ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc)
 }
 
 
+/*
+ * A released connection goes to the head of the idle list, so that the
+ * most recently used one is taken first and the surplus really goes idle:
+ * those beyond leadlist_pg_keepalive are closed by their idle timer, never
+ * here, so that a burst that opened them finds them again.
+ */
+
 static void
 ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
 {
@@ -1252,11 +1258,6 @@ ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
     c->read->handler = ngx_http_leadlist_pool_idle_handler;
     c->write->handler = ngx_http_leadlist_pool_dummy_handler;
 
-    /* an idle timer must not hold a gracefully exiting worker */
-
-    c->read->cancelable = 1;
-    ngx_add_timer(c->read, pool->conf->keepalive_timeout);
-
     /*
      * the answer was read to its end: from now on c->read->ready means
      * that the server sent something while the connection was idle
@@ -1264,16 +1265,43 @@ ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
 
     c->read->ready = 0;
 
-    /* beyond leadlist_pg_keepalive, the least recently used one goes */
-
-    if (pool->nidle > pool->conf->keepalive) {
-        ngx_http_leadlist_pool_close(ngx_queue_data(
-                                         ngx_queue_last(&pool->idle),
-                                         ngx_http_leadlist_conn_t, queue),
-                                     NGX_HTTP_LEADLIST_CLOSE_SURPLUS);
-    }
+    ngx_http_leadlist_pool_idle_timer(lc);
 }
 
+
+/*
+ * An idle connection is looked at again after leadlist_pg_idle_timeout,
+ * or when it reaches leadlist_pg_keepalive_time if that comes first, so
+ * that an old connection is retired even if nothing takes it.
+ */
+
+static void
+ngx_http_leadlist_pool_idle_timer(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_msec_t                     timer, age;
+    ngx_http_leadlist_srv_conf_t  *conf;
+
+    conf = lc->pool->conf;
+
+    timer = conf->idle_timeout;
+    age = ngx_current_msec - lc->start;
+
+    if (conf->keepalive_time - age < timer) {
+        timer = conf->keepalive_time - age + 1;
+    }
+
+    /* an idle timer must not hold a gracefully exiting worker */
+
+    lc->connection->read->cancelable = 1;
+    ngx_add_timer(lc->connection->read, timer);
+}
+
+
+/*
+ * The idle timer closes a connection past its keepalive_time, and one
+ * that stayed idle for leadlist_pg_idle_timeout while more than
+ * leadlist_pg_keepalive are idle; the others stay, as long as healthy.
+ */
 
 static void
 ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev)
@@ -1287,8 +1315,19 @@ ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev)
     pool = lc->pool;
 
     if (ev->timedout) {
-        ngx_http_leadlist_pool_close(lc,
-                                     NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT);
+        ev->timedout = 0;
+
+        if (ngx_http_leadlist_pool_expired(lc)) {
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_EXPIRED);
+
+        } else if (pool->nidle > pool->conf->keepalive) {
+            ngx_http_leadlist_pool_close(lc,
+                                         NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT);
+
+        } else {
+            ngx_http_leadlist_pool_idle_timer(lc);
+            return;
+        }
 
     } else if (ngx_http_leadlist_pool_idle_alive(lc) == NGX_OK) {
         return;

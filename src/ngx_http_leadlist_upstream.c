@@ -109,7 +109,7 @@ ngx_http_leadlist_upstream_create_conf(ngx_conf_t *cf)
     lscf->queue_timeout = NGX_CONF_UNSET_MSEC;
     lscf->connect_timeout = NGX_CONF_UNSET_MSEC;
     lscf->query_timeout = NGX_CONF_UNSET_MSEC;
-    lscf->keepalive_timeout = NGX_CONF_UNSET_MSEC;
+    lscf->idle_timeout = NGX_CONF_UNSET_MSEC;
     lscf->keepalive_time = NGX_CONF_UNSET_MSEC;
 
     return lscf;
@@ -439,7 +439,7 @@ ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
     ngx_conf_init_msec_value(lscf->queue_timeout, 2000);
     ngx_conf_init_msec_value(lscf->connect_timeout, 5000);
     ngx_conf_init_msec_value(lscf->query_timeout, 10000);
-    ngx_conf_init_msec_value(lscf->keepalive_timeout, 60000);
+    ngx_conf_init_msec_value(lscf->idle_timeout, 600000);
     ngx_conf_init_msec_value(lscf->keepalive_time, 3600000);
 
     if (lscf->keepalive > lscf->max) {

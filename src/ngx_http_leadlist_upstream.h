@@ -41,7 +41,7 @@ typedef struct {
     ngx_msec_t                    queue_timeout;
     ngx_msec_t                    connect_timeout;
     ngx_msec_t                    query_timeout;
-    ngx_msec_t                    keepalive_timeout;
+    ngx_msec_t                    idle_timeout;
     ngx_msec_t                    keepalive_time;
     ngx_http_upstream_srv_conf_t *upstream;
     ngx_http_leadlist_pool_t     *pool;       /* per worker */
