@@ -7,6 +7,8 @@
 #   util/pg.sh demo    [DIR]        load sql/demo/*.sql as the superuser
 #   util/pg.sh psql    [DIR] [ARGS] psql as the superuser on database leadlist
 #   util/pg.sh destroy [DIR]        stop and remove DIR
+#   util/pg.sh standby DIR FROM     a synchronous streaming standby of the
+#                                   running cluster FROM, started, in DIR
 #
 # DIR defaults to build/pg in the repository.  Layout:
 #
@@ -23,10 +25,18 @@
 # under /tmp instead, named in DIR/server.
 #
 # The cluster listens on 127.0.0.1 only, on LEADLIST_PG_PORT if set, else on
-# the first free port from 55432 up.  fsync is off: never keep data here.
+# the first free port from LEADLIST_PG_FIRST_PORT (default 55432) up.
+# fsync is off: never keep data here.
 #
 # When run as root, the server runs as the "postgres" user (PostgreSQL
 # refuses root); otherwise it runs as the calling user.
+#
+# A standby (t/060-faults-failover.t) has the same layout and passwords as
+# FROM (pg_basebackup -R copies the roles); FROM is switched to synchronous
+# replication (synchronous_commit on, synchronous_standby_names '*'), so
+# that a commit it acknowledges is on the standby too.  The standby itself
+# waits for no standby of its own, so that it can be promoted
+# (pg_ctl promote) and serve writes at once.
 
 set -eu
 
@@ -34,7 +44,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 db=leadlist
 app_role=leadlist_app
-first_port=55432
+first_port=${LEADLIST_PG_FIRST_PORT:-55432}
 
 # Settings of the caller's environment must not redirect our clients to
 # some other server.
@@ -48,7 +58,7 @@ die() {
 }
 
 usage() {
-    sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -311,6 +321,80 @@ cmd_destroy() {
     rm -rf "$dir"
 }
 
+# The server of the running cluster in DIR $1: sets dir, srv and port.
+locate_running() {
+    dir=$1
+    locate_server
+    running || die "no cluster running in $dir"
+    port=$(running_port)
+}
+
+cmd_standby() {
+    local from_srv from_port sockdir i
+    locate_running "$from"
+    from_srv=$srv
+    from_port=$port
+
+    dir=$standby
+    mkdir -p "$dir"
+    locate_server
+    [ -e "$srv/data" ] && die "$srv/data exists already"
+    mkdir -p "$srv"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "$srv"
+        [ "$srv" = "$dir" ] || chmod 700 "$srv"
+    fi
+    write_secret <"$from_srv/superuser.pw" "$srv/superuser.pw"
+    write_secret <"$from/app.pw" "$dir/app.pw"
+    cp "$from/migrations.sum" "$dir/migrations.sum"
+
+    PGPASSWORD=$(cat "$srv/superuser.pw") PGCONNECT_TIMEOUT=10 \
+        as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$from_port" \
+        -U postgres -D "$srv/data" -R -X stream -c fast \
+        >"$dir/basebackup.log" 2>&1 \
+        || { cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
+
+    # its own socket directory (the copied postgresql.conf names FROM's);
+    # the copied postgresql.auto.conf may name FROM's synchronous standbys
+    sockdir=$srv/run
+    if [ ${#sockdir} -gt 90 ]; then
+        sockdir=
+    else
+        as_pg mkdir -p "$sockdir"
+    fi
+    as_pg tee -a "$srv/data/postgresql.conf" >/dev/null <<EOF
+
+# util/pg.sh standby: a standby of 127.0.0.1:$from_port
+unix_socket_directories = '$sockdir'
+EOF
+    as_pg tee -a "$srv/data/postgresql.auto.conf" >/dev/null <<EOF
+synchronous_standby_names = ''
+EOF
+
+    start_server
+
+    # synchronous only once it streams: before, FROM's commits would wait
+    port=$from_port
+    srv=$from_srv
+    for i in $(seq 1 600); do
+        [ "$(su_psql -d postgres -Atc "SELECT count(*)
+                FROM pg_stat_replication WHERE state = 'streaming'")" -gt 0 ] \
+            && break
+        [ "$i" = 600 ] && die "the standby does not stream (log: $dir)"
+        sleep 0.1
+    done
+    su_psql -d postgres -q -v ON_ERROR_STOP=1 >/dev/null <<EOF
+ALTER SYSTEM SET synchronous_commit = on;
+ALTER SYSTEM SET synchronous_standby_names = '*';
+SELECT pg_reload_conf();
+EOF
+
+    locate_running "$standby"
+    write_env
+    echo "pg.sh: standby of 127.0.0.1:$from_port on 127.0.0.1:$port;" \
+         "env in $dir/env"
+}
+
 [ $# -ge 1 ] || usage
 cmd=$1
 shift
@@ -319,6 +403,13 @@ case $cmd in
     start|stop|demo|destroy)
         [ $# -le 1 ] || usage
         dir=$(absdir "${1:-$root/build/pg}")
+        ;;
+    standby)
+        [ $# -eq 2 ] || usage
+        standby=$(absdir "$1")
+        from=$(absdir "$2")
+        cmd_standby
+        exit
         ;;
     psql)
         # The first argument is DIR when it names a directory.
