@@ -78,6 +78,7 @@ struct ngx_http_leadlist_conn_s {
     ngx_queue_t                         queue;
     ngx_http_leadlist_pool_t           *pool;
     ngx_http_leadlist_server_t         *server;
+    ngx_http_leadlist_host_t           *host;     /* of server's */
     PGconn                             *pg;
     ngx_connection_t                   *connection;
     ngx_http_leadlist_query_t          *query;
@@ -111,13 +112,19 @@ static void ngx_http_leadlist_pool_log_no_server(
     ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_pool_connect(
     ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_pool_connect_host(
+    ngx_http_leadlist_conn_t *lc);
 static ngx_http_leadlist_server_t *ngx_http_leadlist_pool_next_server(
     ngx_http_leadlist_pool_t *pool);
+static ngx_http_leadlist_host_t *ngx_http_leadlist_pool_next_host(
+    ngx_http_leadlist_server_t *server, ngx_http_leadlist_host_t *after);
 static ngx_int_t ngx_http_leadlist_pool_register(
     ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_connect_failed(
     ngx_http_leadlist_conn_t *lc, const char *why);
+static void ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
+    const char *why);
 static void ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool);
 static void ngx_http_leadlist_pool_enqueue(ngx_http_leadlist_query_t *q);
 static ngx_http_leadlist_query_t *ngx_http_leadlist_pool_next_waiter(
@@ -145,6 +152,7 @@ static void ngx_http_leadlist_pool_close_idle(ngx_http_leadlist_pool_t *pool,
     ngx_http_leadlist_close_e why);
 static void ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why);
+static void ngx_http_leadlist_pool_unwire(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
     ngx_uint_t status);
 static void ngx_http_leadlist_pool_complete_handler(ngx_event_t *ev);
@@ -479,7 +487,6 @@ ngx_http_leadlist_pool_log_no_server(ngx_http_leadlist_query_t *q)
 static ngx_int_t
 ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
 {
-    PGconn                      *pg;
     ngx_http_leadlist_conn_t    *lc;
     ngx_http_leadlist_server_t  *server;
 
@@ -489,47 +496,80 @@ ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
             return NGX_DECLINED;
         }
 
-        pg = PQconnectStartParams(server->keywords, server->values, 0);
-        if (pg == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
-                          "leadlist: PQconnectStartParams() failed");
-            return NGX_DECLINED;
-        }
-
         lc = ngx_calloc(sizeof(ngx_http_leadlist_conn_t), pool->log);
         if (lc == NULL) {
-            PQfinish(pg);
             return NGX_DECLINED;
         }
 
         lc->pool = pool;
         lc->server = server;
-        lc->pg = pg;
         lc->state = NGX_HTTP_LEADLIST_CONNECTING;
-        lc->deadline = ngx_current_msec + pool->conf->connect_timeout;
 
         pool->open++;
         pool->connecting++;
         ngx_queue_insert_tail(&pool->active, &lc->queue);
 
-        if (PQstatus(pg) == CONNECTION_BAD
-            || PQsetnonblocking(pg, 1) != 0
-            || ngx_http_leadlist_pool_register(lc) != NGX_OK)
-        {
-            ngx_http_leadlist_pool_connect_failed(lc, "could not start");
-            continue;
+        if (ngx_http_leadlist_pool_connect_host(lc) == NGX_OK) {
+            return NGX_OK;
         }
 
-        PQsetNoticeReceiver(pg, ngx_http_leadlist_pool_notice, lc);
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
-                       "leadlist connect %V fd:%d", &server->name,
-                       lc->connection->fd);
-
-        return NGX_OK;
+        /* no host of this server could even start: lc is gone */
     }
 }
 
+
+/*
+ * Starts lc's connect to the next host of its server that is not in its
+ * backoff, in the order of the conninfo: the first one, or the one after
+ * lc->host.  NGX_DECLINED: no host is left, and lc is closed.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_pool_connect_host(ngx_http_leadlist_conn_t *lc)
+{
+    PGconn                    *pg;
+    ngx_http_leadlist_host_t  *host;
+
+    for ( ;; ) {
+        host = ngx_http_leadlist_pool_next_host(lc->server, lc->host);
+
+        if (host == NULL) {
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
+            return NGX_DECLINED;
+        }
+
+        lc->host = host;
+        lc->deadline = ngx_current_msec + lc->pool->conf->connect_timeout;
+
+        pg = PQconnectStartParams(host->keywords, host->values, 0);
+        if (pg == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, lc->pool->log, 0,
+                          "leadlist: PQconnectStartParams() failed");
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
+            return NGX_DECLINED;
+        }
+
+        lc->pg = pg;
+
+        if (PQstatus(pg) != CONNECTION_BAD
+            && PQsetnonblocking(pg, 1) == 0
+            && ngx_http_leadlist_pool_register(lc) == NGX_OK)
+        {
+            PQsetNoticeReceiver(pg, ngx_http_leadlist_pool_notice, lc);
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, lc->pool->log, 0,
+                           "leadlist connect %V fd:%d", &host->name,
+                           lc->connection->fd);
+
+            return NGX_OK;
+        }
+
+        ngx_http_leadlist_pool_host_failed(lc, "could not start");
+    }
+}
+
+
+/* round robin over the servers that have a host out of its backoff */
 
 static ngx_http_leadlist_server_t *
 ngx_http_leadlist_pool_next_server(ngx_http_leadlist_pool_t *pool)
@@ -543,10 +583,26 @@ ngx_http_leadlist_pool_next_server(ngx_http_leadlist_pool_t *pool)
     for (i = 0; i < n; i++) {
         pool->next = (pool->next + 1) % n;
 
-        if ((ngx_msec_int_t) (ngx_current_msec - server[pool->next].retry_at)
-            >= 0)
-        {
+        if (ngx_http_leadlist_pool_next_host(&server[pool->next], NULL)) {
             return &server[pool->next];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_leadlist_host_t *
+ngx_http_leadlist_pool_next_host(ngx_http_leadlist_server_t *server,
+    ngx_http_leadlist_host_t *after)
+{
+    ngx_http_leadlist_host_t  *host, *last;
+
+    last = server->hosts + server->nhosts;
+
+    for (host = after ? after + 1 : server->hosts; host < last; host++) {
+        if ((ngx_msec_int_t) (ngx_current_msec - host->retry_at) >= 0) {
+            return host;
         }
     }
 
@@ -584,10 +640,9 @@ ngx_http_leadlist_pool_register(ngx_http_leadlist_conn_t *lc)
     c->read->log = c->log;
     c->write->log = c->log;
 
-    lc->connection = c;
-
     if (ngx_add_conn) {
         if (ngx_add_conn(c) == NGX_ERROR) {
+            ngx_close_connection(c);
             return NGX_ERROR;
         }
 
@@ -596,8 +651,11 @@ ngx_http_leadlist_pool_register(ngx_http_leadlist_conn_t *lc)
                || ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
                   != NGX_OK)
     {
+        ngx_close_connection(c);
         return NGX_ERROR;
     }
+
+    lc->connection = c;
 
     ngx_add_timer(c->read, (ngx_msec_int_t) (lc->deadline - ngx_current_msec)
                            > 0 ? lc->deadline - ngx_current_msec : 1);
@@ -649,9 +707,9 @@ ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev)
             || PQsocket(lc->pg) != c->fd)
         {
             ngx_close_connection(c);
+            lc->connection = NULL;
 
             if (ngx_http_leadlist_pool_register(lc) != NGX_OK) {
-                lc->connection = NULL;
                 ngx_http_leadlist_pool_connect_failed(lc,
                                                       "could not register");
             }
@@ -672,42 +730,75 @@ ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev)
 
     ngx_del_timer(c->read);
 
-    lc->server->fails = 0;
+    lc->host->fails = 0;
     lc->pool->connecting--;
     lc->start = ngx_current_msec;
     lc->state = NGX_HTTP_LEADLIST_BUSY;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "leadlist connected %V", &lc->server->name);
+                   "leadlist connected %V", &lc->host->name);
 
     ngx_queue_remove(&lc->queue);
     ngx_http_leadlist_pool_release(lc);
 }
 
 
+/*
+ * A host failed or timed out: the connect goes on to the next host of
+ * the line, as libpq's own failover would, each within a timeout of its
+ * own; when none is left the connection is closed.
+ */
+
 static void
 ngx_http_leadlist_pool_connect_failed(ngx_http_leadlist_conn_t *lc,
     const char *why)
 {
-    ngx_msec_t                   backoff;
-    ngx_http_leadlist_pool_t    *pool;
-    ngx_http_leadlist_server_t  *server;
+    ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
-    server = lc->server;
+
+    ngx_http_leadlist_pool_host_failed(lc, why);
+
+    if (ngx_http_leadlist_pool_connect_host(lc) == NGX_OK) {
+        return;
+    }
+
+    ngx_http_leadlist_pool_dispatch(pool);
+}
+
+
+/* the host is left alone for a backoff; lc keeps no socket, no PGconn */
+
+static void
+ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
+    const char *why)
+{
+    ngx_msec_t                 backoff;
+    ngx_http_leadlist_host_t  *host;
+
+    host = lc->host;
 
     ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "could not connect", why);
 
-    /* backoff: 50ms doubling to 1s, with +-20% jitter against storms */
+    /*
+     * backoff: 50ms doubling to 1s, with +-20% jitter against storms; a
+     * host that did not answer at all (a machine powered off) is not
+     * asked again before as long as it took to give up on it, so that
+     * connects spend at most half their time waiting on it
+     */
 
-    server->fails++;
-    backoff = NGX_HTTP_LEADLIST_BACKOFF_MIN << ngx_min(server->fails - 1, 5);
+    host->fails++;
+    backoff = NGX_HTTP_LEADLIST_BACKOFF_MIN << ngx_min(host->fails - 1, 5);
     backoff = ngx_min(backoff, NGX_HTTP_LEADLIST_BACKOFF_MAX);
-    backoff = backoff * 8 / 10 + ngx_random() % (backoff * 4 / 10 + 1);
-    server->retry_at = ngx_current_msec + backoff;
 
-    ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
-    ngx_http_leadlist_pool_dispatch(pool);
+    if (lc->connection && lc->connection->read->timedout) {
+        backoff = ngx_max(backoff, lc->pool->conf->connect_timeout);
+    }
+
+    backoff = backoff * 8 / 10 + ngx_random() % (backoff * 4 / 10 + 1);
+    host->retry_at = ngx_current_msec + backoff;
+
+    ngx_http_leadlist_pool_unwire(lc);
 }
 
 
@@ -1364,12 +1455,9 @@ static void
 ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why)
 {
-    ngx_uint_t                 flags;
-    ngx_connection_t          *c;
     ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
-    c = lc->connection;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
                    "leadlist close %s %V",
@@ -1391,6 +1479,30 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     }
 
     pool->open--;
+
+    ngx_http_leadlist_pool_unwire(lc);
+
+    if (lc->result) {
+        PQclear(lc->result);
+    }
+
+    if (lc->error) {
+        PQclear(lc->error);
+    }
+
+    ngx_free(lc);
+}
+
+
+/* lc's socket out of nginx, its PGconn finished */
+
+static void
+ngx_http_leadlist_pool_unwire(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_uint_t         flags;
+    ngx_connection_t  *c;
+
+    c = lc->connection;
 
     if (c) {
         if (c->read->timer_set) {
@@ -1418,20 +1530,15 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
         }
 
         ngx_close_connection(c);
-    }
-
-    if (lc->result) {
-        PQclear(lc->result);
-    }
-
-    if (lc->error) {
-        PQclear(lc->error);
+        lc->connection = NULL;
     }
 
     /* PQfinish() sends Terminate without waiting, then closes the fd */
 
-    PQfinish(lc->pg);
-    ngx_free(lc);
+    if (lc->pg) {
+        PQfinish(lc->pg);
+        lc->pg = NULL;
+    }
 }
 
 
@@ -1521,14 +1628,14 @@ ngx_http_leadlist_pool_log(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
     if (lc->query) {
         ngx_http_leadlist_log_error(level, lc->query->request,
                                     "PostgreSQL %V %s: %*s",
-                                    &lc->server->name, what, p - buf, buf);
+                                    &lc->host->name, what, p - buf, buf);
         return;
     }
 
     log = lc->connection ? lc->connection->log : lc->pool->log;
 
     ngx_log_error(level, log, 0, "leadlist: PostgreSQL %V %s: %*s",
-                  &lc->server->name, what, p - buf, buf);
+                  &lc->host->name, what, p - buf, buf);
 }
 
 
