@@ -885,11 +885,11 @@ print_sweep() {
         [ "${R[$n.connects]}" -gt 0 ] && miss="$miss connects"
         [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
 
-        printf '%-40s %9.1f %8s %8s %6s %5s %7s %5s %5s  %s\n' \
+        printf '%-40s %9.1f %8s %8s %6s %5s %7s %5s %5s %s\n' \
             "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), keepalive ${R[$n.keepalive]}, adaptive $m" \
             "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
             "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
-            "${R[$n.cps]}" "$r1" "$r2" "${miss:-ok}"
+            "${R[$n.cps]}" "$r1" "$r2" "${miss:- ok}"
     done
     cat <<'EOF2'
 
