@@ -141,6 +141,13 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       offsetof(ngx_http_leadlist_srv_conf_t, keepalive_requests),
       &ngx_http_leadlist_requests_bounds },
 
+    { ngx_string("leadlist_pg_adaptive"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_srv_conf_t, adaptive),
+      NULL },
+
     { ngx_string("leadlist_add_prospects"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_leadlist_add_prospects,

@@ -27,7 +27,10 @@
  *    the next 32 statements; a probe takes a few milliseconds.  It is
  *    given up after 50 ms of draining or of measuring (a bulk statement
  *    in flight, or statements too long to probe), so that it never stalls
- *    the worker for long.  The base is the fastest of the last 3 probes:
+ *    the worker for long; statements of several milliseconds (the last
+ *    window's median) get 6 of their times instead, up to 0.5 s, so that
+ *    a probe still measures a database far away or slow.  The base is
+ *    the fastest of the last 3 probes:
  *    a probe can only come out too slow, bar noise (it met other workers
  *    running many statements, or a slow moment of the database).  Probes
  *    run every 10 s (+-25%, so that workers do not probe together), in a
@@ -99,7 +102,8 @@
 #define NGX_HTTP_LEADLIST_LIMIT_PROBE_US      10000000
 #define NGX_HTTP_LEADLIST_LIMIT_PROBE_N       32
 #define NGX_HTTP_LEADLIST_LIMIT_PROBE_MIN_N   4
-#define NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET  50000
+#define NGX_HTTP_LEADLIST_LIMIT_BUDGET_RTTS   6
+#define NGX_HTTP_LEADLIST_LIMIT_BUDGET_MAX    500000
 #define NGX_HTTP_LEADLIST_LIMIT_EARLY_US      2000000
 #define NGX_HTTP_LEADLIST_LIMIT_LOW_N         5
 #define NGX_HTTP_LEADLIST_LIMIT_FAST_N        3
@@ -120,6 +124,8 @@ static void ngx_http_leadlist_limit_base(ngx_http_leadlist_limit_t *lim,
     uint64_t probe);
 static void ngx_http_leadlist_limit_restart(ngx_http_leadlist_limit_t *lim,
     uint64_t now);
+static uint64_t ngx_http_leadlist_limit_budget(
+    ngx_http_leadlist_limit_t *lim);
 static void ngx_http_leadlist_limit_round(ngx_http_leadlist_limit_t *lim);
 static uint64_t ngx_http_leadlist_limit_interval(
     ngx_http_leadlist_limit_t *lim);
@@ -203,7 +209,7 @@ ngx_http_leadlist_limit_sample(ngx_http_leadlist_limit_t *lim, uint64_t now,
             lim->state = NGX_HTTP_LEADLIST_LIMIT_MEASURE;
             lim->start = now;
 
-        } else if (now - lim->start > NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET) {
+        } else if (now - lim->start > ngx_http_leadlist_limit_budget(lim)) {
             ngx_http_leadlist_limit_probe_end(lim, now);
         }
 
@@ -216,7 +222,7 @@ ngx_http_leadlist_limit_sample(ngx_http_leadlist_limit_t *lim, uint64_t now,
         }
 
         if (lim->count >= NGX_HTTP_LEADLIST_LIMIT_PROBE_N
-            || now - lim->start > NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET)
+            || now - lim->start > ngx_http_leadlist_limit_budget(lim))
         {
             ngx_http_leadlist_limit_probe_end(lim, now);
         }
@@ -261,7 +267,7 @@ ngx_http_leadlist_limit_get(ngx_http_leadlist_limit_t *lim, uint64_t now)
      */
 
     if (lim->state != NGX_HTTP_LEADLIST_LIMIT_RUN
-        && now - lim->start > NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET)
+        && now - lim->start > ngx_http_leadlist_limit_budget(lim))
     {
         ngx_http_leadlist_limit_probe_end(lim, now);
     }
@@ -485,6 +491,32 @@ ngx_http_leadlist_limit_restart(ngx_http_leadlist_limit_t *lim, uint64_t now)
     for (i = 0; i < NGX_HTTP_LEADLIST_LIMIT_BUCKETS; i++) {
         lim->hist[i] = 0;
     }
+}
+
+
+/*
+ * How long a probe may drain, and then measure: 50 ms, or for statements
+ * of several milliseconds (a database far away, or slow) the time of 6 of
+ * the last window's, up to 0.5 s, so that a probe still holds at least 4
+ * of them and the base follows a database that got slower.
+ */
+
+static uint64_t
+ngx_http_leadlist_limit_budget(ngx_http_leadlist_limit_t *lim)
+{
+    uint64_t  budget;
+
+    budget = lim->rtt * NGX_HTTP_LEADLIST_LIMIT_BUDGET_RTTS;
+
+    if (budget < NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET) {
+        return NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET;
+    }
+
+    if (budget > NGX_HTTP_LEADLIST_LIMIT_BUDGET_MAX) {
+        return NGX_HTTP_LEADLIST_LIMIT_BUDGET_MAX;
+    }
+
+    return budget;
 }
 
 

@@ -47,6 +47,12 @@
 /* the base is the fastest of the last 3 probes */
 #define NGX_HTTP_LEADLIST_LIMIT_BASES     3
 
+/*
+ * a probe's draining, or its measuring, is given up after this (us), or
+ * after 6 statement times when these are longer
+ */
+#define NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET  50000
+
 
 typedef enum {
     NGX_HTTP_LEADLIST_LIMIT_RUN = 0,     /* windows: the gradient */

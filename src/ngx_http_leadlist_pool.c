@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 
 #include "ngx_http_leadlist.h"
+#include "ngx_http_leadlist_limit.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
@@ -31,6 +32,11 @@
  * A request learns the outcome through its query's event, posted, never
  * called from inside the pool, so that a request that finishes cannot
  * change the pool's queues while they are being walked.
+ *
+ * The statements a worker runs at once are bounded by the adaptive limit
+ * (ngx_http_leadlist_limit.c), between 1 and leadlist_pg_max: a request
+ * beyond it waits in the FIFO queue even when a connection is idle, and
+ * each statement that completes is a sample of its time.
  */
 
 
@@ -70,7 +76,11 @@ struct ngx_http_leadlist_pool_s {
     ngx_uint_t                          nwaiters;
     ngx_uint_t                          open;
     ngx_uint_t                          connecting;
+    ngx_uint_t                          running;  /* statements in flight */
     ngx_uint_t                          next;     /* round robin */
+
+    ngx_http_leadlist_limit_t           limit;
+    ngx_event_t                         probe;    /* waiters behind one */
 };
 
 
@@ -90,11 +100,13 @@ struct ngx_http_leadlist_conn_s {
     ngx_uint_t                          requests;
     ngx_msec_t                          start;
     ngx_msec_t                          deadline;
+    uint64_t                            sent;     /* us, the limiter's */
 
     unsigned                            prepared:1;
     unsigned                            preparing:1;
     unsigned                            flushing:1;
     unsigned                            doomed:1;
+    unsigned                            running:1;
 };
 
 
@@ -107,6 +119,8 @@ static ngx_int_t ngx_http_leadlist_pool_idle_alive(
 static ngx_uint_t ngx_http_leadlist_pool_expired(
     ngx_http_leadlist_conn_t *lc);
 static ngx_uint_t ngx_http_leadlist_pool_may_connect(
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
+static ngx_uint_t ngx_http_leadlist_pool_admissible(
     ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
 static void ngx_http_leadlist_pool_log_no_server(
     ngx_http_leadlist_query_t *q);
@@ -126,6 +140,7 @@ static void ngx_http_leadlist_pool_connect_failed(
 static void ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
     const char *why);
 static void ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_pool_probe_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_enqueue(ngx_http_leadlist_query_t *q);
 static ngx_http_leadlist_query_t *ngx_http_leadlist_pool_next_waiter(
     ngx_http_leadlist_pool_t *pool);
@@ -140,6 +155,8 @@ static ngx_int_t ngx_http_leadlist_pool_consume(
 static ngx_int_t ngx_http_leadlist_pool_read_results(
     ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc,
+    ngx_uint_t sample);
 static void ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t status, const char *why);
 static ngx_uint_t ngx_http_leadlist_pool_sqlstate_status(PGresult *res);
@@ -210,6 +227,22 @@ ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->active);
     ngx_queue_init(&pool->waiters);
 
+    /* leadlist_pg_adaptive off: the limit is leadlist_pg_max, always */
+
+    if (ngx_http_leadlist_limit_init(&pool->limit, 1, lscf->max, lscf->max,
+                                     lscf->adaptive, ngx_pid)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a probe of the limiter ends by time too: its waiters must not wait */
+
+    pool->probe.handler = ngx_http_leadlist_pool_probe_handler;
+    pool->probe.data = pool;
+    pool->probe.log = cycle->log;
+    pool->probe.cancelable = 1;
+
     lscf->pool = pool;
 
     return NGX_OK;
@@ -225,6 +258,10 @@ ngx_http_leadlist_pool_destroy(ngx_http_leadlist_srv_conf_t *lscf)
     pool = lscf->pool;
     if (pool == NULL) {
         return;
+    }
+
+    if (pool->probe.timer_set) {
+        ngx_del_timer(&pool->probe);
     }
 
     ngx_http_leadlist_pool_close_idle(pool, NGX_HTTP_LEADLIST_CLOSE_EXITING);
@@ -249,7 +286,11 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     q->event.data = q;
     q->event.log = q->request->connection->log;
 
-    for ( ;; ) {
+    /* nobody waits, and the limit lets one more statement run */
+
+    while (ngx_queue_empty(&pool->waiters)
+           && pool->running < ngx_http_leadlist_pool_limit(q->conf))
+    {
         lc = ngx_http_leadlist_pool_get_idle(pool);
         if (lc == NULL) {
             break;
@@ -272,7 +313,8 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    if (ngx_http_leadlist_pool_may_connect(pool, pool->nwaiters + 1)
+    if (ngx_http_leadlist_pool_may_connect(pool,
+            ngx_http_leadlist_pool_admissible(pool, pool->nwaiters + 1))
         && ngx_http_leadlist_pool_connect(pool) == NGX_DECLINED
         && pool->connecting == 0)
     {
@@ -284,7 +326,25 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 
     ngx_http_leadlist_pool_enqueue(q);
 
+    /* the limit may have grown since the others queued */
+
+    ngx_http_leadlist_pool_dispatch(pool);
+
     return NGX_AGAIN;
+}
+
+
+/*
+ * The statements a worker may run at once on this upstream now: the
+ * adaptive limit, or leadlist_pg_max with leadlist_pg_adaptive off.  The
+ * one place it is read, for admission and for whoever reports it.
+ */
+
+ngx_uint_t
+ngx_http_leadlist_pool_limit(ngx_http_leadlist_srv_conf_t *lscf)
+{
+    return ngx_http_leadlist_limit_get(&lscf->pool->limit,
+                                       ngx_http_leadlist_limit_now());
 }
 
 
@@ -470,6 +530,24 @@ ngx_http_leadlist_pool_may_connect(ngx_http_leadlist_pool_t *pool,
     return pool->open < pool->conf->max
            && pool->connecting < waiting
            && pool->connecting < pool->conf->connect_concurrency;
+}
+
+
+/* how many of the waiting queries the limit would let run now */
+
+static ngx_uint_t
+ngx_http_leadlist_pool_admissible(ngx_http_leadlist_pool_t *pool,
+    ngx_uint_t waiting)
+{
+    ngx_uint_t  limit;
+
+    limit = ngx_http_leadlist_pool_limit(pool->conf);
+
+    if (pool->running >= limit) {
+        return 0;
+    }
+
+    return ngx_min(waiting, limit - pool->running);
 }
 
 
@@ -803,23 +881,32 @@ ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
 
 
 /*
- * Hands free capacity to waiting queries: idle connections first, then
- * new connects for those still waiting.  When no server can be tried and
- * nothing is under way, the waiters fail at once instead of timing out.
+ * Hands free capacity to waiting queries, as far as the limit lets them
+ * run: idle connections first, then new connects for those still
+ * waiting.  When no server can be tried and nothing is under way, the
+ * waiters fail at once instead of timing out.
  */
 
 static void
 ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 {
+    ngx_uint_t                  limit;
     ngx_http_leadlist_conn_t   *lc;
     ngx_http_leadlist_query_t  *q;
 
-    while (!ngx_queue_empty(&pool->waiters)) {
+    for ( ;; ) {
+
+        limit = ngx_http_leadlist_pool_limit(pool->conf);
+
+        if (ngx_queue_empty(&pool->waiters) || pool->running >= limit) {
+            break;
+        }
 
         lc = ngx_http_leadlist_pool_get_idle(pool);
 
         if (lc == NULL) {
-            if (ngx_http_leadlist_pool_may_connect(pool, pool->nwaiters)
+            if (ngx_http_leadlist_pool_may_connect(pool,
+                    ngx_http_leadlist_pool_admissible(pool, pool->nwaiters))
                 && ngx_http_leadlist_pool_connect(pool) == NGX_OK)
             {
                 continue;
@@ -836,6 +923,27 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         }
     }
 
+    if (ngx_queue_empty(&pool->waiters)) {
+        return;
+    }
+
+    if (pool->running >= limit) {
+
+        /*
+         * the others wait for a statement to end; during a probe of the
+         * limiter (limit 1), also for the probe's time to run out
+         */
+
+        if (pool->limit.state != NGX_HTTP_LEADLIST_LIMIT_RUN
+            && !pool->probe.timer_set)
+        {
+            ngx_add_timer(&pool->probe,
+                          NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET / 1000 + 1);
+        }
+
+        return;
+    }
+
     if (pool->connecting || pool->open >= pool->conf->max) {
         return;
     }
@@ -846,6 +954,13 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         ngx_http_leadlist_pool_log_no_server(q);
         ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
+}
+
+
+static void
+ngx_http_leadlist_pool_probe_handler(ngx_event_t *ev)
+{
+    ngx_http_leadlist_pool_dispatch(ev->data);
 }
 
 
@@ -983,6 +1098,10 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
         ngx_del_timer(c->read);
         goto failed;
     }
+
+    lc->sent = ngx_http_leadlist_limit_now();
+    lc->running = 1;
+    lc->pool->running++;
 
     return NGX_OK;
 
@@ -1172,6 +1291,10 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
         ngx_del_timer(lc->connection->read);
     }
 
+    /* a failed statement's time says nothing of the database's load */
+
+    ngx_http_leadlist_pool_ended(lc, lc->error == NULL && lc->result);
+
     q = lc->query;
     status = 0;
 
@@ -1212,6 +1335,42 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
     if (q) {
         ngx_http_leadlist_pool_complete(q, status);
     }
+}
+
+
+/*
+ * A statement is over: out of the count of those running, and, when it
+ * succeeded, a sample for the limiter.  Its time runs from the send to
+ * its last result read, from a clock finer than ngx_current_msec.
+ */
+
+static void
+ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc, ngx_uint_t sample)
+{
+    uint64_t                   now;
+    ngx_http_leadlist_pool_t  *pool;
+
+    if (!lc->running) {
+        return;
+    }
+
+    pool = lc->pool;
+
+    if (sample) {
+        now = ngx_http_leadlist_limit_now();
+
+        if (ngx_http_leadlist_limit_sample(&pool->limit, now, now - lc->sent,
+                                           pool->running))
+        {
+            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                           "leadlist limit %ui running:%ui base:%uLus "
+                           "rtt:%uLus", (ngx_uint_t) pool->limit.limit,
+                           pool->running, pool->limit.base, pool->limit.rtt);
+        }
+    }
+
+    lc->running = 0;
+    pool->running--;
 }
 
 
@@ -1463,6 +1622,8 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
                    "leadlist close %s %V",
                    ngx_http_leadlist_pool_close_reasons[why],
                    &lc->server->name);
+
+    ngx_http_leadlist_pool_ended(lc, 0);
 
     if (lc->query) {
         lc->query->conn = NULL;

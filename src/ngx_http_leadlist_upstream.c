@@ -172,6 +172,7 @@ ngx_http_leadlist_upstream_create_conf(ngx_conf_t *cf)
     lscf->queue = NGX_CONF_UNSET_UINT;
     lscf->connect_concurrency = NGX_CONF_UNSET_UINT;
     lscf->keepalive_requests = NGX_CONF_UNSET_UINT;
+    lscf->adaptive = NGX_CONF_UNSET;
     lscf->queue_timeout = NGX_CONF_UNSET_MSEC;
     lscf->connect_timeout = NGX_CONF_UNSET_MSEC;
     lscf->query_timeout = NGX_CONF_UNSET_MSEC;
@@ -505,6 +506,7 @@ ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
     ngx_conf_init_uint_value(lscf->queue, 256);
     ngx_conf_init_uint_value(lscf->connect_concurrency, 4);
     ngx_conf_init_uint_value(lscf->keepalive_requests, 10000);
+    ngx_conf_init_value(lscf->adaptive, 1);
     ngx_conf_init_msec_value(lscf->queue_timeout, 2000);
     ngx_conf_init_msec_value(lscf->connect_timeout, 5000);
     ngx_conf_init_msec_value(lscf->query_timeout, 10000);

@@ -51,6 +51,7 @@ typedef struct {
     ngx_uint_t                    queue;
     ngx_uint_t                    connect_concurrency;
     ngx_uint_t                    keepalive_requests;
+    ngx_flag_t                    adaptive;
     ngx_msec_t                    queue_timeout;
     ngx_msec_t                    connect_timeout;
     ngx_msec_t                    query_timeout;

@@ -7,6 +7,8 @@
 # Plain Test::More with t/inc/Faults.pm: one nginx worker per case, so
 # that the pool's counts are the server's; each case's connections carry
 # an application_name of their own and are counted in pg_stat_activity.
+# The bursts run with leadlist_pg_adaptive off, so that as many statements
+# as leadlist_pg_max run at once (t/054-pool-limit.t tests the limit).
 # Requests are held on the server by a superuser's ACCESS EXCLUSIVE lock
 # on tenant.lead_lists, so that a burst really holds one connection per
 # request.  No timing is asserted: waits are generous polls.  Organization
@@ -136,6 +138,7 @@ sub sequence {
         leadlist_pg_max 8;
         leadlist_pg_queue 64 timeout=30s;
         leadlist_pg_idle_timeout 10m;
+        leadlist_pg_adaptive off;
 _EOC_
 
     my $first = burst($ng, $app, 'burst-1', 8);
@@ -184,6 +187,7 @@ _EOC_
         leadlist_pg_max 8;
         leadlist_pg_queue 64 timeout=30s;
         leadlist_pg_idle_timeout 2s;
+        leadlist_pg_adaptive off;
 _EOC_
 
     my $during = burst($ng, $app, 'idle-burst', 8);

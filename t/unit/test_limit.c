@@ -150,6 +150,7 @@ static void ngx_http_leadlist_test_faster(void);
 static void ngx_http_leadlist_test_noisy(void);
 static void ngx_http_leadlist_test_bulk(void);
 static void ngx_http_leadlist_test_light(void);
+static void ngx_http_leadlist_test_long(void);
 
 
 int
@@ -171,6 +172,7 @@ main(int argc, char **argv)
     ngx_http_leadlist_test_noisy();
     ngx_http_leadlist_test_bulk();
     ngx_http_leadlist_test_light();
+    ngx_http_leadlist_test_long();
 
     ngx_http_leadlist_ok(bounds_ok,
                          "every limit of every simulation within [min, max]");
@@ -1256,4 +1258,62 @@ ngx_http_leadlist_test_light(void)
                          st[0].lo, st[0].hi);
     ngx_http_leadlist_check("light, then heavy", &conf, 1, &st[1], 0.93, 3,
                             2, 1.15);
+}
+
+
+/*
+ * Statements of tens of milliseconds (a database far away, or slow): 50 ms
+ * would hold fewer than 4 of them, and no probe would ever measure the
+ * base again; a probe gets 6 of the last window's statement times.
+ */
+
+static void
+ngx_http_leadlist_test_long(void)
+{
+    uint64_t                   now;
+    unsigned                   i;
+    ngx_http_leadlist_limit_t  lim;
+
+    ngx_http_leadlist_limit_init(&lim, 1, 16, 4, 1, 7);
+    now = 1000000;
+
+    /* the first probe, with nothing known: 50 ms, 2 statements, given up */
+    for (i = 0; i < 3; i++) {
+        now += 27000;
+        ngx_http_leadlist_limit_sample(&lim, now, 27000, 1);
+    }
+
+    ngx_http_leadlist_ok(lim.aborted == 1 && lim.probes == 0,
+                         "long: the first probe is given up (%u)",
+                         lim.aborted);
+
+    /* windows at 4 in flight, 27 ms each */
+    for (i = 0; i < 80 && now < lim.probe_at - 27000; i++) {
+        now += 27000 / 4;
+        ngx_http_leadlist_limit_sample(&lim, now, 27000, 4);
+    }
+
+    ngx_http_leadlist_ok(lim.windows >= 1 && lim.rtt >= 25000
+                         && lim.rtt <= 29000,
+                         "long: windows of %llu us statements",
+                         (unsigned long long) lim.rtt);
+
+    /* the next probe: 3 drained, then 20 ms statements alone */
+    now = lim.probe_at;
+    ngx_http_leadlist_limit_sample(&lim, now, 27000, 4);
+
+    for (i = 3; i >= 1; i--) {
+        now += 9000;
+        ngx_http_leadlist_limit_sample(&lim, now, 27000, i);
+    }
+
+    for (i = 0; i < 12 && lim.state != NGX_HTTP_LEADLIST_LIMIT_RUN; i++) {
+        now += 20000;
+        ngx_http_leadlist_limit_sample(&lim, now, 20000, 1);
+    }
+
+    ngx_http_leadlist_ok(lim.probes == 1 && lim.aborted == 1
+                         && lim.base >= 19000 && lim.base <= 21000,
+                         "long: a probe of %u statements measures the base, "
+                         "%llu us", i, (unsigned long long) lim.base);
 }
