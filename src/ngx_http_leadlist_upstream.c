@@ -505,7 +505,7 @@ ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
     ngx_conf_init_uint_value(lscf->max, ngx_max(lscf->keepalive, 32));
     ngx_conf_init_uint_value(lscf->queue, 256);
     ngx_conf_init_uint_value(lscf->connect_concurrency, 4);
-    ngx_conf_init_uint_value(lscf->keepalive_requests, 10000);
+    ngx_conf_init_uint_value(lscf->keepalive_requests, 1000000);
     ngx_conf_init_value(lscf->adaptive, 1);
     ngx_conf_init_msec_value(lscf->queue_timeout, 2000);
     ngx_conf_init_msec_value(lscf->connect_timeout, 5000);
