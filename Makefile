@@ -166,6 +166,18 @@ test-unit: $(BUILD)/unit/test_body $(BUILD)/unit/replay_corpus \
 	$(BUILD)/unit/test_syntax
 	$(BUILD)/unit/replay_corpus fuzz/corpus
 
+# the adaptive concurrency limit against simulated databases (about 10 s)
+.PHONY: test-limit
+test-unit: test-limit
+
+$(BUILD)/unit/test_limit: t/unit/test_limit.c src/ngx_http_leadlist_limit.c \
+                          src/ngx_http_leadlist_limit.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $< src/ngx_http_leadlist_limit.c -lm -o $@
+
+test-limit: $(BUILD)/unit/test_limit
+	$(BUILD)/unit/test_limit
+
 test: deps
 	util/lint.sh
 	$(MAKE) openapi-tools

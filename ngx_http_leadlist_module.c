@@ -61,6 +61,17 @@ static ngx_conf_num_bounds_t  ngx_http_leadlist_idem_ttl_bounds = {
 };
 
 
+/*
+ * leadlist_pg_keepalive_timeout closed every idle connection; now those
+ * within leadlist_pg_keepalive stay, and only the ones beyond it time out
+ */
+
+static ngx_conf_deprecated_t  ngx_http_leadlist_old_keepalive_timeout = {
+    ngx_conf_deprecated, "leadlist_pg_keepalive_timeout",
+    "leadlist_pg_idle_timeout"
+};
+
+
 static ngx_command_t  ngx_http_leadlist_commands[] = {
 
     { ngx_string("leadlist_pg_server"),
@@ -112,12 +123,19 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       offsetof(ngx_http_leadlist_srv_conf_t, query_timeout),
       NULL },
 
+    { ngx_string("leadlist_pg_idle_timeout"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_srv_conf_t, idle_timeout),
+      NULL },
+
     { ngx_string("leadlist_pg_keepalive_timeout"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
-      offsetof(ngx_http_leadlist_srv_conf_t, keepalive_timeout),
-      NULL },
+      offsetof(ngx_http_leadlist_srv_conf_t, idle_timeout),
+      &ngx_http_leadlist_old_keepalive_timeout },
 
     { ngx_string("leadlist_pg_keepalive_time"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
@@ -132,6 +150,13 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_leadlist_srv_conf_t, keepalive_requests),
       &ngx_http_leadlist_requests_bounds },
+
+    { ngx_string("leadlist_pg_adaptive"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_srv_conf_t, adaptive),
+      NULL },
 
     { ngx_string("leadlist_add_prospects"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,

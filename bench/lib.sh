@@ -10,7 +10,9 @@
 #
 #   BENCH_QUICK=1         100,000 persons, 5 s runs (default: 1,000,000, 30 s)
 #   BENCH_ROWS            persons in the catalogue
-#   BENCH_DURATION        seconds per measured run
+#   BENCH_SECONDS         seconds per measured run (BENCH_DURATION: the same)
+#   BENCH_ONLY            main: only the runs of the main table; sweep: only
+#                         the pool sweep (default: both)
 #   BENCH_CONNECTIONS     HTTP connections (wrk -c), default 16
 #   BENCH_THREADS         wrk and pgbench threads, default 2
 #   BENCH_PG_CONNECTIONS  PostgreSQL connections of the module (all
@@ -23,6 +25,13 @@
 #   BENCH_RSS_REQUESTS    requests between the two RSS readings, 100000
 #   BENCH_KEEP=1          leave nginx and PostgreSQL running at the end
 #   BENCH_SPLIT=0         skip the runs with PostgreSQL on a CPU of its own
+#
+# The pool sweep (bench/run.sh, BENCH_ONLY=sweep alone):
+#
+#   BENCH_SWEEP_SIZES     leadlist_pg_keepalive values, default "4 16 32"
+#   BENCH_SWEEP_CONNECTIONS  HTTP connections, default 32
+#   BENCH_SWEEP_WORKERS   nginx worker_processes, default 2
+#   BENCH_SWEEP_CLIENTS   pgbench clients of its ceiling runs, default "8 32"
 
 set -eu
 
@@ -31,11 +40,11 @@ bench=$root/bench
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     rows=${BENCH_ROWS:-100000}
-    dur=${BENCH_DURATION:-5}
+    dur=${BENCH_SECONDS:-${BENCH_DURATION:-5}}
     pgdir=${BENCH_PG_DIR:-$root/build/bench-pg-quick}
 else
     rows=${BENCH_ROWS:-1000000}
-    dur=${BENCH_DURATION:-30}
+    dur=${BENCH_SECONDS:-${BENCH_DURATION:-30}}
     pgdir=${BENCH_PG_DIR:-$root/build/bench-pg}
 fi
 
@@ -46,6 +55,22 @@ workers=${BENCH_WORKERS:-1}
 port=${BENCH_PORT:-18180}
 auth_port=$((port + 1))
 rss_requests=${BENCH_RSS_REQUESTS:-100000}
+only=${BENCH_ONLY:-}
+sweep_sizes=${BENCH_SWEEP_SIZES:-4 16 32}
+sweep_conns=${BENCH_SWEEP_CONNECTIONS:-32}
+sweep_workers=${BENCH_SWEEP_WORKERS:-2}
+sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32}
+
+# the pool's directives in nginx.conf (nginx_conf): keepalive and max per
+# worker, max omitted when empty (the module's default), and the adaptive
+# limit's switch, omitted when empty
+ngx_keepalive=$((pgconns / workers))
+ngx_max=$ngx_keepalive
+ngx_adaptive=
+
+# set by nginx_up
+nginx_master=
+nginx_workers=
 # read once: after cpu_split, nproc counts only this shell's CPUs
 ncpu=$(nproc)
 
@@ -89,6 +114,12 @@ check_tools() {
         || die "BENCH_PG_CONNECTIONS must be a multiple of BENCH_WORKERS"
     [ $((conns % threads)) = 0 ] \
         || die "BENCH_CONNECTIONS must be a multiple of BENCH_THREADS"
+    [ $((sweep_conns % threads)) = 0 ] \
+        || die "BENCH_SWEEP_CONNECTIONS must be a multiple of BENCH_THREADS"
+    case $only in
+        ''|main|sweep) ;;
+        *) die "BENCH_ONLY is main or sweep" ;;
+    esac
 }
 
 
@@ -163,8 +194,6 @@ pg_postmaster() {
 # --------------------------------------------------------------------- nginx
 
 nginx_conf() {
-    local per_worker=$((pgconns / workers))
-
     mkdir -p "$run/logs" "$run/empty"
 
     # a copy: a "make" elsewhere rewrites build/*.so in place, under a
@@ -198,8 +227,9 @@ http {
 
     upstream leadlist_db {
         leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
-        leadlist_pg_keepalive $per_worker;
-        leadlist_pg_max $per_worker;
+        leadlist_pg_keepalive $ngx_keepalive;${ngx_max:+
+        leadlist_pg_max $ngx_max;}${ngx_adaptive:+
+        leadlist_pg_adaptive $ngx_adaptive;}
         leadlist_pg_queue 4096 timeout=30s;
         leadlist_pg_query_timeout 60s;
     }
@@ -316,6 +346,24 @@ stack_down() {
     [ "${BENCH_KEEP:-0}" = 1 ] && return 0
     nginx_down
     "$root/util/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true
+}
+
+# nginx again, with the settings of now (workers, ngx_*)
+nginx_restart() {
+    local i
+    nginx_down
+    for i in $(seq 50); do
+        port_busy "$port" || port_busy "$auth_port" || break
+        sleep 0.1
+    done
+    nginx_up
+}
+
+# nginx_accepts: 0 when nginx -t takes the configuration nginx_conf writes
+# now (e.g. with a directive a module built before it does not know)
+nginx_accepts() {
+    nginx_conf
+    "$nginx_bin" -t -q -p "$run" -c "$run/nginx.conf" >"$out/.nginx-t" 2>&1
 }
 
 
@@ -448,10 +496,26 @@ names=()
 
 hz=$(getconf CLK_TCK)
 
+# Connections PostgreSQL accepted, all databases: its count of sessions.
+# A backend reports its session within a second of its first transaction,
+# and at its exit at the latest; the reading session counts once it has
+# exited, that is from the next reading on.
+pg_sessions() {
+    spsql -Atc "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database"
+}
+
+# the module's open connections (and pgbench's)
+pg_backends() {
+    spsql -Atc "SELECT count(*) FROM pg_stat_activity
+                 WHERE backend_type = 'client backend'
+                   AND usename = '$TEST_NGINX_PG_USER'"
+}
+
 # before the load starts: acct_start KIND
 acct_start() {
     a_kind=$1
     a_rows=$(rows_in_kind "$a_kind")
+    a_sess=$(pg_sessions)
     a_ng=$(nginx_ticks)
     a_pg=$(pg_ticks)
     a_m=$(machine_ticks)
@@ -465,6 +529,8 @@ acct_stop() {
     e_pg=$(pg_ticks)
     e_m=$(machine_ticks)
     e_t=$(date +%s.%N)
+    e_sess=$(pg_sessions)
+    e_back=$(pg_backends)
 }
 
 # after the load generator was waited for: acct_end NAME
@@ -476,6 +542,10 @@ acct_end() {
     [ "$n" -gt 0 ] || n=1
     secs=$(awk -v a="$a_t" -v b="$e_t" 'BEGIN { print b - a }')
     R[$name.wall]=$secs
+    # less the session that read a_sess
+    R[$name.connects]=$(( e_sess - a_sess - 1 < 0 ? 0 : e_sess - a_sess - 1 ))
+    R[$name.cps]=$(awk -v c="${R[$name.connects]}" -v t="$secs" 'BEGIN { printf "%.1f", c / t }')
+    R[$name.backends]=$e_back
     R[$name.ng_us]=$(awk -v d=$((e_ng - a_ng)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     R[$name.pg_us]=$(awk -v d=$((e_pg - a_pg)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     R[$name.cpu]=$(awk -v ng=$((e_ng - a_ng)) -v pg=$((e_pg - a_pg)) -v lg="$lg" \
@@ -566,26 +636,30 @@ wrk_run() {
     summary_line "$name" >&2
 }
 
-# pgbench_run NAME LABEL SCRIPT KIND
+# pgbench_run NAME LABEL SCRIPT KIND [CLIENTS [BODY]]: CLIENTS default
+# BENCH_PG_CONNECTIONS; BODY the body template, default one person
 pgbench_run() {
     local name=$1 label=$2 script=$3 kind=$4 log lat pid v kids
+    local clients=${5:-$pgconns} body=${6:-} jobs=$threads
     log=$out/$name.pgbench
     names+=("$name")
     R[$name.label]=$label
+    [ -n "$body" ] || body="{\"persons\":[$(cat "$template")]}"
+    [ "$clients" -ge "$jobs" ] || jobs=$clients
 
     rm -f "$out/$name".log*
     spsql -c CHECKPOINT
     kids=$(pg_children)
-    note "run $name: $label (${dur}s, $pgconns clients)"
+    note "run $name: $label (${dur}s, $clients clients)"
     acct_start "$kind"
     PGHOST=$TEST_NGINX_PG_HOST PGPORT=$TEST_NGINX_PG_PORT \
     PGUSER=$TEST_NGINX_PG_USER PGPASSWORD=$TEST_NGINX_PG_PASSWORD \
     PGDATABASE=$TEST_NGINX_PG_DB \
-        "$pgbench_bin" -n -M prepared -c "$pgconns" -j "$threads" \
+        "$pgbench_bin" -n -M prepared -c "$clients" -j "$jobs" \
             -T "$dur" -f "$script" -l --log-prefix="$out/$name.log" \
             -D orgs="$orgs" -D lists="$lists" -D kind="$kind" \
             -D user=u-bench -D admin=f -D max=1000 \
-            -D tmpl="{\"persons\":[$(cat "$template")]}" >"$log" 2>&1 &
+            -D tmpl="$body" >"$log" 2>&1 &
     pid=$!
     wait "$pid" || echo "pgbench exit status $?" >>"$log"
     child_cpu e_lg
@@ -666,6 +740,168 @@ bulk_latency() {
 }
 
 
+# --------------------------------------------------------------- pool sweep
+
+# Issue 11: how the pool does at the database's limit, whatever its size.
+# leadlist_pg_keepalive at each of BENCH_SWEEP_SIZES with leadlist_pg_max
+# left at its default, the adaptive limit on and off, at 32 HTTP
+# connections over 2 workers, PostgreSQL on the same CPUs as nginx; two
+# workloads: direct 1 new person, and 10 persons all already in the list
+# (lists of kind 2, which hold 'x-<list>-1' .. 'x-<list>-50').  pgbench of
+# the module's statement with the same bodies, at 8 and at 32 clients, is
+# the ceiling they are read against.  Names: sw1_K_M and sw10_K_M (K the
+# keepalive, M on, off or "-" for a module without leadlist_pg_adaptive),
+# swdb1_C and swdb10_C (C the clients).
+
+sweep_names=()
+sweep_modes=
+
+# the body of 10 persons the lists of kind 2 hold, for pgbench's dup.sql:
+# it puts 'x-<list>-1' for @ID@, so ids "@ID@", "@ID@0" .. "@ID@8" are
+# persons 1 and 10 to 18 of the list
+dup10_body() {
+    local s b=
+    for s in '' 0 1 2 3 4 5 6 7 8; do
+        b="${b:+$b,}$(sed "s/@ID@/@ID@$s/g" "$template")"
+    done
+    echo "{\"persons\":[$b]}"
+}
+
+# cpu_split's pinning undone: the sweep runs on the CPUs of the main table
+cpu_unsplit() {
+    local all="0-$((ncpu - 1))"
+    pg_cpus "$all"
+    taskset -a -cp "$all" $$ >/dev/null
+}
+
+pool_sweep() {
+    local workers=$sweep_workers conns=$sweep_conns c k m name
+    local ngx_keepalive ngx_max= ngx_adaptive
+
+    cpu_unsplit
+
+    # the ceilings
+    for c in $sweep_clients; do
+        pgbench_run "swdb1_$c" "sweep: pgbench, 1 new person, $c clients" \
+            "$bench/pgbench/new.sql" 1 "$c"
+        sweep_names+=("swdb1_$c")
+        pgbench_run "swdb10_$c" "sweep: pgbench, 10 in the list, $c clients" \
+            "$bench/pgbench/dup.sql" 2 "$c" "$(dup10_body)"
+        sweep_names+=("swdb10_$c")
+    done
+
+    # a module built before leadlist_pg_adaptive: its pool as it is
+    ngx_keepalive=${sweep_sizes%% *}
+    ngx_adaptive=off
+    if nginx_accepts; then
+        sweep_modes="on off"
+    elif grep -q 'unknown directive "leadlist_pg_adaptive"' "$out/.nginx-t"
+    then
+        note "sweep: this module has no leadlist_pg_adaptive: its pool as it is, no off runs"
+        sweep_modes=none
+    else
+        cat "$out/.nginx-t" >&2
+        die "nginx -t failed"
+    fi
+
+    for k in $sweep_sizes; do
+        for m in $sweep_modes; do
+            ngx_keepalive=$k
+            ngx_adaptive=$m
+            [ "$m" = none ] && ngx_adaptive=
+            nginx_restart
+
+            # the pool's connections and the limit settle
+            wrk_run "_sw_${k}_$m" "warm-up" 3 "$conns" "$threads" \
+                mode=direct kind=1 prefix="sww$k$m" \
+                expect='{"addedCount":1}' 2>/dev/null
+
+            name=sw1_${k}_$m
+            wrk_run "$name" "sweep: direct, 1 new person, keepalive $k, adaptive $m" \
+                "$dur" "$conns" "$threads" mode=direct kind=1 \
+                prefix="sw$k$m" expect='{"addedCount":1}'
+            R[$name.keepalive]=$k
+            R[$name.mode]=$m
+            sweep_names+=("$name")
+
+            name=sw10_${k}_$m
+            wrk_run "$name" "sweep: direct, 10 in the list, keepalive $k, adaptive $m" \
+                "$dur" "$conns" "$threads" mode=direct kind=2 persons=10 \
+                dups=10 expect='{"addedCount":0}'
+            R[$name.keepalive]=$k
+            R[$name.mode]=$m
+            sweep_names+=("$name")
+        done
+    done
+}
+
+# the best req/s (tps) among the runs whose names match a glob
+sweep_best() {
+    local n b=0
+    for n in "${sweep_names[@]}"; do
+        # shellcheck disable=SC2053
+        [[ $n == $1 ]] || continue
+        b=$(awk -v a="${R[$n.rps]}" -v b="$b" 'BEGIN { print (a > b ? a : b) }')
+    done
+    echo "$b"
+}
+
+print_sweep() {
+    local n w m best pgbest r1 r2 p99 miss
+    echo
+    echo "== pool sweep (issue 11): leadlist_pg_keepalive $sweep_sizes, leadlist_pg_max default,"
+    echo "   $sweep_conns HTTP connections (wrk, $threads threads), $sweep_workers workers, PostgreSQL on the same $ncpu CPUs; $dur s per run"
+    echo "   adaptive: leadlist_pg_adaptive on/off$([ "$sweep_modes" = none ] && echo '; none: this module has no such directive, its pool as it is')"
+    echo
+    printf '%-40s %9s %8s %8s %6s %5s %7s %5s %5s  %s\n' \
+        run 'req/s' 'p50 ms' 'p99 ms' errors open 'conn/s' /best /pg targets
+    for n in "${sweep_names[@]}"; do
+        case $n in
+            swdb*)
+                printf '%-40s %9.1f %8s %8s %6s %5s %7s %5s %5s\n' \
+                    "${R[$n.label]#sweep: }" "${R[$n.rps]}" \
+                    "$(ms "${R[$n.p50_us]}")" "$(ms "${R[$n.p99_us]}")" \
+                    "${R[$n.errors]}" - - - -
+                continue ;;
+        esac
+
+        w=${n%%_*}                      # sw1 or sw10
+        m=${R[$n.mode]}
+        best=$(sweep_best "${w}_*_$m")
+        pgbest=$(sweep_best "swdb${w#sw}_*")
+        r1=$(awk -v a="${R[$n.rps]}" -v b="$best" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        r2=$(awk -v a="${R[$n.rps]}" -v b="$pgbest" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+
+        # issue 11's targets: direct 1 person >= 0.9 x the best of its
+        # sweep and >= 0.7 x pgbench's best; p99 <= 15 ms and no connects
+        # after warm-up for every run
+        miss=
+        p99=${R[$n.p99_us]}
+        if [ "$w" = sw1 ]; then
+            awk -v r="$r1" 'BEGIN { exit !(r < 0.9) }' && miss="$miss /best<0.9"
+            awk -v r="$r2" 'BEGIN { exit !(r < 0.7) }' && miss="$miss /pg<0.7"
+        fi
+        [ "$p99" -gt 15000 ] && miss="$miss p99>15ms"
+        [ "${R[$n.connects]}" -gt 0 ] && miss="$miss connects"
+        [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
+
+        printf '%-40s %9.1f %8s %8s %6s %5s %7s %5s %5s %s\n' \
+            "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), keepalive ${R[$n.keepalive]}, adaptive $m" \
+            "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
+            "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
+            "${R[$n.cps]}" "$r1" "$r2" "${miss:- ok}"
+    done
+    cat <<'EOF2'
+
+   open: the module's connections open at the end of the run (all workers); conn/s: connections PostgreSQL
+   accepted per second during the run (pg_stat_database.sessions), after a 3 s warm-up with the same settings
+   /best: req/s / the best of the same workload and adaptive setting over the sweep; /pg: req/s / the best
+   pgbench tps of the same statement and body; targets (issue 11): 1 new person /best >= 0.9 and /pg >= 0.7,
+   every run p99 <= 15 ms, no connects, no errors
+EOF2
+}
+
+
 # ------------------------------------------------------------------ report
 
 print_header() {
@@ -674,9 +910,10 @@ print_header() {
     echo "== $title"
     echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- src ngx_http_leadlist_module.c sql 2>/dev/null || echo ' (+ uncommitted changes in src/ or sql/)')"
     echo "   $ncpu CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), load average at start: $load_start"
-    echo "   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), $workers worker(s); PostgreSQL $(spsql -Atc 'SHOW server_version' | cut -d' ' -f1) (fsync off, synchronous_commit off, shared_buffers 1GB)"
+    echo "   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'); PostgreSQL $(spsql -Atc 'SHOW server_version' | cut -d' ' -f1) (fsync off, synchronous_commit off, shared_buffers 1GB)"
     echo "   catalogue $(printf "%'d" "$rows") persons; $orgs organizations, $cold more without copies; $dur s per run"
-    echo "   $conns HTTP connections (wrk, $threads threads), $pgconns PostgreSQL connections (leadlist_pg_keepalive = leadlist_pg_max = $((pgconns / workers)) per worker; pgbench -c $pgconns -j $threads -M prepared)"
+    [ "$only" = sweep ] && return
+    echo "   main table: $workers nginx worker(s), $conns HTTP connections (wrk, $threads threads), $pgconns PostgreSQL connections (leadlist_pg_keepalive = leadlist_pg_max = $((pgconns / workers)) per worker; pgbench -c $pgconns -j $threads -M prepared)"
     echo "   split: PostgreSQL on CPU $((ncpu - 1)), nginx and the load generators on CPU 0$([ "$ncpu" -gt 2 ] && echo "-$((ncpu - 2))")"
 }
 
@@ -686,6 +923,8 @@ print_table() {
         run 'req/s' 'p50 ms' 'p99 ms' 'max ms' errors '/DB' '/HTTP' \
         'ngx us' 'pg us' 'cpu ngx/pg/gen' others
     for n in "${names[@]}"; do
+        # the sweep's runs have a table of their own (print_sweep)
+        [ "${n#sw}" = "$n" ] || continue
         dbr=-
         hr=-
         case $n in

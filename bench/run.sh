@@ -2,9 +2,10 @@
 #
 # make bench: the module against its limits.
 #
-#   bench/run.sh                  1,000,000 persons, 30 s per run (~10 min;
-#                                 the first run also loads the catalogue)
-#   BENCH_QUICK=1 bench/run.sh    100,000 persons, 5 s per run (~2 min)
+#   bench/run.sh                  1,000,000 persons, 30 s per run (~20 min,
+#                                 half of it the pool sweep; the first run
+#                                 also loads the catalogue)
+#   BENCH_QUICK=1 bench/run.sh    100,000 persons, 5 s per run (~6 min)
 #
 # Starts everything itself: a PostgreSQL cluster in build/bench-pg (kept,
 # so that the catalogue is loaded once; util/pg.sh destroy build/bench-pg
@@ -28,8 +29,17 @@
 #   s*   H, A, Adb, D and Ddb again with PostgreSQL on a CPU of its own
 #        (cpu_split in bench/lib.sh; BENCH_SPLIT=0 skips them)
 #
-# and prints one table.  Settings: see bench/lib.sh.  Logs of each run are
-# in build/bench/out.
+# and prints one table.  Then the pool sweep (issue 11, pool_sweep in
+# bench/lib.sh): leadlist_pg_keepalive 4, 16 and 32 with leadlist_pg_max
+# at its default, the adaptive limit on and off, at 32 HTTP connections
+# over 2 workers: direct 1 new person and 10 persons already in the list,
+# against pgbench of the same statement at 8 and 32 clients; its own table.
+#
+#   BENCH_ONLY=sweep bench/run.sh          the sweep alone (BENCH_ONLY=main:
+#                                          the main table alone)
+#   BENCH_SECONDS=5 bench/run.sh           5 s per run
+#
+# Settings: see bench/lib.sh.  Logs of each run are in build/bench/out.
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -45,81 +55,95 @@ trap 'exit 130' INT TERM
 
 pg_up
 pg_fixtures
-nginx_up
 
-w="$dur $conns $threads"
-one='{"addedCount":1}'
+# the main table's runs, on one worker (BENCH_WORKERS)
+main_runs() {
+    nginx_up
 
-# opens and prepares the pool's connections, the auth upstream's keepalive
-wrk_run _W1 "warm-up" 3 "$conns" "$threads" mode=direct kind=1 prefix=w \
-    expect="$one" 2>/dev/null
-wrk_run _W2 "warm-up" 2 "$conns" "$threads" mode=direct kind=1 prefix=w2 \
-    path=/bench/http-limit expect="$one" 2>/dev/null
-rss_start=$(rss_kb)
+    w="$dur $conns $threads"
+    one='{"addedCount":1}'
 
-# shellcheck disable=SC2086
-{
-wrk_run H "HTTP limit: auth subrequest + return 200" $w \
-    mode=direct kind=1 prefix=h path=/bench/http-limit expect="$one"
+    # opens and prepares the pool's connections, the auth upstream's keepalive
+    wrk_run _W1 "warm-up" 3 "$conns" "$threads" mode=direct kind=1 prefix=w \
+        expect="$one" 2>/dev/null
+    wrk_run _W2 "warm-up" 2 "$conns" "$threads" mode=direct kind=1 prefix=w2 \
+        path=/bench/http-limit expect="$one" 2>/dev/null
+    rss_start=$(rss_kb)
 
-wrk_run A "A  direct, 1 new person" $w \
-    mode=direct kind=1 prefix=a expect="$one"
-pgbench_run Adb "A  database limit (pgbench, same statement)" \
-    "$bench/pgbench/new.sql" 1
+    # shellcheck disable=SC2086
+    {
+    wrk_run H "HTTP limit: auth subrequest + return 200" $w \
+        mode=direct kind=1 prefix=h path=/bench/http-limit expect="$one"
 
-wrk_run D "D  direct, 1 person already in the list" $w \
-    mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
-pgbench_run Ddb "D  database limit (pgbench, same statement)" \
-    "$bench/pgbench/dup.sql" 3
+    wrk_run A "A  direct, 1 new person" $w \
+        mode=direct kind=1 prefix=a expect="$one"
+    pgbench_run Adb "A  database limit (pgbench, same statement)" \
+        "$bench/pgbench/new.sql" 1
 
-wrk_run B "B  direct, 100 persons, 50 already in the list" $w \
-    mode=direct kind=2 persons=100 dups=50 prefix=b \
-    expect='{"addedCount":50}'
-
-match=$(spsql -Atc "SELECT round(100.0 * count(*) / $rows, 1)
-                      FROM global.persons AS p
-                     WHERE p.search_seniority = ANY ('{vp,c-level}')
-                       AND p.search_country = ANY ('{united states}')")
-
-wrk_run C1 "C  bulk 1000, filter ($match%), fresh lists" $w \
-    mode=bulk kind=4 search=filter expect='{"addedCount":1000}'
-wrk_run C2 "C  bulk 1000, {}, fresh lists" $w \
-    mode=bulk kind=5 search=all expect='{"addedCount":1000}'
-
-rss_before=$(rss_kb)
-hwm_before=$(hwm_kb)
-wrk_run M "M  A again, $rss_requests requests (RSS)" 900 "$conns" "$threads" \
-    mode=direct kind=1 prefix=m stop=$((rss_requests / threads)) \
-    expect="$one"
-rss_after=$(rss_kb)
-hwm_after=$(hwm_kb)
-
-bulk_latency "$dur"
-
-if [ "${BENCH_SPLIT:-1}" = 1 ] && [ "$ncpu" -ge 2 ]; then
-    cpu_split
-    wrk_run sH "H  split: HTTP limit" $w \
-        mode=direct kind=1 prefix=sh path=/bench/http-limit expect="$one"
-    wrk_run sA "A  split: direct, 1 new person" $w \
-        mode=direct kind=1 prefix=sa expect="$one"
-    pgbench_run sAdb "A  split: database limit" "$bench/pgbench/new.sql" 1
-    wrk_run sD "D  split: direct, 1 person already in the list" $w \
+    wrk_run D "D  direct, 1 person already in the list" $w \
         mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
-    pgbench_run sDdb "D  split: database limit" "$bench/pgbench/dup.sql" 3
-fi
+    pgbench_run Ddb "D  database limit (pgbench, same statement)" \
+        "$bench/pgbench/dup.sql" 3
+
+    wrk_run B "B  direct, 100 persons, 50 already in the list" $w \
+        mode=direct kind=2 persons=100 dups=50 prefix=b \
+        expect='{"addedCount":50}'
+
+    match=$(spsql -Atc "SELECT round(100.0 * count(*) / $rows, 1)
+                          FROM global.persons AS p
+                         WHERE p.search_seniority = ANY ('{vp,c-level}')
+                           AND p.search_country = ANY ('{united states}')")
+
+    wrk_run C1 "C  bulk 1000, filter ($match%), fresh lists" $w \
+        mode=bulk kind=4 search=filter expect='{"addedCount":1000}'
+    wrk_run C2 "C  bulk 1000, {}, fresh lists" $w \
+        mode=bulk kind=5 search=all expect='{"addedCount":1000}'
+
+    rss_before=$(rss_kb)
+    hwm_before=$(hwm_kb)
+    wrk_run M "M  A again, $rss_requests requests (RSS)" 900 "$conns" "$threads" \
+        mode=direct kind=1 prefix=m stop=$((rss_requests / threads)) \
+        expect="$one"
+    rss_after=$(rss_kb)
+    hwm_after=$(hwm_kb)
+
+    bulk_latency "$dur"
+
+    if [ "${BENCH_SPLIT:-1}" = 1 ] && [ "$ncpu" -ge 2 ]; then
+        cpu_split
+        wrk_run sH "H  split: HTTP limit" $w \
+            mode=direct kind=1 prefix=sh path=/bench/http-limit expect="$one"
+        wrk_run sA "A  split: direct, 1 new person" $w \
+            mode=direct kind=1 prefix=sa expect="$one"
+        pgbench_run sAdb "A  split: database limit" "$bench/pgbench/new.sql" 1
+        wrk_run sD "D  split: direct, 1 person already in the list" $w \
+            mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
+        pgbench_run sDdb "D  split: database limit" "$bench/pgbench/dup.sql" 3
+    fi
+    }
+
+    rss_end=$(rss_kb)
 }
 
-rss_end=$(rss_kb)
+main_report() {
+    print_table
 
-print_header "leadlist benchmark$([ "${BENCH_QUICK:-0}" = 1 ] && echo ' (BENCH_QUICK)')"
-print_table
-
-cat <<EOF
+    cat <<EOF
 
 nginx worker RSS (VmRSS, all workers): $rss_start kB after warm-up,
 $rss_before kB before M, $rss_after kB after M's ${R[M.requests]} requests ($((rss_after - rss_before)) kB), $rss_end kB at the end
 (peak VmHWM $hwm_before kB before M, $hwm_after kB after)
 
 bulk adds: C1/C2 write $(awk -v r="${R[C1.rows]}" -v n="${R[C1.requests]}" 'BEGIN { printf "%.0f", r / (n ? n : 1) }')/$(awk -v r="${R[C2.rows]}" -v n="${R[C2.requests]}" 'BEGIN { printf "%.0f", r / (n ? n : 1) }') list rows per request; fresh lists were exhausted ${R[C1.exhausted]}/${R[C2.exhausted]} times
-total time $(( $(date +%s) - t_start )) s; logs in $out
 EOF
+}
+
+[ "$only" = sweep ] || main_runs
+[ "$only" = main ] || pool_sweep
+
+print_header "leadlist benchmark$([ "${BENCH_QUICK:-0}" = 1 ] && echo ' (BENCH_QUICK)')"
+[ "$only" = sweep ] || main_report
+[ "$only" = main ] || print_sweep
+
+echo
+echo "total time $(( $(date +%s) - t_start )) s; logs in $out"

@@ -14,6 +14,7 @@
 
 #include "ngx_http_leadlist.h"
 #include "ngx_http_leadlist_metrics.h"
+#include "ngx_http_leadlist_limit.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
@@ -32,6 +33,11 @@
  * A request learns the outcome through its query's event, posted, never
  * called from inside the pool, so that a request that finishes cannot
  * change the pool's queues while they are being walked.
+ *
+ * The statements a worker runs at once are bounded by the adaptive limit
+ * (ngx_http_leadlist_limit.c), between 1 and leadlist_pg_max: a request
+ * beyond it waits in the FIFO queue even when a connection is idle, and
+ * each statement that completes is a sample of its time.
  */
 
 
@@ -55,8 +61,7 @@ typedef enum {
     NGX_HTTP_LEADLIST_CLOSE_BROKEN,       /* send, read or server failed */
     NGX_HTTP_LEADLIST_CLOSE_DEAD_IDLE,    /* found dead when taken */
     NGX_HTTP_LEADLIST_CLOSE_IDLE_LOST,    /* the server closed it */
-    NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT, /* leadlist_pg_keepalive_timeout */
-    NGX_HTTP_LEADLIST_CLOSE_SURPLUS,      /* beyond leadlist_pg_keepalive */
+    NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT, /* surplus idle for idle_timeout */
     NGX_HTTP_LEADLIST_CLOSE_UNCLEAN,      /* not known clean after use */
     NGX_HTTP_LEADLIST_CLOSE_EXPIRED,      /* keepalive_time or _requests */
     NGX_HTTP_LEADLIST_CLOSE_READ_ONLY,    /* the server cannot write */
@@ -68,7 +73,7 @@ struct ngx_http_leadlist_pool_s {
     ngx_http_leadlist_srv_conf_t       *conf;
     ngx_log_t                          *log;
 
-    ngx_queue_t                         idle;     /* LIFO */
+    ngx_queue_t                         idle;     /* LIFO: MRU first */
     ngx_queue_t                         active;   /* all others */
     ngx_queue_t                         waiters;  /* FIFO of queries */
 
@@ -76,7 +81,11 @@ struct ngx_http_leadlist_pool_s {
     ngx_uint_t                          nwaiters;
     ngx_uint_t                          open;
     ngx_uint_t                          connecting;
+    ngx_uint_t                          running;  /* statements in flight */
     ngx_uint_t                          next;     /* round robin */
+
+    ngx_http_leadlist_limit_t           limit;
+    ngx_event_t                         probe;    /* waiters behind one */
 };
 
 
@@ -84,6 +93,7 @@ struct ngx_http_leadlist_conn_s {
     ngx_queue_t                         queue;
     ngx_http_leadlist_pool_t           *pool;
     ngx_http_leadlist_server_t         *server;
+    ngx_http_leadlist_host_t           *host;     /* of server's */
     PGconn                             *pg;
     ngx_connection_t                   *connection;
     ngx_http_leadlist_query_t          *query;
@@ -95,12 +105,14 @@ struct ngx_http_leadlist_conn_s {
     ngx_uint_t                          requests;
     ngx_msec_t                          start;
     ngx_msec_t                          deadline;
+    uint64_t                            sent;     /* us, the limiter's */
 
     unsigned                            prepared:1;
     unsigned                            preparing:1;
     unsigned                            flushing:1;
     unsigned                            doomed:1;
     unsigned                            read_only:1;
+    unsigned                            running:1;
 };
 
 
@@ -114,18 +126,27 @@ static ngx_uint_t ngx_http_leadlist_pool_expired(
     ngx_http_leadlist_conn_t *lc);
 static ngx_uint_t ngx_http_leadlist_pool_may_connect(
     ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
+static ngx_uint_t ngx_http_leadlist_pool_admissible(
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
 static void ngx_http_leadlist_pool_log_no_server(
     ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_pool_connect(
     ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_pool_connect_host(
+    ngx_http_leadlist_conn_t *lc);
 static ngx_http_leadlist_server_t *ngx_http_leadlist_pool_next_server(
     ngx_http_leadlist_pool_t *pool);
+static ngx_http_leadlist_host_t *ngx_http_leadlist_pool_next_host(
+    ngx_http_leadlist_server_t *server, ngx_http_leadlist_host_t *after);
 static ngx_int_t ngx_http_leadlist_pool_register(
     ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_connect_failed(
     ngx_http_leadlist_conn_t *lc, const char *why);
+static void ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
+    const char *why);
 static void ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_pool_probe_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_enqueue(ngx_http_leadlist_query_t *q);
 static ngx_http_leadlist_query_t *ngx_http_leadlist_pool_next_waiter(
     ngx_http_leadlist_pool_t *pool);
@@ -140,12 +161,15 @@ static ngx_int_t ngx_http_leadlist_pool_consume(
 static ngx_int_t ngx_http_leadlist_pool_read_results(
     ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc,
+    ngx_uint_t sample);
 static void ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t status, const char *why);
 static ngx_uint_t ngx_http_leadlist_pool_failed(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_release(ngx_http_leadlist_conn_t *lc);
 static ngx_uint_t ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_idle_timer(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_close_idle(ngx_http_leadlist_pool_t *pool,
     ngx_http_leadlist_close_e why);
@@ -154,6 +178,7 @@ static void ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
 static void ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why);
 static void ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_pool_unwire(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
     ngx_uint_t status);
 static void ngx_http_leadlist_pool_complete_handler(ngx_event_t *ev);
@@ -185,7 +210,6 @@ static const char  *ngx_http_leadlist_pool_close_reasons[] = {
     "dead idle",
     "idle lost",
     "idle timeout",
-    "surplus idle",
     "unclean",
     "expired",
     "read-only",
@@ -213,6 +237,22 @@ ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->active);
     ngx_queue_init(&pool->waiters);
 
+    /* leadlist_pg_adaptive off: the limit is leadlist_pg_max, always */
+
+    if (ngx_http_leadlist_limit_init(&pool->limit, 1, lscf->max, lscf->max,
+                                     lscf->adaptive, ngx_pid)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a probe of the limiter ends by time too: its waiters must not wait */
+
+    pool->probe.handler = ngx_http_leadlist_pool_probe_handler;
+    pool->probe.data = pool;
+    pool->probe.log = cycle->log;
+    pool->probe.cancelable = 1;
+
     lscf->pool = pool;
 
     ngx_http_leadlist_pool_publish(pool);
@@ -230,6 +270,10 @@ ngx_http_leadlist_pool_destroy(ngx_http_leadlist_srv_conf_t *lscf)
     pool = lscf->pool;
     if (pool == NULL) {
         return;
+    }
+
+    if (pool->probe.timer_set) {
+        ngx_del_timer(&pool->probe);
     }
 
     ngx_http_leadlist_pool_close_idle(pool, NGX_HTTP_LEADLIST_CLOSE_EXITING);
@@ -255,7 +299,11 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     q->event.log = q->request->connection->log;
     q->start = ngx_current_msec;
 
-    for ( ;; ) {
+    /* nobody waits, and the limit lets one more statement run */
+
+    while (ngx_queue_empty(&pool->waiters)
+           && pool->running < ngx_http_leadlist_pool_limit(q->conf))
+    {
         lc = ngx_http_leadlist_pool_get_idle(pool);
         if (lc == NULL) {
             break;
@@ -280,7 +328,8 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    if (ngx_http_leadlist_pool_may_connect(pool, pool->nwaiters + 1)
+    if (ngx_http_leadlist_pool_may_connect(pool,
+            ngx_http_leadlist_pool_admissible(pool, pool->nwaiters + 1))
         && ngx_http_leadlist_pool_connect(pool) == NGX_DECLINED
         && pool->connecting == 0)
     {
@@ -292,7 +341,25 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 
     ngx_http_leadlist_pool_enqueue(q);
 
+    /* the limit may have grown since the others queued */
+
+    ngx_http_leadlist_pool_dispatch(pool);
+
     return NGX_AGAIN;
+}
+
+
+/*
+ * The statements a worker may run at once on this upstream now: the
+ * adaptive limit, or leadlist_pg_max with leadlist_pg_adaptive off.  The
+ * one place it is read, for admission and for whoever reports it.
+ */
+
+ngx_uint_t
+ngx_http_leadlist_pool_limit(ngx_http_leadlist_srv_conf_t *lscf)
+{
+    return ngx_http_leadlist_limit_get(&lscf->pool->limit,
+                                       ngx_http_leadlist_limit_now());
 }
 
 
@@ -482,6 +549,24 @@ ngx_http_leadlist_pool_may_connect(ngx_http_leadlist_pool_t *pool,
 }
 
 
+/* how many of the waiting queries the limit would let run now */
+
+static ngx_uint_t
+ngx_http_leadlist_pool_admissible(ngx_http_leadlist_pool_t *pool,
+    ngx_uint_t waiting)
+{
+    ngx_uint_t  limit;
+
+    limit = ngx_http_leadlist_pool_limit(pool->conf);
+
+    if (pool->running >= limit) {
+        return 0;
+    }
+
+    return ngx_min(waiting, limit - pool->running);
+}
+
+
 static void
 ngx_http_leadlist_pool_log_no_server(ngx_http_leadlist_query_t *q)
 {
@@ -496,7 +581,6 @@ ngx_http_leadlist_pool_log_no_server(ngx_http_leadlist_query_t *q)
 static ngx_int_t
 ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
 {
-    PGconn                      *pg;
     ngx_http_leadlist_conn_t    *lc;
     ngx_http_leadlist_server_t  *server;
 
@@ -506,24 +590,14 @@ ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
             return NGX_DECLINED;
         }
 
-        pg = PQconnectStartParams(server->keywords, server->values, 0);
-        if (pg == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
-                          "leadlist: PQconnectStartParams() failed");
-            return NGX_DECLINED;
-        }
-
         lc = ngx_calloc(sizeof(ngx_http_leadlist_conn_t), pool->log);
         if (lc == NULL) {
-            PQfinish(pg);
             return NGX_DECLINED;
         }
 
         lc->pool = pool;
         lc->server = server;
-        lc->pg = pg;
         lc->state = NGX_HTTP_LEADLIST_CONNECTING;
-        lc->deadline = ngx_current_msec + pool->conf->connect_timeout;
 
         pool->open++;
         pool->connecting++;
@@ -533,24 +607,67 @@ ngx_http_leadlist_pool_connect(ngx_http_leadlist_pool_t *pool)
                                         NGX_HTTP_LEADLIST_EVENT_CONNECT);
         ngx_http_leadlist_pool_publish(pool);
 
-        if (PQstatus(pg) == CONNECTION_BAD
-            || PQsetnonblocking(pg, 1) != 0
-            || ngx_http_leadlist_pool_register(lc) != NGX_OK)
-        {
-            ngx_http_leadlist_pool_connect_failed(lc, "could not start");
-            continue;
+        if (ngx_http_leadlist_pool_connect_host(lc) == NGX_OK) {
+            return NGX_OK;
         }
 
-        PQsetNoticeReceiver(pg, ngx_http_leadlist_pool_notice, lc);
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
-                       "leadlist connect %V fd:%d", &server->name,
-                       lc->connection->fd);
-
-        return NGX_OK;
+        /* no host of this server could even start: lc is gone */
     }
 }
 
+
+/*
+ * Starts lc's connect to the next host of its server that is not in its
+ * backoff, in the order of the conninfo: the first one, or the one after
+ * lc->host.  NGX_DECLINED: no host is left, and lc is closed.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_pool_connect_host(ngx_http_leadlist_conn_t *lc)
+{
+    PGconn                    *pg;
+    ngx_http_leadlist_host_t  *host;
+
+    for ( ;; ) {
+        host = ngx_http_leadlist_pool_next_host(lc->server, lc->host);
+
+        if (host == NULL) {
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
+            return NGX_DECLINED;
+        }
+
+        lc->host = host;
+        lc->deadline = ngx_current_msec + lc->pool->conf->connect_timeout;
+
+        pg = PQconnectStartParams(host->keywords, host->values, 0);
+        if (pg == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, lc->pool->log, 0,
+                          "leadlist: PQconnectStartParams() failed");
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
+            return NGX_DECLINED;
+        }
+
+        lc->pg = pg;
+
+        if (PQstatus(pg) != CONNECTION_BAD
+            && PQsetnonblocking(pg, 1) == 0
+            && ngx_http_leadlist_pool_register(lc) == NGX_OK)
+        {
+            PQsetNoticeReceiver(pg, ngx_http_leadlist_pool_notice, lc);
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, lc->pool->log, 0,
+                           "leadlist connect %V fd:%d", &host->name,
+                           lc->connection->fd);
+
+            return NGX_OK;
+        }
+
+        ngx_http_leadlist_pool_host_failed(lc, "could not start");
+    }
+}
+
+
+/* round robin over the servers that have a host out of its backoff */
 
 static ngx_http_leadlist_server_t *
 ngx_http_leadlist_pool_next_server(ngx_http_leadlist_pool_t *pool)
@@ -564,10 +681,26 @@ ngx_http_leadlist_pool_next_server(ngx_http_leadlist_pool_t *pool)
     for (i = 0; i < n; i++) {
         pool->next = (pool->next + 1) % n;
 
-        if ((ngx_msec_int_t) (ngx_current_msec - server[pool->next].retry_at)
-            >= 0)
-        {
+        if (ngx_http_leadlist_pool_next_host(&server[pool->next], NULL)) {
             return &server[pool->next];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_leadlist_host_t *
+ngx_http_leadlist_pool_next_host(ngx_http_leadlist_server_t *server,
+    ngx_http_leadlist_host_t *after)
+{
+    ngx_http_leadlist_host_t  *host, *last;
+
+    last = server->hosts + server->nhosts;
+
+    for (host = after ? after + 1 : server->hosts; host < last; host++) {
+        if ((ngx_msec_int_t) (ngx_current_msec - host->retry_at) >= 0) {
+            return host;
         }
     }
 
@@ -605,10 +738,9 @@ ngx_http_leadlist_pool_register(ngx_http_leadlist_conn_t *lc)
     c->read->log = c->log;
     c->write->log = c->log;
 
-    lc->connection = c;
-
     if (ngx_add_conn) {
         if (ngx_add_conn(c) == NGX_ERROR) {
+            ngx_close_connection(c);
             return NGX_ERROR;
         }
 
@@ -617,8 +749,11 @@ ngx_http_leadlist_pool_register(ngx_http_leadlist_conn_t *lc)
                || ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
                   != NGX_OK)
     {
+        ngx_close_connection(c);
         return NGX_ERROR;
     }
+
+    lc->connection = c;
 
     ngx_add_timer(c->read, (ngx_msec_int_t) (lc->deadline - ngx_current_msec)
                            > 0 ? lc->deadline - ngx_current_msec : 1);
@@ -670,9 +805,9 @@ ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev)
             || PQsocket(lc->pg) != c->fd)
         {
             ngx_close_connection(c);
+            lc->connection = NULL;
 
             if (ngx_http_leadlist_pool_register(lc) != NGX_OK) {
-                lc->connection = NULL;
                 ngx_http_leadlist_pool_connect_failed(lc,
                                                       "could not register");
             }
@@ -693,63 +828,105 @@ ngx_http_leadlist_pool_connect_handler(ngx_event_t *ev)
 
     ngx_del_timer(c->read);
 
-    lc->server->fails = 0;
+    lc->host->fails = 0;
     lc->pool->connecting--;
     lc->start = ngx_current_msec;
     lc->state = NGX_HTTP_LEADLIST_BUSY;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "leadlist connected %V", &lc->server->name);
+                   "leadlist connected %V", &lc->host->name);
 
     ngx_queue_remove(&lc->queue);
     ngx_http_leadlist_pool_release(lc);
 }
 
 
+/*
+ * A host failed or timed out: the connect goes on to the next host of
+ * the line, as libpq's own failover would, each within a timeout of its
+ * own; when none is left the connection is closed.
+ */
+
 static void
 ngx_http_leadlist_pool_connect_failed(ngx_http_leadlist_conn_t *lc,
     const char *why)
 {
-    ngx_msec_t                   backoff;
-    ngx_http_leadlist_pool_t    *pool;
-    ngx_http_leadlist_server_t  *server;
+    ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
-    server = lc->server;
 
-    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "could not connect", why);
+    ngx_http_leadlist_pool_host_failed(lc, why);
 
-    /* backoff: 50ms doubling to 1s, with +-20% jitter against storms */
+    if (ngx_http_leadlist_pool_connect_host(lc) == NGX_OK) {
+        return;
+    }
 
-    server->fails++;
-    backoff = NGX_HTTP_LEADLIST_BACKOFF_MIN << ngx_min(server->fails - 1, 5);
-    backoff = ngx_min(backoff, NGX_HTTP_LEADLIST_BACKOFF_MAX);
-    backoff = backoff * 8 / 10 + ngx_random() % (backoff * 4 / 10 + 1);
-    server->retry_at = ngx_current_msec + backoff;
-
-    ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_CONNECT);
     ngx_http_leadlist_pool_dispatch(pool);
 }
 
 
+/* the host is left alone for a backoff; lc keeps no socket, no PGconn */
+
+static void
+ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
+    const char *why)
+{
+    ngx_msec_t                 backoff;
+    ngx_http_leadlist_host_t  *host;
+
+    host = lc->host;
+
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "could not connect", why);
+
+    /*
+     * backoff: 50ms doubling to 1s, with +-20% jitter against storms; a
+     * host that did not answer at all (a machine powered off) is not
+     * asked again before as long as it took to give up on it, so that
+     * connects spend at most half their time waiting on it
+     */
+
+    host->fails++;
+    backoff = NGX_HTTP_LEADLIST_BACKOFF_MIN << ngx_min(host->fails - 1, 5);
+    backoff = ngx_min(backoff, NGX_HTTP_LEADLIST_BACKOFF_MAX);
+
+    if (lc->connection && lc->connection->read->timedout) {
+        backoff = ngx_max(backoff, lc->pool->conf->connect_timeout);
+    }
+
+    backoff = backoff * 8 / 10 + ngx_random() % (backoff * 4 / 10 + 1);
+    host->retry_at = ngx_current_msec + backoff;
+
+    ngx_http_leadlist_pool_unwire(lc);
+}
+
+
 /*
- * Hands free capacity to waiting queries: idle connections first, then
- * new connects for those still waiting.  When no server can be tried and
- * nothing is under way, the waiters fail at once instead of timing out.
+ * Hands free capacity to waiting queries, as far as the limit lets them
+ * run: idle connections first, then new connects for those still
+ * waiting.  When no server can be tried and nothing is under way, the
+ * waiters fail at once instead of timing out.
  */
 
 static void
 ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 {
+    ngx_uint_t                  limit;
     ngx_http_leadlist_conn_t   *lc;
     ngx_http_leadlist_query_t  *q;
 
-    while (!ngx_queue_empty(&pool->waiters)) {
+    for ( ;; ) {
+
+        limit = ngx_http_leadlist_pool_limit(pool->conf);
+
+        if (ngx_queue_empty(&pool->waiters) || pool->running >= limit) {
+            break;
+        }
 
         lc = ngx_http_leadlist_pool_get_idle(pool);
 
         if (lc == NULL) {
-            if (ngx_http_leadlist_pool_may_connect(pool, pool->nwaiters)
+            if (ngx_http_leadlist_pool_may_connect(pool,
+                    ngx_http_leadlist_pool_admissible(pool, pool->nwaiters))
                 && ngx_http_leadlist_pool_connect(pool) == NGX_OK)
             {
                 continue;
@@ -766,6 +943,27 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         }
     }
 
+    if (ngx_queue_empty(&pool->waiters)) {
+        return;
+    }
+
+    if (pool->running >= limit) {
+
+        /*
+         * the others wait for a statement to end; during a probe of the
+         * limiter (limit 1), also for the probe's time to run out
+         */
+
+        if (pool->limit.state != NGX_HTTP_LEADLIST_LIMIT_RUN
+            && !pool->probe.timer_set)
+        {
+            ngx_add_timer(&pool->probe,
+                          NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET / 1000 + 1);
+        }
+
+        return;
+    }
+
     if (pool->connecting || pool->open >= pool->conf->max) {
         return;
     }
@@ -776,6 +974,13 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         ngx_http_leadlist_pool_log_no_server(q);
         ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
+}
+
+
+static void
+ngx_http_leadlist_pool_probe_handler(ngx_event_t *ev)
+{
+    ngx_http_leadlist_pool_dispatch(ev->data);
 }
 
 
@@ -918,6 +1123,9 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
     }
 
     ngx_http_leadlist_metrics_sent(q, &lc->server->name);
+    lc->sent = ngx_http_leadlist_limit_now();
+    lc->running = 1;
+    lc->pool->running++;
 
     return NGX_OK;
 
@@ -1107,6 +1315,10 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
         ngx_del_timer(lc->connection->read);
     }
 
+    /* a failed statement's time says nothing of the database's load */
+
+    ngx_http_leadlist_pool_ended(lc, lc->error == NULL && lc->result);
+
     q = lc->query;
     status = 0;
 
@@ -1147,6 +1359,42 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
     if (q) {
         ngx_http_leadlist_pool_complete(q, status);
     }
+}
+
+
+/*
+ * A statement is over: out of the count of those running, and, when it
+ * succeeded, a sample for the limiter.  Its time runs from the send to
+ * its last result read, from a clock finer than ngx_current_msec.
+ */
+
+static void
+ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc, ngx_uint_t sample)
+{
+    uint64_t                   now;
+    ngx_http_leadlist_pool_t  *pool;
+
+    if (!lc->running) {
+        return;
+    }
+
+    pool = lc->pool;
+
+    if (sample) {
+        now = ngx_http_leadlist_limit_now();
+
+        if (ngx_http_leadlist_limit_sample(&pool->limit, now, now - lc->sent,
+                                           pool->running))
+        {
+            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                           "leadlist limit %ui running:%ui base:%uLus "
+                           "rtt:%uLus", (ngx_uint_t) pool->limit.limit,
+                           pool->running, pool->limit.base, pool->limit.rtt);
+        }
+    }
+
+    lc->running = 0;
+    pool->running--;
 }
 
 
@@ -1276,6 +1524,13 @@ ngx_http_leadlist_pool_clean(ngx_http_leadlist_conn_t *lc)
 }
 
 
+/*
+ * A released connection goes to the head of the idle list, so that the
+ * most recently used one is taken first and the surplus really goes idle:
+ * those beyond leadlist_pg_keepalive are closed by their idle timer, never
+ * here, so that a burst that opened them finds them again.
+ */
+
 static void
 ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
 {
@@ -1299,11 +1554,6 @@ ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
     c->read->handler = ngx_http_leadlist_pool_idle_handler;
     c->write->handler = ngx_http_leadlist_pool_dummy_handler;
 
-    /* an idle timer must not hold a gracefully exiting worker */
-
-    c->read->cancelable = 1;
-    ngx_add_timer(c->read, pool->conf->keepalive_timeout);
-
     /*
      * the answer was read to its end: from now on c->read->ready means
      * that the server sent something while the connection was idle
@@ -1311,16 +1561,43 @@ ngx_http_leadlist_pool_keep_idle(ngx_http_leadlist_conn_t *lc)
 
     c->read->ready = 0;
 
-    /* beyond leadlist_pg_keepalive, the least recently used one goes */
-
-    if (pool->nidle > pool->conf->keepalive) {
-        ngx_http_leadlist_pool_close(ngx_queue_data(
-                                         ngx_queue_last(&pool->idle),
-                                         ngx_http_leadlist_conn_t, queue),
-                                     NGX_HTTP_LEADLIST_CLOSE_SURPLUS);
-    }
+    ngx_http_leadlist_pool_idle_timer(lc);
 }
 
+
+/*
+ * An idle connection is looked at again after leadlist_pg_idle_timeout,
+ * or when it reaches leadlist_pg_keepalive_time if that comes first, so
+ * that an old connection is retired even if nothing takes it.
+ */
+
+static void
+ngx_http_leadlist_pool_idle_timer(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_msec_t                     timer, age;
+    ngx_http_leadlist_srv_conf_t  *conf;
+
+    conf = lc->pool->conf;
+
+    timer = conf->idle_timeout;
+    age = ngx_current_msec - lc->start;
+
+    if (conf->keepalive_time - age < timer) {
+        timer = conf->keepalive_time - age + 1;
+    }
+
+    /* an idle timer must not hold a gracefully exiting worker */
+
+    lc->connection->read->cancelable = 1;
+    ngx_add_timer(lc->connection->read, timer);
+}
+
+
+/*
+ * The idle timer closes a connection past its keepalive_time, and one
+ * that stayed idle for leadlist_pg_idle_timeout while more than
+ * leadlist_pg_keepalive are idle; the others stay, as long as healthy.
+ */
 
 static void
 ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev)
@@ -1334,8 +1611,19 @@ ngx_http_leadlist_pool_idle_handler(ngx_event_t *ev)
     pool = lc->pool;
 
     if (ev->timedout) {
-        ngx_http_leadlist_pool_close(lc,
-                                     NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT);
+        ev->timedout = 0;
+
+        if (ngx_http_leadlist_pool_expired(lc)) {
+            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_EXPIRED);
+
+        } else if (pool->nidle > pool->conf->keepalive) {
+            ngx_http_leadlist_pool_close(lc,
+                                         NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT);
+
+        } else {
+            ngx_http_leadlist_pool_idle_timer(lc);
+            return;
+        }
 
     } else if (ngx_http_leadlist_pool_idle_alive(lc) == NGX_OK) {
         return;
@@ -1372,12 +1660,9 @@ static void
 ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why)
 {
-    ngx_uint_t                 flags;
-    ngx_connection_t          *c;
     ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
-    c = lc->connection;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
                    "leadlist close %s %V",
@@ -1385,6 +1670,7 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
                    &lc->server->name);
 
     ngx_http_leadlist_pool_count_close(lc, why);
+    ngx_http_leadlist_pool_ended(lc, 0);
 
     if (lc->query) {
         lc->query->conn = NULL;
@@ -1402,6 +1688,30 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
 
     pool->open--;
     ngx_http_leadlist_pool_publish(pool);
+
+    ngx_http_leadlist_pool_unwire(lc);
+
+    if (lc->result) {
+        PQclear(lc->result);
+    }
+
+    if (lc->error) {
+        PQclear(lc->error);
+    }
+
+    ngx_free(lc);
+}
+
+
+/* lc's socket out of nginx, its PGconn finished */
+
+static void
+ngx_http_leadlist_pool_unwire(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_uint_t         flags;
+    ngx_connection_t  *c;
+
+    c = lc->connection;
 
     if (c) {
         if (c->read->timer_set) {
@@ -1429,20 +1739,15 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
         }
 
         ngx_close_connection(c);
-    }
-
-    if (lc->result) {
-        PQclear(lc->result);
-    }
-
-    if (lc->error) {
-        PQclear(lc->error);
+        lc->connection = NULL;
     }
 
     /* PQfinish() sends Terminate without waiting, then closes the fd */
 
-    PQfinish(lc->pg);
-    ngx_free(lc);
+    if (lc->pg) {
+        PQfinish(lc->pg);
+        lc->pg = NULL;
+    }
 }
 
 
@@ -1467,7 +1772,6 @@ ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
         break;
 
     case NGX_HTTP_LEADLIST_CLOSE_IDLE_TIMEOUT:
-    case NGX_HTTP_LEADLIST_CLOSE_SURPLUS:
         event = NGX_HTTP_LEADLIST_EVENT_CLOSED_IDLE;
         break;
 
@@ -1503,7 +1807,7 @@ ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool)
 {
     ngx_http_leadlist_metrics_pool(pool->conf, pool->open, pool->nidle,
                                    pool->connecting, pool->nwaiters,
-                                   pool->conf->max);
+                                   ngx_http_leadlist_pool_limit(pool->conf));
 }
 
 
@@ -1593,14 +1897,14 @@ ngx_http_leadlist_pool_log(ngx_http_leadlist_conn_t *lc, ngx_uint_t level,
     if (lc->query) {
         ngx_http_leadlist_log_error(level, lc->query->request,
                                     "PostgreSQL %V %s: %*s",
-                                    &lc->server->name, what, p - buf, buf);
+                                    &lc->host->name, what, p - buf, buf);
         return;
     }
 
     log = lc->connection ? lc->connection->log : lc->pool->log;
 
     ngx_log_error(level, log, 0, "leadlist: PostgreSQL %V %s: %*s",
-                  &lc->server->name, what, p - buf, buf);
+                  &lc->host->name, what, p - buf, buf);
 }
 
 

@@ -43,13 +43,36 @@
 
 typedef struct {
     ngx_str_t                     host;
+    ngx_str_t                     addr;       /* hostaddr */
     ngx_str_t                     port;
     ngx_str_t                     db;
     ngx_str_t                     options;
-    unsigned                      has_addr:1;
+    ngx_str_t                     attrs;      /* target_session_attrs */
+    ngx_uint_t                    nhosts;
+    ngx_uint_t                    nports;
     unsigned                      has_gss:1;
     unsigned                      has_app:1;
 } ngx_http_leadlist_conninfo_t;
+
+
+/* one host's part of a conninfo: empty strings are left out */
+
+typedef struct {
+    ngx_str_t                     host;
+    ngx_str_t                     addr;
+    ngx_str_t                     port;
+    const char                   *attrs;      /* NULL: as written */
+} ngx_http_leadlist_conninfo_host_t;
+
+
+/* a keyword whose values libpq checks only when it connects */
+
+typedef struct {
+    const char                   *keyword;
+    const char                   *values;     /* NUL-separated, "" ends */
+    const char                   *text;       /* for the message */
+    ngx_uint_t                    caseless;   /* and "" allowed */
+} ngx_http_leadlist_conninfo_enum_t;
 
 
 static ngx_http_leadlist_srv_conf_t **ngx_http_leadlist_upstream_all(
@@ -68,11 +91,24 @@ static ngx_int_t ngx_http_leadlist_upstream_finish_server(ngx_conf_t *cf,
     ngx_http_leadlist_srv_conf_t *lscf, ngx_http_leadlist_server_t *server);
 static void ngx_http_leadlist_upstream_scan(ngx_array_t *conninfo,
     ngx_http_leadlist_conninfo_t *ci);
+static ngx_int_t ngx_http_leadlist_upstream_check_conninfo(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_array_t *conninfo);
+static ngx_int_t ngx_http_leadlist_upstream_check_enum(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_keyval_t *kv);
+static ngx_int_t ngx_http_leadlist_upstream_check_hosts(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_http_leadlist_conninfo_t *ci);
+static ngx_uint_t ngx_http_leadlist_upstream_count(ngx_str_t *list);
+static void ngx_http_leadlist_upstream_item(ngx_str_t *list, ngx_uint_t i,
+    ngx_str_t *item);
+static ngx_int_t ngx_http_leadlist_upstream_hosts(ngx_conf_t *cf,
+    ngx_http_leadlist_server_t *server, ngx_http_leadlist_conninfo_t *ci);
+static ngx_int_t ngx_http_leadlist_upstream_name(ngx_conf_t *cf,
+    ngx_str_t *host, ngx_str_t *port, ngx_str_t *db, ngx_str_t *name);
 static ngx_int_t ngx_http_leadlist_upstream_options(ngx_conf_t *cf,
     ngx_http_leadlist_srv_conf_t *lscf, ngx_str_t *options);
 static ngx_int_t ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
-    ngx_http_leadlist_server_t *server, ngx_http_leadlist_conninfo_t *ci,
-    ngx_str_t *addrs);
+    ngx_array_t *conninfo, ngx_http_leadlist_conninfo_t *ci,
+    ngx_http_leadlist_conninfo_host_t *one, ngx_http_leadlist_host_t *host);
 static ngx_int_t ngx_http_leadlist_upstream_statement_timeout(
     ngx_str_t *options, ngx_msec_t *timeout);
 static ngx_int_t ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf,
@@ -81,6 +117,36 @@ static ngx_int_t ngx_http_leadlist_upstream_parse(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *conninfo, ngx_array_t *kv);
 static ngx_int_t ngx_http_leadlist_upstream_strdup(ngx_pool_t *pool,
     const char *s, ngx_str_t *to);
+
+
+/*
+ * libpq 15's enumerations, checked by nginx -t here: libpq itself would
+ * refuse them only when it connects, every request a 503
+ */
+
+static ngx_http_leadlist_conninfo_enum_t  ngx_http_leadlist_conninfo_enums[] = {
+    { "target_session_attrs",
+      "any\0read-write\0read-only\0primary\0standby\0prefer-standby\0",
+      "any, read-write, read-only, primary, standby or prefer-standby", 0 },
+
+    { "sslmode",
+      "disable\0allow\0prefer\0require\0verify-ca\0verify-full\0",
+      "disable, allow, prefer, require, verify-ca or verify-full", 0 },
+
+    { "gssencmode", "disable\0prefer\0require\0",
+      "disable, prefer or require", 0 },
+
+    { "channel_binding", "disable\0prefer\0require\0",
+      "disable, prefer or require", 0 },
+
+    { "ssl_min_protocol_version", "TLSv1\0TLSv1.1\0TLSv1.2\0TLSv1.3\0",
+      "TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3", 1 },
+
+    { "ssl_max_protocol_version", "TLSv1\0TLSv1.1\0TLSv1.2\0TLSv1.3\0",
+      "TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3", 1 },
+
+    { NULL, NULL, NULL, 0 }
+};
 
 
 void *
@@ -106,10 +172,11 @@ ngx_http_leadlist_upstream_create_conf(ngx_conf_t *cf)
     lscf->queue = NGX_CONF_UNSET_UINT;
     lscf->connect_concurrency = NGX_CONF_UNSET_UINT;
     lscf->keepalive_requests = NGX_CONF_UNSET_UINT;
+    lscf->adaptive = NGX_CONF_UNSET;
     lscf->queue_timeout = NGX_CONF_UNSET_MSEC;
     lscf->connect_timeout = NGX_CONF_UNSET_MSEC;
     lscf->query_timeout = NGX_CONF_UNSET_MSEC;
-    lscf->keepalive_timeout = NGX_CONF_UNSET_MSEC;
+    lscf->idle_timeout = NGX_CONF_UNSET_MSEC;
     lscf->keepalive_time = NGX_CONF_UNSET_MSEC;
 
     return lscf;
@@ -153,7 +220,10 @@ ngx_http_leadlist_upstream_server(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_leadlist_upstream_parse(cf, &cmd->name, &value[1],
                                          server->conninfo)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_leadlist_upstream_check_conninfo(cf, &cmd->name,
+                                                     server->conninfo)
+           != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -435,11 +505,12 @@ ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
     ngx_conf_init_uint_value(lscf->max, ngx_max(lscf->keepalive, 32));
     ngx_conf_init_uint_value(lscf->queue, 256);
     ngx_conf_init_uint_value(lscf->connect_concurrency, 4);
-    ngx_conf_init_uint_value(lscf->keepalive_requests, 10000);
+    ngx_conf_init_uint_value(lscf->keepalive_requests, 1000000);
+    ngx_conf_init_value(lscf->adaptive, 1);
     ngx_conf_init_msec_value(lscf->queue_timeout, 2000);
     ngx_conf_init_msec_value(lscf->connect_timeout, 5000);
     ngx_conf_init_msec_value(lscf->query_timeout, 10000);
-    ngx_conf_init_msec_value(lscf->keepalive_timeout, 60000);
+    ngx_conf_init_msec_value(lscf->idle_timeout, 600000);
     ngx_conf_init_msec_value(lscf->keepalive_time, 3600000);
 
     if (lscf->keepalive > lscf->max) {
@@ -489,23 +560,12 @@ static ngx_int_t
 ngx_http_leadlist_upstream_finish_server(ngx_conf_t *cf,
     ngx_http_leadlist_srv_conf_t *lscf, ngx_http_leadlist_server_t *server)
 {
-    u_char                        *p;
-    size_t                         len;
-    ngx_str_t                      addrs;
-    ngx_http_leadlist_conninfo_t   ci;
+    ngx_http_leadlist_conninfo_t  ci;
 
     ngx_http_leadlist_upstream_scan(server->conninfo, &ci);
 
-    ngx_str_null(&addrs);
-
-    if (ci.host.len && !ci.has_addr
-        && ngx_http_leadlist_upstream_resolve(cf, &ci.host, &addrs) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_leadlist_upstream_options(cf, lscf, &ci.options) != NGX_OK
-        || ngx_http_leadlist_upstream_keywords(cf, server, &ci, &addrs)
+    if (ci.addr.len == 0 && ci.host.len
+        && ngx_http_leadlist_upstream_resolve(cf, &ci.host, &ci.addr)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -513,25 +573,173 @@ ngx_http_leadlist_upstream_finish_server(ngx_conf_t *cf,
 
     /* the name logs use: where, never who or with what password */
 
-    len = ci.host.len + ci.port.len + ci.db.len + sizeof(":/") - 1;
+    if (ngx_http_leadlist_upstream_options(cf, lscf, &ci.options) != NGX_OK
+        || ngx_http_leadlist_upstream_name(cf, &ci.host, &ci.port, &ci.db,
+                                           &server->name)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_leadlist_upstream_hosts(cf, server, &ci);
+}
+
+
+/*
+ * libpq's own failover tries the hosts of a line in turn, but it moves
+ * on from a host that does not answer only on its connect_timeout in a
+ * blocking connect: with PQconnectPoll() the caller's timeout ends the
+ * whole attempt.  So each host gets keywords of its own, with the same
+ * target_session_attrs, and the pool tries them in libpq's order, each
+ * within leadlist_pg_connect_timeout.  "prefer-standby" is libpq's two
+ * rounds: every host as "standby", then every host as "any".
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_hosts(ngx_conf_t *cf,
+    ngx_http_leadlist_server_t *server, ngx_http_leadlist_conninfo_t *ci)
+{
+    ngx_str_t                           name;
+    ngx_uint_t                          i, n, rounds;
+    ngx_http_leadlist_host_t           *host;
+    ngx_http_leadlist_conninfo_host_t   one;
+
+    n = ci->nhosts;
+    rounds = 1;
+
+    if (n > 1 && ci->attrs.len == sizeof("prefer-standby") - 1
+        && ngx_strncmp(ci->attrs.data, "prefer-standby", ci->attrs.len) == 0)
+    {
+        rounds = 2;
+    }
+
+    host = ngx_pcalloc(cf->pool,
+                       n * rounds * sizeof(ngx_http_leadlist_host_t));
+    if (host == NULL) {
+        return NGX_ERROR;
+    }
+
+    server->hosts = host;
+    server->nhosts = n * rounds;
+
+    for (i = 0; i < n * rounds; i++) {
+        ngx_http_leadlist_upstream_item(&ci->host, i % n, &one.host);
+        ngx_http_leadlist_upstream_item(&ci->addr, i % n, &one.addr);
+        ngx_http_leadlist_upstream_item(&ci->port,
+                                        ci->nports > 1 ? i % n : 0,
+                                        &one.port);
+
+        one.attrs = (rounds == 1) ? NULL : (i < n) ? "standby" : "any";
+
+        name = one.host.len ? one.host : one.addr;
+
+        if (ngx_http_leadlist_upstream_keywords(cf, server->conninfo, ci,
+                                                &one, &host[i])
+            != NGX_OK
+            || ngx_http_leadlist_upstream_name(cf, &name, &one.port, &ci->db,
+                                               &host[i].name)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_leadlist_upstream_name(ngx_conf_t *cf, ngx_str_t *host,
+    ngx_str_t *port, ngx_str_t *db, ngx_str_t *name)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = host->len + port->len + db->len + sizeof(":/") - 1;
 
     p = ngx_pnalloc(cf->pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    server->name.data = p;
-    server->name.len = ngx_sprintf(p, "%V:%V/%V", &ci.host, &ci.port, &ci.db)
-                       - p;
+    name->data = p;
+    name->len = ngx_sprintf(p, "%V:%V/%V", host, port, db) - p;
 
     return NGX_OK;
 }
 
 
+/* the i-th item of a comma-separated list, in place (no NUL), or "" */
+
+static void
+ngx_http_leadlist_upstream_item(ngx_str_t *list, ngx_uint_t i,
+    ngx_str_t *item)
+{
+    u_char  *p, *last, *comma;
+
+    ngx_str_set(item, "");
+
+    if (list->len == 0) {
+        return;
+    }
+
+    p = list->data;
+    last = list->data + list->len;
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, last, ',');
+
+        if (i == 0) {
+            item->data = p;
+            item->len = (comma ? comma : last) - p;
+            return;
+        }
+
+        if (comma == NULL) {
+            return;
+        }
+
+        p = comma + 1;
+        i--;
+    }
+}
+
+
+/* how many items a comma-separated list has; 0 when it is empty */
+
+static ngx_uint_t
+ngx_http_leadlist_upstream_count(ngx_str_t *list)
+{
+    u_char      *p;
+    ngx_uint_t   n;
+
+    if (list->len == 0) {
+        return 0;
+    }
+
+    n = 1;
+
+    for (p = list->data; p < list->data + list->len; p++) {
+        if (*p == ',') {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * What a conninfo says, and how many hosts it lists by libpq's rules: as
+ * many as hostaddr values, else as host names, else one; an empty value
+ * counts as none.
+ */
+
 static void
 ngx_http_leadlist_upstream_scan(ngx_array_t *conninfo,
     ngx_http_leadlist_conninfo_t *ci)
 {
+    u_char        *key;
     ngx_uint_t     i;
     ngx_keyval_t  *kv;
 
@@ -541,29 +749,151 @@ ngx_http_leadlist_upstream_scan(ngx_array_t *conninfo,
     kv = conninfo->elts;
 
     for (i = 0; i < conninfo->nelts; i++) {
+        key = kv[i].key.data;
 
-        if (ngx_strcmp(kv[i].key.data, "host") == 0) {
+        if (ngx_strcmp(key, "host") == 0) {
             ci->host = kv[i].value;
 
-        } else if (ngx_strcmp(kv[i].key.data, "hostaddr") == 0) {
-            ci->has_addr = 1;
+        } else if (ngx_strcmp(key, "hostaddr") == 0) {
+            ci->addr = kv[i].value;
 
-        } else if (ngx_strcmp(kv[i].key.data, "port") == 0) {
+        } else if (ngx_strcmp(key, "port") == 0) {
             ci->port = kv[i].value;
 
-        } else if (ngx_strcmp(kv[i].key.data, "dbname") == 0) {
+        } else if (ngx_strcmp(key, "dbname") == 0) {
             ci->db = kv[i].value;
 
-        } else if (ngx_strcmp(kv[i].key.data, "gssencmode") == 0) {
+        } else if (ngx_strcmp(key, "gssencmode") == 0) {
             ci->has_gss = 1;
 
-        } else if (ngx_strcmp(kv[i].key.data, "application_name") == 0) {
+        } else if (ngx_strcmp(key, "application_name") == 0) {
             ci->has_app = 1;
 
-        } else if (ngx_strcmp(kv[i].key.data, "options") == 0) {
+        } else if (ngx_strcmp(key, "options") == 0) {
             ci->options = kv[i].value;
+
+        } else if (ngx_strcmp(key, "target_session_attrs") == 0) {
+            ci->attrs = kv[i].value;
         }
     }
+
+    ci->nhosts = ngx_http_leadlist_upstream_count(ci->addr.len ? &ci->addr
+                                                               : &ci->host);
+    if (ci->nhosts == 0) {
+        ci->nhosts = 1;
+    }
+
+    ci->nports = ngx_http_leadlist_upstream_count(&ci->port);
+}
+
+
+/*
+ * What libpq would refuse only when it connects, refused by nginx -t:
+ * an enumeration's unknown value, host, hostaddr and port lists of
+ * different lengths, a port that is not a port.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_upstream_check_conninfo(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_array_t *conninfo)
+{
+    ngx_uint_t                     i;
+    ngx_keyval_t                  *kv;
+    ngx_http_leadlist_conninfo_t   ci;
+
+    kv = conninfo->elts;
+
+    for (i = 0; i < conninfo->nelts; i++) {
+        if (ngx_http_leadlist_upstream_check_enum(cf, name, &kv[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_leadlist_upstream_scan(conninfo, &ci);
+
+    return ngx_http_leadlist_upstream_check_hosts(cf, name, &ci);
+}
+
+
+static ngx_int_t
+ngx_http_leadlist_upstream_check_enum(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_keyval_t *kv)
+{
+    const char                         *v;
+    ngx_http_leadlist_conninfo_enum_t  *e;
+
+    for (e = ngx_http_leadlist_conninfo_enums; e->keyword; e++) {
+
+        if (ngx_strcmp(kv->key.data, e->keyword) != 0) {
+            continue;
+        }
+
+        if (e->caseless && kv->value.len == 0) {
+            return NGX_OK;
+        }
+
+        for (v = e->values; *v; v += ngx_strlen(v) + 1) {
+            if (e->caseless
+                ? ngx_strcasecmp(kv->value.data, (u_char *) v) == 0
+                : ngx_strcmp(kv->value.data, v) == 0)
+            {
+                return NGX_OK;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s \"%V\" in \"%V\", must be %s",
+                           e->keyword, &kv->value, name, e->text);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_leadlist_upstream_check_hosts(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_http_leadlist_conninfo_t *ci)
+{
+    ngx_int_t   port;
+    ngx_str_t   item;
+    ngx_uint_t  i, nhost;
+
+    nhost = ngx_http_leadlist_upstream_count(&ci->host);
+
+    if (ci->addr.len && nhost && nhost != ci->nhosts) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" lists %ui host names and %ui hostaddr "
+                           "values", name, nhost, ci->nhosts);
+        return NGX_ERROR;
+    }
+
+    if (ci->nports > 1 && ci->nports != ci->nhosts) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" lists %ui ports for %ui hosts",
+                           name, ci->nports, ci->nhosts);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ci->nports; i++) {
+        ngx_http_leadlist_upstream_item(&ci->port, i, &item);
+
+        if (item.len == 0) {
+            continue;
+        }
+
+        port = ngx_atoi(item.data, item.len);
+
+        if (port < 1 || port > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid port \"%V\" in \"%V\"", &item, name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -635,20 +965,31 @@ ngx_http_leadlist_upstream_options(ngx_conf_t *cf,
 }
 
 
-/* libpq's arrays, once: the conninfo as written, and what is completed */
+/*
+ * libpq's arrays for one host: the conninfo as written but for the host's
+ * own host, hostaddr and port (and target_session_attrs in a round of
+ * prefer-standby), and what the module completes
+ */
 
 static ngx_int_t
-ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
-    ngx_http_leadlist_server_t *server, ngx_http_leadlist_conninfo_t *ci,
-    ngx_str_t *addrs)
+ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf, ngx_array_t *conninfo,
+    ngx_http_leadlist_conninfo_t *ci, ngx_http_leadlist_conninfo_host_t *one,
+    ngx_http_leadlist_host_t *host)
 {
+    u_char        *key, *copy;
+    ngx_str_t     *part[3];
     ngx_uint_t     i, n;
     const char   **kw, **val;
     ngx_keyval_t  *kv;
 
-    /* hostaddr, gssencmode, application_name, options, the NULL end */
+    static const char  *names[] = { "host", "hostaddr", "port" };
 
-    n = server->conninfo->nelts + 5;
+    /*
+     * host, hostaddr, port, target_session_attrs, gssencmode,
+     * application_name, options, the NULL end
+     */
+
+    n = conninfo->nelts + 8;
 
     kw = ngx_pcalloc(cf->pool, n * sizeof(char *));
     val = ngx_pcalloc(cf->pool, n * sizeof(char *));
@@ -656,19 +997,48 @@ ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    kv = server->conninfo->elts;
+    kv = conninfo->elts;
     n = 0;
 
-    for (i = 0; i < server->conninfo->nelts; i++) {
-        if (ngx_strcmp(kv[i].key.data, "options") != 0) {
-            kw[n] = (char *) kv[i].key.data;
-            val[n++] = (char *) kv[i].value.data;
+    for (i = 0; i < conninfo->nelts; i++) {
+        key = kv[i].key.data;
+
+        if (ngx_strcmp(key, "options") == 0
+            || ngx_strcmp(key, "host") == 0
+            || ngx_strcmp(key, "hostaddr") == 0
+            || ngx_strcmp(key, "port") == 0
+            || (one->attrs && ngx_strcmp(key, "target_session_attrs") == 0))
+        {
+            continue;
         }
+
+        kw[n] = (char *) key;
+        val[n++] = (char *) kv[i].value.data;
     }
 
-    if (addrs->data) {
-        kw[n] = "hostaddr";
-        val[n++] = (char *) addrs->data;
+    part[0] = &one->host;
+    part[1] = &one->addr;
+    part[2] = &one->port;
+
+    for (i = 0; i < 3; i++) {
+        if (part[i]->len == 0) {
+            continue;
+        }
+
+        copy = ngx_pnalloc(cf->pool, part[i]->len + 1);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_cpystrn(copy, part[i]->data, part[i]->len + 1);
+
+        kw[n] = names[i];
+        val[n++] = (char *) copy;
+    }
+
+    if (one->attrs) {
+        kw[n] = "target_session_attrs";
+        val[n++] = one->attrs;
     }
 
     if (!ci->has_gss) {
@@ -684,8 +1054,8 @@ ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
     kw[n] = "options";
     val[n] = (char *) ci->options.data;
 
-    server->keywords = kw;
-    server->values = val;
+    host->keywords = kw;
+    host->values = val;
 
     return NGX_OK;
 }

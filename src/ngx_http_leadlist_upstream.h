@@ -17,15 +17,28 @@
 typedef struct ngx_http_leadlist_pool_s  ngx_http_leadlist_pool_t;
 
 
-/* one leadlist_pg_server line */
+/*
+ * One host of a leadlist_pg_server line, as libpq is asked to connect to
+ * it: a line that lists several hosts is split into one each, so that
+ * the module's connect timeout ends the attempt on one host, not on all.
+ */
 
 typedef struct {
-    ngx_array_t                  *conninfo;   /* ngx_keyval_t, as written */
     const char                  **keywords;   /* libpq's, completed */
     const char                  **values;
     ngx_str_t                     name;       /* host:port/db, no secrets */
     ngx_uint_t                    fails;      /* runtime, per worker */
     ngx_msec_t                    retry_at;
+} ngx_http_leadlist_host_t;
+
+
+/* one leadlist_pg_server line */
+
+typedef struct {
+    ngx_array_t                  *conninfo;   /* ngx_keyval_t, as written */
+    ngx_http_leadlist_host_t     *hosts;      /* in the order tried */
+    ngx_uint_t                    nhosts;
+    ngx_str_t                     name;       /* host:port/db, no secrets */
 } ngx_http_leadlist_server_t;
 
 
@@ -38,10 +51,11 @@ typedef struct {
     ngx_uint_t                    queue;
     ngx_uint_t                    connect_concurrency;
     ngx_uint_t                    keepalive_requests;
+    ngx_flag_t                    adaptive;
     ngx_msec_t                    queue_timeout;
     ngx_msec_t                    connect_timeout;
     ngx_msec_t                    query_timeout;
-    ngx_msec_t                    keepalive_timeout;
+    ngx_msec_t                    idle_timeout;
     ngx_msec_t                    keepalive_time;
     ngx_http_upstream_srv_conf_t *upstream;
     ngx_http_leadlist_pool_t     *pool;       /* per worker */

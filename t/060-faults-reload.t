@@ -5,8 +5,9 @@
 # must be answered 200: a reload drops nothing.  The old workers must exit
 # within a few seconds (their pids gone), and the module's backends in
 # pg_stat_activity must come back to at most workers x
-# leadlist_pg_keepalive: the old workers closed theirs.  Then the data
-# check.
+# leadlist_pg_keepalive (the idle ones beyond it close after
+# leadlist_pg_idle_timeout, 1s here): the old workers closed theirs.  Then
+# the data check.
 #
 # Twice: with a pool large enough for the load (leadlist_pg_max 16), and
 # with a pool of 2 connections per worker while a lock on
@@ -37,6 +38,7 @@ sub run_phase {
         leadlist_pg_max $max;
         leadlist_pg_queue 64 timeout=2s;
         leadlist_pg_query_timeout 3s;
+        leadlist_pg_idle_timeout 1s;
 _EOC_
 
     my %req = (port => $ng->{port}, org => $org, timeout => 8);

@@ -125,11 +125,12 @@ sub _conf {
     $servers =~ s/\$FAULTS_PORT\b/$port/g;
 
     my $listen = $o{listen} // '';
+    my $workers = $o{workers} // 2;
     my $auth_port = $ng->{auth_port} //= _free_port();
 
     return <<"_EOC_";
 load_module $ng->{module};
-worker_processes 2;
+worker_processes $workers;
 error_log $dir/logs/error.log info;
 pid $dir/logs/nginx.pid;
 $user
@@ -194,7 +195,7 @@ _EOC_
 # the endpoint location), listen (parameters of the main server's listen
 # directive), servers (more server blocks; $FAULTS_PORT there is the main
 # port), conninfo, ports (how many more free ports to pick:
-# $ng->{ports}[i]).
+# $ng->{ports}[i]), workers (worker processes, default 2).
 sub start_nginx {
     my (%o) = @_;
 
@@ -237,8 +238,8 @@ sub start_nginx {
             close $p;
             push @nginx, $ng;
 
-            # both workers up, the port accepting
-            wait_until(5, sub { worker_pids($ng) == 2 })
+            # every worker up, the port accepting
+            wait_until(5, sub { worker_pids($ng) == ($o{workers} // 2) })
                 or die "nginx: no workers";
             wait_until(5, sub {
                 IO::Socket::INET->new(PeerAddr => '127.0.0.1',

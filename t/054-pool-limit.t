@@ -1,0 +1,177 @@
+# The adaptive concurrency limit (issue 11 point 2, README "Runtime"): a
+# worker runs at most as many statements at once as its limit, between 1
+# and leadlist_pg_max; the limit falls when statement time grows with the
+# statements in flight (the database queues them), and
+# leadlist_pg_adaptive off makes it leadlist_pg_max.
+#
+# The database is made to run one statement at a time by a trigger on this
+# organization's new memberships (t054 only; dropped in END): each such
+# statement takes an advisory lock, then sleeps 10 ms, so that statement
+# time grows with every statement in flight and the database's best
+# concurrency is 1.
+#
+# Load: 8 clients, one request after the other each, one nginx worker
+# with leadlist_pg_max 8; first one client alone, so that the limiter
+# learns a statement's time alone.  What runs at once is read from
+# pg_stat_activity (the worker's backends in a statement), sampled every
+# 50 ms for 3 s by the server itself, after the limit had time to settle;
+# medians are compared, no time is asserted.  Organization t054.
+
+use strict;
+use warnings;
+use lib 't/inc';
+use Faults;
+use Test::More;
+use Time::HiRes qw(sleep);
+use LeadlistDbTest qw(su);
+
+faults_init();
+
+my $org = 't054';
+fixture($org);
+
+my $clients = 8;
+
+END {
+    my $rc = $?;
+    eval {
+        su("DROP TRIGGER IF EXISTS t054_serial ON tenant.lead_list_persons;\n"
+           . "DROP FUNCTION IF EXISTS public.t054_serial();");
+    };
+    $? = $rc;
+}
+
+su(<<'_SQL_');
+CREATE OR REPLACE FUNCTION public.t054_serial() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(54054);
+    PERFORM pg_sleep(0.01);
+    RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS t054_serial ON tenant.lead_list_persons;
+CREATE TRIGGER t054_serial AFTER INSERT ON tenant.lead_list_persons
+    FOR EACH ROW WHEN (NEW.org_id = 't054')
+    EXECUTE FUNCTION public.t054_serial();
+_SQL_
+
+# what runs at once, polled for $secs
+sub samples {
+    my ($app, $secs) = @_;
+    my $n = int($secs / 0.05);
+    my $rows = su(<<"_SQL_");
+CREATE TEMP TABLE t054_samples (n int);
+DO \$\$
+BEGIN
+    FOR i IN 1 .. $n LOOP
+        PERFORM pg_stat_clear_snapshot();
+        INSERT INTO t054_samples
+            SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = '$app' AND state = 'active';
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+\$\$;
+SELECT n FROM t054_samples;
+_SQL_
+    return map { $_->[0] } @$rows;
+}
+
+sub max { my @s = sort { $b <=> $a } @_; return @s ? $s[0] : 0 }
+
+sub pids {
+    my ($app) = @_;
+    return join ',', map { $_->[0] } @{ su("SELECT pid FROM pg_stat_activity"
+        . " WHERE application_name = '$app' ORDER BY pid;") };
+}
+
+sub median {
+    my @s = sort { $a <=> $b } @_;
+    return @s ? $s[$#s / 2] : 0;
+}
+
+sub show {
+    my ($name, @s) = @_;
+    diag("$name: statements at once, median " . median(@s) . ", max "
+         . max(@s) . " of " . scalar(@s) . " samples");
+}
+
+sub start {
+    my ($app, $more) = @_;
+    return start_nginx(workers => 1,
+                       conninfo => "$ENV{TEST_NGINX_PG_CONNINFO}"
+                                   . " application_name=$app",
+                       upstream => ($more // '') . <<'_EOC_');
+        leadlist_pg_keepalive 8;
+        leadlist_pg_max 8;
+        leadlist_pg_queue 64 timeout=10s;
+_EOC_
+}
+
+sub load {
+    my ($ng, $prefix, $n) = @_;
+    return start_load(port => $ng->{port}, org => $org, timeout => 10,
+                      clients => $n, duration => 60, prefix => $prefix);
+}
+
+
+# ------------------------------------------------------------------------
+# adaptive (the default): the limit falls to what the database can run
+
+{
+    my $app = 't054-on';
+    my $ng = start($app);
+
+    # one client first: the limiter learns a statement's time alone
+    my $warm = load($ng, 'warm', 1);
+    sleep 2;
+    my $recs = finish_load($warm);
+
+    my $l = load($ng, 'on', $clients);
+    sleep 5;
+    my @serial = samples($app, 3);
+    show('adaptive, serial database', @serial);
+    my $backends = pids($app);
+
+    push @$recs, @{ finish_load($l) };
+    summarize('adaptive', $recs);
+    check_answers('adaptive', $recs, allow => [200]);
+
+    cmp_ok(median(@serial), '<=', 4,
+           'a database that runs one statement at a time: the limit fell'
+           . " (at most 4 of the $clients at once, median)");
+    cmp_ok(max(@serial), '>=', 1, 'and statements still ran (limit >= 1)');
+    cmp_ok(max(@serial), '<=', 8, 'never more than leadlist_pg_max');
+    is(pids($app), $backends, 'no connection opened or closed under load');
+
+    log_check($ng, 'adaptive');
+    stop_nginx($ng);
+}
+
+
+# ------------------------------------------------------------------------
+# leadlist_pg_adaptive off: as many at once as leadlist_pg_max
+
+{
+    my $app = 't054-off';
+    my $ng = start($app, "        leadlist_pg_adaptive off;\n");
+
+    my $l = load($ng, 'off', $clients);
+    sleep 2;
+    my @serial = samples($app, 3);
+    show('adaptive off, serial database', @serial);
+    my $recs = finish_load($l);
+    summarize('adaptive off', $recs);
+    check_answers('adaptive off', $recs, allow => [200]);
+
+    cmp_ok(median(@serial), '>=', 6,
+           "adaptive off: the clients run at once (median of $clients)");
+    cmp_ok(max(@serial), '<=', 8, 'and never more than leadlist_pg_max');
+
+    log_check($ng, 'adaptive off');
+    stop_nginx($ng);
+}
+
+done_testing();
