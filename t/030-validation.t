@@ -1815,7 +1815,7 @@ SELECT count(*) FROM tenant.persons WHERE org_id = 't030';
 main::post('{"persons":[' . main::person_of_size('p-0', 65520)
            . ',{"id":"p-1","big":1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890,"x":[1 ,-1e400]}]}')
 --- error_code: 200
---- response_body: {"addedCount":2}
+--- response_body: {"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT id, (profile->'big')::numeric = 1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890::numeric,
        (profile->'x'->1)::numeric = -1e400::numeric

@@ -70,7 +70,7 @@ main::read_only(0);
 "POST /api/lead-lists/l/add-prospects\n" . ::body("p1")
 --- error_code: 200
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- error_log eval
 qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
 --- no_error_log
@@ -133,7 +133,7 @@ Test::More::is(main::log_count(qr/leadlist close read-only/), 2, "both closed as
 "POST /api/lead-lists/l/add-prospects\n" . ::body("p4")
 --- error_code: 200
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- db_check
 SELECT string_agg(person_id, ',' ORDER BY person_id) FROM tenant.lead_list_persons WHERE org_id = 't051';
 --- db_expected
@@ -152,6 +152,6 @@ Test::More::is(main::log_count(qr/leadlist send fd:\d+ backend:\d+ request:1 pre
 "POST /api/lead-lists/l/add-prospects\n" . ::body("p5")
 --- error_code: 200
 --- response_body chomp
-{"addedCount":1}
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
 --- no_error_log
 [alert]
