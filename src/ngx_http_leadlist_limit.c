@@ -28,11 +28,11 @@
  *    given up after 50 ms of draining or of measuring (a bulk statement
  *    in flight, or statements too long to probe), so that it never stalls
  *    the worker for long; statements of several milliseconds (the last
- *    window's median) get 6 of their times instead, up to 0.5 s, so that
- *    a probe still measures a database far away or slow.  The base is
- *    the fastest of the last 3 probes:
- *    a probe can only come out too slow, bar noise (it met other workers
- *    running many statements, or a slow moment of the database).  Probes
+ *    window's median) get 6 of their times to be measured instead, up to
+ *    0.5 s, so that a probe still measures a database far away or slow.
+ *    The base is the fastest of the last 3 probes: a probe can only come
+ *    out too slow, bar noise (it met other workers running many
+ *    statements, or a slow moment of the database).  Probes
  *    run every 10 s (+-25%, so that workers do not probe together), in a
  *    series of 3 probes 2 s apart at the first statement, and early, at
  *    most every 2 s, when the base looks stale: the estimate stayed below
@@ -209,7 +209,7 @@ ngx_http_leadlist_limit_sample(ngx_http_leadlist_limit_t *lim, uint64_t now,
             lim->state = NGX_HTTP_LEADLIST_LIMIT_MEASURE;
             lim->start = now;
 
-        } else if (now - lim->start > ngx_http_leadlist_limit_budget(lim)) {
+        } else if (now - lim->start > NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET) {
             ngx_http_leadlist_limit_probe_end(lim, now);
         }
 
@@ -266,8 +266,10 @@ ngx_http_leadlist_limit_get(ngx_http_leadlist_limit_t *lim, uint64_t now)
      * no sample comes while the limit is 1, and requests would wait for it.
      */
 
-    if (lim->state != NGX_HTTP_LEADLIST_LIMIT_RUN
-        && now - lim->start > ngx_http_leadlist_limit_budget(lim))
+    if ((lim->state == NGX_HTTP_LEADLIST_LIMIT_DRAIN
+         && now - lim->start > NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET)
+        || (lim->state == NGX_HTTP_LEADLIST_LIMIT_MEASURE
+            && now - lim->start > ngx_http_leadlist_limit_budget(lim)))
     {
         ngx_http_leadlist_limit_probe_end(lim, now);
     }
@@ -495,10 +497,12 @@ ngx_http_leadlist_limit_restart(ngx_http_leadlist_limit_t *lim, uint64_t now)
 
 
 /*
- * How long a probe may drain, and then measure: 50 ms, or for statements
- * of several milliseconds (a database far away, or slow) the time of 6 of
- * the last window's, up to 0.5 s, so that a probe still holds at least 4
- * of them and the base follows a database that got slower.
+ * How long a probe may measure: 50 ms, or for statements of several
+ * milliseconds (a database far away, or slow) the time of 6 of the last
+ * window's, up to 0.5 s, so that a probe still holds at least 4 of them
+ * and the base follows a database that got slower.  Draining keeps its
+ * 50 ms: it waits on statements already running, which a lock or a bulk
+ * statement may hold for any time.
  */
 
 static uint64_t

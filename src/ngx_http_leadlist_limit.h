@@ -48,8 +48,8 @@
 #define NGX_HTTP_LEADLIST_LIMIT_BASES     3
 
 /*
- * a probe's draining, or its measuring, is given up after this (us), or
- * after 6 statement times when these are longer
+ * a probe's draining, or its measuring, is given up after this (us); its
+ * measuring after 6 statement times when these are longer
  */
 #define NGX_HTTP_LEADLIST_LIMIT_PROBE_BUDGET  50000
 
