@@ -54,7 +54,7 @@ leadlist_responses_total{
 --- error_code eval
 [200, 200]
 --- response_body_like eval
-[qr/^\{"addedCount":2\}$/,
+[qr/^\{"addedCount":2,"alreadyInListCount":0,"notMatchedCount":0\}$/,
  qr/^leadlist_responses_total$::loc,status="200"\} 1\n.*^leadlist_prospects_added_total$::loc\} 2\n.*^leadlist_prospects_selected_total$::loc\} 2\n.*^leadlist_request_duration_seconds_count$::loc\} 1\n/ms]
 --- no_error_log
 [error]
