@@ -226,8 +226,9 @@ _EOC_
     servers => <<"_EOC_");
     upstream db_b {
         leadlist_pg_server "$conninfo application_name=nginx-leadlist-b";
-        leadlist_pg_keepalive_timeout 500ms;
-        leadlist_pg_keepalive 1;
+        # beyond keepalive (0), an idle connection retires after this
+        leadlist_pg_idle_timeout 500ms;
+        leadlist_pg_keepalive 0;
         leadlist_pg_max 1;
         leadlist_pg_queue 16 timeout=300ms;
         leadlist_pg_query_timeout 50s;
