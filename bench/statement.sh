@@ -39,6 +39,16 @@
 # the latency quantiles of each variant's transactions, which a busy machine
 # skews alike for all of them (BENCH_MIX_DURATION, default 30 s; 0 skips).
 #
+# With BENCH_CALLGRIND=1, last, the instructions per call, which no other
+# load on the machine changes: the cluster is stopped and a single-user
+# backend (postgres --single, as the superuser: row-level security and
+# privilege checks are skipped) runs 40 and then 240 calls of each
+# workload and variant under valgrind --tool=callgrind; per call is the
+# difference / 200.  The statements go as simple queries, so each call also
+# pays the parsing and planning of its own SELECT and of the body literal
+# (the module prepares its statement once; the body is parsed alike).
+# About 40 s per variant and workload.
+#
 # Printed per run: transactions/s, p50 latency, PostgreSQL CPU per call
 # (utime + stime of the postmaster, its reaped backends and the live ones,
 # read before and after, the backends waited for; as bench/lib.sh does),
@@ -58,6 +68,7 @@ clients=${BENCH_CLIENTS:-8 32}
 variants=${BENCH_VARIANTS:-old new rep dry key}
 workloads=${BENCH_WORKLOADS:-new1 dup10}
 mix_dur=${BENCH_MIX_DURATION:-30}
+callgrind=${BENCH_CALLGRIND:-0}
 # the last commit before sql/006 (HEAD while 006 is not committed)
 added=$(git -C "$root" log -n 1 --format=%H --diff-filter=A -- sql/006-add-prospects.sql)
 old_rev=${BENCH_OLD_REV:-${added:+$added^}}
@@ -305,4 +316,66 @@ if [ "$mix_dur" -gt 0 ]; then
     for w in $workloads; do
         mix "$w"
     done
+fi
+
+# ------------------------------------------------------------- callgrind
+
+# calls WORKLOAD VARIANT N: N calls as simple queries, each with its own
+# list and (new1) its own new person
+calls() {
+    local w=$1 v=$2 n=$3 i o j list body args fn key flags
+    for i in $(seq 1 "$n"); do
+        o=$(( (i * 7) % orgs + 1 ))
+        j=$(( (i * 5) % lists ))
+        list=$(( o * 1000000 + $(kind_of "$w") * 100000 + j ))
+        case $w in
+            new1)  body=${tmpl1//@ID@/cg-$v-$n-$i-$$} ;;
+            dup10) body=${tmpl10//@L@/$list} ;;
+        esac
+        args="'$o', 'u-bench', false, '$list', '$body'::jsonb, 1000"
+        fn=leadlist.add_prospects flags=0 key=NULL
+        case $v in
+            old)  echo "SELECT outcome FROM leadlist.add_prospects_old($args);"
+                  continue ;;
+            rep)  flags=1 ;;
+            dry)  flags=2 ;;
+            key)  key="'cg-$n-$i-$$'" ;;
+            fn:*) fn=${v#fn:} ;;
+        esac
+        echo "SELECT outcome FROM $fn($args, $flags, $key, 86400);"
+    done
+}
+
+# instructions WORKLOAD VARIANT N: callgrind's total for N calls
+instructions() {
+    local f=$out/cg-$1-${2//[^a-z0-9_]/_}-$3 srv=$pgdir as=()
+    [ -s "$pgdir/server" ] && srv=$(cat "$pgdir/server")
+    [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+    calls "$1" "$2" "$3" >"$f.sql"
+    (cd / && "${as[@]}" valgrind --tool=callgrind --callgrind-out-file="$cgdir/out" \
+        "$(dirname "$pgbench_bin")/postgres" --single -D "$srv/data" \
+        "$TEST_NGINX_PG_DB" <"$f.sql" >"$f.log" 2>&1)
+    grep -q 'outcome = "ok"' "$f.log" && ! grep -q ERROR "$f.log" \
+        || { grep -m3 ERROR "$f.log" >&2; die "callgrind run failed: $*"; }
+    awk '/^summary:/ { print $2 }' "$cgdir/out"
+    rm -f "$cgdir/out" "$f.sql"
+}
+
+if [ "$callgrind" = 1 ]; then
+    command -v valgrind >/dev/null || die "no valgrind (apt-get install valgrind)"
+    "$root/util/pg.sh" stop "$pgdir"
+    # callgrind's output, written by the server's user
+    cgdir=$(mktemp -d)
+    [ "$(id -u)" = 0 ] && chown postgres: "$cgdir"
+    echo
+    echo "instructions per call (callgrind, single-user backend, (240 calls - 40 calls) / 200)"
+    for w in $workloads; do
+        for v in $variants; do
+            a=$(instructions "$w" "$v" 40)
+            b=$(instructions "$w" "$v" 240)
+            [ -n "$a" ] && [ -n "$b" ] || die "callgrind: no count for $w $v"
+            printf '%-6s %-22s %10d\n' "$w" "$v" $(( (b - a) / 200 ))
+        done
+    done
+    rm -rf "$cgdir"
 fi
