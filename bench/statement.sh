@@ -39,6 +39,16 @@
 # the latency quantiles of each variant's transactions, which a busy machine
 # skews alike for all of them (BENCH_MIX_DURATION, default 30 s; 0 skips).
 #
+# With BENCH_CALLGRIND=1, last, the instructions per call, which no other
+# load on the machine changes: the cluster is stopped and a single-user
+# backend (postgres --single, as the superuser: row-level security and
+# privilege checks are skipped) runs 40 and then 240 calls of each
+# workload and variant under valgrind --tool=callgrind; per call is the
+# difference / 200.  The statements go as simple queries, so each call also
+# pays the parsing and planning of its own SELECT and of the body literal
+# (the module prepares its statement once; the body is parsed alike).
+# About 40 s per variant and workload.
+#
 # Printed per run: transactions/s, p50 latency, PostgreSQL CPU per call
 # (utime + stime of the postmaster, its reaped backends and the live ones,
 # read before and after, the backends waited for; as bench/lib.sh does),
@@ -58,6 +68,7 @@ clients=${BENCH_CLIENTS:-8 32}
 variants=${BENCH_VARIANTS:-old new rep dry key}
 workloads=${BENCH_WORKLOADS:-new1 dup10}
 mix_dur=${BENCH_MIX_DURATION:-30}
+callgrind=${BENCH_CALLGRIND:-0}
 # the last commit before sql/006 (HEAD while 006 is not committed)
 added=$(git -C "$root" log -n 1 --format=%H --diff-filter=A -- sql/006-add-prospects.sql)
 old_rev=${BENCH_OLD_REV:-${added:+$added^}}
@@ -171,7 +182,7 @@ pg_ticks() {
     for p in $(ps -o pid= --ppid "$pm"); do
         s=$((s + $(ticks "$p")))
     done
-    echo $s
+    echo "$s"
 }
 
 pg_settle() {
@@ -265,10 +276,25 @@ run() {
 printf '%-6s %3s %-22s %2s %8s %8s %9s %7s\n' workld cli variant rd 'tps' 'lat ms' 'pg us' others >&2
 note "$ncpu CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); ${dur}s per run, $rounds rounds"
 
-for r in $(seq 1 "$rounds"); do
+# the tenants as bench/fixtures.sql makes them, and 1,000 live keys per
+# organization (of another user) recorded earlier: a table in use, whose
+# statistics lead the planner to its indexes (an empty table's plans,
+# cached by each backend until the next ANALYZE, scan it sequentially)
+reset() {
     spsql -v orgs="$orgs" -v lists="$lists" -v fresh=1 -v cold=1 -v dups=50 \
           -v tmpl="$person" -f "$bench/fixtures.sql" >/dev/null
-    spsql -c 'TRUNCATE tenant.idempotency_keys' -c 'VACUUM ANALYZE tenant.idempotency_keys'
+    spsql -c 'TRUNCATE tenant.idempotency_keys' \
+          -c "INSERT INTO tenant.idempotency_keys (org_id, user_id, key, fingerprint,
+                  outcome, added_count, selected_count, response, expires_at)
+              SELECT o::text, 'u-earlier', 'k-' || k, sha256(k::text::bytea), 'ok', 1, 1,
+                     '{\"addedCount\":1,\"alreadyInListCount\":0,\"notMatchedCount\":0}',
+                     now() + interval '1 day'
+                FROM generate_series(1, $orgs) AS o, generate_series(1, 1000) AS k" \
+          -c 'VACUUM ANALYZE tenant.idempotency_keys'
+}
+
+for r in $(seq 1 "$rounds"); do
+    reset
     order=$variants
     [ $((r % 2)) = 0 ] && order=$(echo "$variants" | tr ' ' '\n' | tac | tr '\n' ' ')
     for w in $workloads; do
@@ -299,10 +325,78 @@ awk -v vs="$variants" '{ k = $1 " " $2; key[k] = 1; pg[k, $3] = pg[k, $3] " " $7
      }' "$out/results" | sort
 
 if [ "$mix_dur" -gt 0 ]; then
+    reset
     echo
     echo "1 client, variants interleaved per transaction, ${mix_dur}s per workload: latency (us)"
     printf '%-6s %-22s %7s  %6s %6s %6s\n' workld variant calls p10 p25 p50
     for w in $workloads; do
         mix "$w"
     done
+fi
+
+# ------------------------------------------------------------- callgrind
+
+# calls WORKLOAD VARIANT N: N calls as simple queries, each with its own
+# list and (new1) its own new person
+calls() {
+    local w=$1 v=$2 n=$3 i o j list body args fn key flags
+    for i in $(seq 1 "$n"); do
+        o=$(( (i * 7) % orgs + 1 ))
+        j=$(( (i * 5) % lists ))
+        list=$(( o * 1000000 + $(kind_of "$w") * 100000 + j ))
+        case $w in
+            new1)  body=${tmpl1//@ID@/cg-$v-$n-$i-$$} ;;
+            dup10) body=${tmpl10//@L@/$list} ;;
+        esac
+        args="'$o', 'u-bench', false, '$list', '$body'::jsonb, 1000"
+        fn=leadlist.add_prospects flags=0 key=NULL
+        case $v in
+            old)  echo "SELECT outcome FROM leadlist.add_prospects_old($args);"
+                  continue ;;
+            rep)  flags=1 ;;
+            dry)  flags=2 ;;
+            key)  key="'cg-$w-$n-$i-$$'" ;;
+            fn:*) fn=${v#fn:} ;;
+        esac
+        echo "SELECT outcome FROM $fn($args, $flags, $key, 86400);"
+    done
+}
+
+# instructions WORKLOAD VARIANT N: callgrind's total for N calls
+instructions() {
+    local f=$out/cg-$1-${2//[^a-z0-9_]/_}-$3 srv=$pgdir as=()
+    [ -s "$pgdir/server" ] && srv=$(cat "$pgdir/server")
+    [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+    calls "$1" "$2" "$3" >"$f.sql"
+    (cd / && "${as[@]}" valgrind --tool=callgrind --callgrind-out-file="$cgdir/out" \
+        "$(dirname "$pgbench_bin")/postgres" --single -D "$srv/data" \
+        "$TEST_NGINX_PG_DB" <"$f.sql" >"$f.log" 2>&1)
+    if ! grep -q 'outcome = "ok"' "$f.log" || grep -q ERROR "$f.log"; then
+        grep -m3 'ERROR\|outcome = ' "$f.log" >&2
+        die "callgrind run failed: $*"
+    fi
+    awk '/^summary:/ { print $2 }' "$cgdir/out"
+    rm -f "$cgdir/out" "$f.sql"
+}
+
+if [ "$callgrind" = 1 ]; then
+    command -v valgrind >/dev/null || die "no valgrind (apt-get install valgrind)"
+    reset
+    "$root/util/pg.sh" stop "$pgdir"
+    # callgrind's output, written by the server's user
+    cgdir=$(mktemp -d)
+    [ "$(id -u)" = 0 ] && chown postgres: "$cgdir"
+    echo
+    echo "instructions per call (callgrind, single-user backend, (240 calls - 40 calls) / 200)"
+    for w in $workloads; do
+        for v in $variants; do
+            a=$(instructions "$w" "$v" 40)
+            b=$(instructions "$w" "$v" 240)
+            if [ -z "$a" ] || [ -z "$b" ]; then
+                die "callgrind: no count for $w $v"
+            fi
+            printf '%-6s %-22s %10d\n' "$w" "$v" $(( (b - a) / 200 ))
+        done
+    done
+    rm -rf "$cgdir"
 fi
