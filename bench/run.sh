@@ -61,33 +61,32 @@ main_runs() {
     nginx_up
 
     w="$dur $conns $threads"
-    one='{"addedCount":1}'
 
     # opens and prepares the pool's connections, the auth upstream's keepalive
     wrk_run _W1 "warm-up" 3 "$conns" "$threads" mode=direct kind=1 prefix=w \
-        expect="$one" 2>/dev/null
+        added=1 2>/dev/null
     wrk_run _W2 "warm-up" 2 "$conns" "$threads" mode=direct kind=1 prefix=w2 \
-        path=/bench/http-limit expect="$one" 2>/dev/null
+        path=/bench/http-limit added=1 2>/dev/null
     rss_start=$(rss_kb)
 
     # shellcheck disable=SC2086
     {
     wrk_run H "HTTP limit: auth subrequest + return 200" $w \
-        mode=direct kind=1 prefix=h path=/bench/http-limit expect="$one"
+        mode=direct kind=1 prefix=h path=/bench/http-limit added=1
 
     wrk_run A "A  direct, 1 new person" $w \
-        mode=direct kind=1 prefix=a expect="$one"
+        mode=direct kind=1 prefix=a added=1
     pgbench_run Adb "A  database limit (pgbench, same statement)" \
         "$bench/pgbench/new.sql" 1
 
     wrk_run D "D  direct, 1 person already in the list" $w \
-        mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
+        mode=direct kind=3 persons=1 dups=1 added=0
     pgbench_run Ddb "D  database limit (pgbench, same statement)" \
         "$bench/pgbench/dup.sql" 3
 
     wrk_run B "B  direct, 100 persons, 50 already in the list" $w \
         mode=direct kind=2 persons=100 dups=50 prefix=b \
-        expect='{"addedCount":50}'
+        added=50
 
     match=$(spsql -Atc "SELECT round(100.0 * count(*) / $rows, 1)
                           FROM global.persons AS p
@@ -95,15 +94,15 @@ main_runs() {
                            AND p.search_country = ANY ('{united states}')")
 
     wrk_run C1 "C  bulk 1000, filter ($match%), fresh lists" $w \
-        mode=bulk kind=4 search=filter expect='{"addedCount":1000}'
+        mode=bulk kind=4 search=filter added=1000
     wrk_run C2 "C  bulk 1000, {}, fresh lists" $w \
-        mode=bulk kind=5 search=all expect='{"addedCount":1000}'
+        mode=bulk kind=5 search=all added=1000
 
     rss_before=$(rss_kb)
     hwm_before=$(hwm_kb)
     wrk_run M "M  A again, $rss_requests requests (RSS)" 900 "$conns" "$threads" \
         mode=direct kind=1 prefix=m stop=$((rss_requests / threads)) \
-        expect="$one"
+        added=1
     rss_after=$(rss_kb)
     hwm_after=$(hwm_kb)
 
@@ -112,12 +111,12 @@ main_runs() {
     if [ "${BENCH_SPLIT:-1}" = 1 ] && [ "$ncpu" -ge 2 ]; then
         cpu_split
         wrk_run sH "H  split: HTTP limit" $w \
-            mode=direct kind=1 prefix=sh path=/bench/http-limit expect="$one"
+            mode=direct kind=1 prefix=sh path=/bench/http-limit added=1
         wrk_run sA "A  split: direct, 1 new person" $w \
-            mode=direct kind=1 prefix=sa expect="$one"
+            mode=direct kind=1 prefix=sa added=1
         pgbench_run sAdb "A  split: database limit" "$bench/pgbench/new.sql" 1
         wrk_run sD "D  split: direct, 1 person already in the list" $w \
-            mode=direct kind=3 persons=1 dups=1 expect='{"addedCount":0}'
+            mode=direct kind=3 persons=1 dups=1 added=0
         pgbench_run sDdb "D  split: database limit" "$bench/pgbench/dup.sql" 3
     fi
     }
