@@ -177,6 +177,7 @@ static void ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why);
 static void ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why);
+static ngx_uint_t ngx_http_leadlist_pool_limit(ngx_http_leadlist_pool_t *pool);
 static void ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool);
 static void ngx_http_leadlist_pool_unwire(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
@@ -302,7 +303,7 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     /* nobody waits, and the limit lets one more statement run */
 
     while (ngx_queue_empty(&pool->waiters)
-           && pool->running < ngx_http_leadlist_pool_limit(q->conf))
+           && pool->running < ngx_http_leadlist_pool_limit(pool))
     {
         lc = ngx_http_leadlist_pool_get_idle(pool);
         if (lc == NULL) {
@@ -352,14 +353,25 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 /*
  * The statements a worker may run at once on this upstream now: the
  * adaptive limit, or leadlist_pg_max with leadlist_pg_adaptive off.  The
- * one place it is read, for admission and for whoever reports it.
+ * one place admission reads it; a probe past its time ends here, and the
+ * metrics hear of the limit it leaves.
  */
 
-ngx_uint_t
-ngx_http_leadlist_pool_limit(ngx_http_leadlist_srv_conf_t *lscf)
+static ngx_uint_t
+ngx_http_leadlist_pool_limit(ngx_http_leadlist_pool_t *pool)
 {
-    return ngx_http_leadlist_limit_get(&lscf->pool->limit,
-                                       ngx_http_leadlist_limit_now());
+    ngx_uint_t  old;
+
+    old = pool->limit.limit;
+
+    if (ngx_http_leadlist_limit_get(&pool->limit,
+                                    ngx_http_leadlist_limit_now())
+        != old)
+    {
+        ngx_http_leadlist_pool_publish(pool);
+    }
+
+    return pool->limit.limit;
 }
 
 
@@ -557,7 +569,7 @@ ngx_http_leadlist_pool_admissible(ngx_http_leadlist_pool_t *pool,
 {
     ngx_uint_t  limit;
 
-    limit = ngx_http_leadlist_pool_limit(pool->conf);
+    limit = ngx_http_leadlist_pool_limit(pool);
 
     if (pool->running >= limit) {
         return 0;
@@ -916,7 +928,7 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 
     for ( ;; ) {
 
-        limit = ngx_http_leadlist_pool_limit(pool->conf);
+        limit = ngx_http_leadlist_pool_limit(pool);
 
         if (ngx_queue_empty(&pool->waiters) || pool->running >= limit) {
             break;
@@ -1390,6 +1402,8 @@ ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc, ngx_uint_t sample)
                            "leadlist limit %ui running:%ui base:%uLus "
                            "rtt:%uLus", (ngx_uint_t) pool->limit.limit,
                            pool->running, pool->limit.base, pool->limit.rtt);
+
+            ngx_http_leadlist_pool_publish(pool);
         }
     }
 
@@ -1800,14 +1814,14 @@ ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
 }
 
 
-/* after every change of open, nidle, connecting or nwaiters */
+/* after every change of open, nidle, connecting, nwaiters or the limit */
 
 static void
 ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool)
 {
     ngx_http_leadlist_metrics_pool(pool->conf, pool->open, pool->nidle,
                                    pool->connecting, pool->nwaiters,
-                                   ngx_http_leadlist_pool_limit(pool->conf));
+                                   pool->limit.limit);
 }
 
 

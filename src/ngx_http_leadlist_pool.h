@@ -75,8 +75,5 @@ ngx_int_t ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q);
 /* the request is going away: forget it everywhere, whatever its state */
 void ngx_http_leadlist_pool_detach(ngx_http_leadlist_query_t *q);
 
-/* the statements a worker may run at once on this upstream, now */
-ngx_uint_t ngx_http_leadlist_pool_limit(ngx_http_leadlist_srv_conf_t *lscf);
-
 
 #endif /* _NGX_HTTP_LEADLIST_POOL_H_INCLUDED_ */

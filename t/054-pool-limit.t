@@ -100,14 +100,31 @@ sub show {
 
 sub start {
     my ($app, $more) = @_;
-    return start_nginx(workers => 1,
+    return start_nginx(workers => 1, ports => 1,
                        conninfo => "$ENV{TEST_NGINX_PG_CONNINFO}"
                                    . " application_name=$app",
-                       upstream => ($more // '') . <<'_EOC_');
+                       upstream => ($more // '') . <<'_EOC_',
         leadlist_pg_keepalive 8;
         leadlist_pg_max 8;
         leadlist_pg_queue 64 timeout=10s;
 _EOC_
+                       servers => <<'_EOC_');
+    server {
+        listen 127.0.0.1:$FAULTS_PORT0;
+        location = /metrics {
+            leadlist_metrics;
+        }
+    }
+_EOC_
+}
+
+# the limit in force, as leadlist_metrics reports it
+sub limit_gauge {
+    my ($ng) = @_;
+    my $r = http_call(port => $ng->{ports}[0], method => 'GET',
+                      uri => '/metrics');
+    return $r->{body} =~ /^leadlist_pool_limit\{upstream="leadlist_db"\} (\d+)$/m
+           ? $1 : -1;
 }
 
 sub load {
@@ -134,6 +151,7 @@ sub load {
     my @serial = samples($app, 3);
     show('adaptive, serial database', @serial);
     my $backends = pids($app);
+    my $gauge = limit_gauge($ng);
 
     push @$recs, @{ finish_load($l) };
     summarize('adaptive', $recs);
@@ -144,6 +162,8 @@ sub load {
            . " (at most 4 of the $clients at once, median)");
     cmp_ok(max(@serial), '>=', 1, 'and statements still ran (limit >= 1)');
     cmp_ok(max(@serial), '<=', 8, 'never more than leadlist_pg_max');
+    ok($gauge >= 1 && $gauge < 8,
+       "leadlist_pool_limit reports a limit below leadlist_pg_max ($gauge)");
     is(pids($app), $backends, 'no connection opened or closed under load');
 
     log_check($ng, 'adaptive');
@@ -169,6 +189,7 @@ sub load {
     cmp_ok(median(@serial), '>=', 6,
            "adaptive off: the clients run at once (median of $clients)");
     cmp_ok(max(@serial), '<=', 8, 'and never more than leadlist_pg_max');
+    is(limit_gauge($ng), 8, 'leadlist_pool_limit is leadlist_pg_max');
 
     log_check($ng, 'adaptive off');
     stop_nginx($ng);
