@@ -69,7 +69,6 @@ typedef struct {
     ngx_str_t                     idem_key;   /* NUL-terminated, or
                                                  NULL: no key */
     ngx_uint_t                    prefer;     /* PREFER_* asked for */
-    ngx_uint_t                    applied;    /* PREFER_* applied */
 
     /* for the access log's variables and the metrics */
     ngx_http_leadlist_query_t    *query;      /* the statement's */

@@ -501,7 +501,6 @@ ngx_http_leadlist_handler_done(ngx_http_request_t *r,
     switch (result->outcome) {
 
     case NGX_HTTP_LEADLIST_OUTCOME_OK:
-        ctx->applied = ctx->prefer;
         rc = ngx_http_leadlist_send_ok(r, &result->response);
         break;
 

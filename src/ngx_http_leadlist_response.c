@@ -485,9 +485,12 @@ ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (ctx->applied
+    /* a 200 is the statement's answer: it honoured every preference */
+
+    if (ctx->prefer
+        && status == NGX_HTTP_OK
         && ngx_http_leadlist_response_add_header(r, "Preference-Applied",
-                              &ngx_http_leadlist_applied[ctx->applied & 3])
+                              &ngx_http_leadlist_applied[ctx->prefer & 3])
            != NGX_OK)
     {
         return NGX_ERROR;
