@@ -1,6 +1,7 @@
 
 /*
- * libFuzzer target of the request-body validator.
+ * libFuzzer target of the request-body validator and of the header
+ * parsers (Prefer, Idempotency-Key), which read the same bytes.
  *
  *   make fuzz, or: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
  *       fuzz/fuzz_body.c $(VALIDATOR) -ljansson -o build/fuzz/fuzz_body
@@ -19,6 +20,12 @@
  * stops too (the validator parses persons one at a time).  Numbers jsonb
  * stores but jansson cannot hold are valid: this file gives jansson a
  * stand-in for each, found from jansson's own overflow errors.
+ *
+ * The header parsers promise: Prefer flags only for preferences seen,
+ * and a second identical header changes nothing (the first instance of
+ * a preference counts); an Idempotency-Key is 1 to 255 printable ASCII
+ * characters, a plain value is taken as it is, and the key quoted back
+ * as an sf-string reads as the same key.
  *
  * t/unit/replay_corpus.c includes this file to replay fuzz/corpus in
  * "make test" without libFuzzer.
@@ -43,6 +50,9 @@ static void ngx_http_leadlist_fuzz_check(const uint8_t *data, size_t size,
     int rc, const ngx_http_leadlist_body_t *b);
 static void ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
     const ngx_http_leadlist_body_t *b);
+static void ngx_http_leadlist_fuzz_prefer(const uint8_t *data, size_t size);
+static void ngx_http_leadlist_fuzz_key(const uint8_t *data, size_t size);
+static int ngx_http_leadlist_fuzz_printable(const uint8_t *p, size_t n);
 static json_t *ngx_http_leadlist_fuzz_load(const uint8_t *data, size_t size,
     size_t flags, json_error_t *err);
 static size_t ngx_http_leadlist_fuzz_start(const char *p, size_t end);
@@ -97,6 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     (void) ngx_http_leadlist_content_type_ok(data, size);
     (void) ngx_http_leadlist_list_id_ok(data, size);
+    ngx_http_leadlist_fuzz_prefer(data, size);
+    ngx_http_leadlist_fuzz_key(data, size);
 
     return 0;
 }
@@ -204,6 +216,107 @@ ngx_http_leadlist_fuzz_syntax(const uint8_t *data, size_t size,
                 at);
         ngx_http_leadlist_fuzz_fail("a JSON error at another place");
     }
+}
+
+
+static void
+ngx_http_leadlist_fuzz_prefer(const uint8_t *data, size_t size)
+{
+    ngx_http_leadlist_prefer_t  pr, again;
+
+    memset(&pr, 0, sizeof(ngx_http_leadlist_prefer_t));
+    ngx_http_leadlist_prefer_parse(&pr, data, size);
+
+    if ((pr.seen & ~3u) != 0 || (pr.flags & ~pr.seen) != 0) {
+        ngx_http_leadlist_fuzz_fail("Prefer: a flag for what was not seen");
+    }
+
+    again = pr;
+    ngx_http_leadlist_prefer_parse(&again, data, size);
+
+    if (again.seen != pr.seen || again.flags != pr.flags) {
+        ngx_http_leadlist_fuzz_fail("Prefer: a repeated header counted");
+    }
+}
+
+
+static void
+ngx_http_leadlist_fuzz_key(const uint8_t *data, size_t size)
+{
+    int             rc;
+    size_t          klen, qlen, klen2, i;
+    unsigned char  *key, *quoted, *key2;
+
+    key = malloc(size + 1);
+    quoted = malloc(2 * size + 3);
+    key2 = malloc(2 * size + 3);
+
+    if (key == NULL || quoted == NULL || key2 == NULL) {
+        abort();
+    }
+
+    rc = ngx_http_leadlist_idempotency_key(data, size, key, &klen);
+
+    if (rc == -1) {
+        if (size >= 1 && size <= NGX_HTTP_LEADLIST_MAX_IDEMPOTENCY_KEY
+            && data[0] != '"'
+            && ngx_http_leadlist_fuzz_printable(data, size))
+        {
+            ngx_http_leadlist_fuzz_fail("a plain printable key refused");
+        }
+
+        goto done;
+    }
+
+    if (rc != 0 || klen == 0 || klen > NGX_HTTP_LEADLIST_MAX_IDEMPOTENCY_KEY
+        || klen > size || !ngx_http_leadlist_fuzz_printable(key, klen))
+    {
+        ngx_http_leadlist_fuzz_fail("a key out of its bounds");
+    }
+
+    if (data[0] != '"' && (klen != size || memcmp(key, data, size) != 0)) {
+        ngx_http_leadlist_fuzz_fail("a plain key not taken as it is");
+    }
+
+    qlen = 0;
+    quoted[qlen++] = '"';
+
+    for (i = 0; i < klen; i++) {
+        if (key[i] == '"' || key[i] == '\\') {
+            quoted[qlen++] = '\\';
+        }
+
+        quoted[qlen++] = key[i];
+    }
+
+    quoted[qlen++] = '"';
+
+    if (ngx_http_leadlist_idempotency_key(quoted, qlen, key2, &klen2) != 0
+        || klen2 != klen || memcmp(key2, key, klen) != 0)
+    {
+        ngx_http_leadlist_fuzz_fail("a key quoted back reads otherwise");
+    }
+
+done:
+
+    free(key);
+    free(quoted);
+    free(key2);
+}
+
+
+static int
+ngx_http_leadlist_fuzz_printable(const uint8_t *p, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
