@@ -130,6 +130,16 @@ sub scrape {
     return \%m;
 }
 
+# A request is counted in its log phase, which may run just after its
+# client has read the answer, and in another worker than the scrape's:
+# scrape until cond holds (up to 5 s), then the test checks exact figures.
+sub scrape_when {
+    my ($cond) = @_;
+    my $m;
+    wait_until(5, sub { $m = scrape(); $cond->($m) });
+    return $m;
+}
+
 sub U {
     my ($name, $up, $more) = @_;
     return qq($name\{upstream="$up") . ($more ? ",$more" : '') . '}';
@@ -345,13 +355,17 @@ diag('404s by worker pid: '
      . join(', ', map { "$_: $by_pid{$_}" } sort keys %by_pid));
 is(scalar keys %by_pid, 2, 'both workers answered some');
 
+scrape_when(sub { delta($before, $_[0], L('leadlist_responses_total', $LOC,
+                                         'status="404"')) >= 40 });
 for my $i (1 .. 6) {
     my $m = scrape();
     is(delta($before, $m, L('leadlist_responses_total', $LOC, 'status="404"')),
        40, "scrape $i: responses_total{status=\"404\"} counts all 40");
 }
 
-my $m1 = scrape();
+my $m1 = scrape_when(sub {
+    delta($before, $_[0], L('leadlist_request_duration_seconds_count', $LOC))
+        >= 40 });
 is(delta($before, $m1, U('leadlist_pool_statements_total', 'leadlist_db')),
    40, 'statements_total: +40');
 is(delta($before, $m1, U('leadlist_pool_wait_duration_seconds_count',
@@ -375,7 +389,9 @@ $r = http($ng->{port}, "POST /api/lead-lists/l/add-prospects HTTP/1.0\r\n"
           . "Host: x\r\nContent-Type: application/json\r\n"
           . "Content-Length: 2\r\n\r\n{}");
 is($r->{status}, 401, 'one without a token: 401');
-my $m2 = scrape();
+my $m2 = scrape_when(sub {
+    delta($before, $_[0], L('leadlist_request_duration_seconds_count', $LOC))
+        >= 2 });
 is(delta($before, $m2, L('leadlist_responses_total', $LOC, 'status="200"')),
    1, 'responses_total{status="200"}: +1');
 is(delta($before, $m2, L('leadlist_responses_total', $LOC, 'status="401"')),
@@ -492,8 +508,10 @@ is(($b_st->{200} // 0) + ($b_st->{503} // 0), 6, 'db_b: 200 or 503');
 my $d_st = statuses(collect_requests($d));
 is($d_st->{503}, $refused, 'db_d: each refused request answered 503');
 is($d_st->{200}, 8 - $refused, 'db_d: the others 200 once the lock went');
-is(delta($before, scrape(), L('leadlist_responses_total', $LOC_D,
-                              'status="503"')),
+is(delta($before, scrape_when(sub {
+              delta($before, $_[0], L('leadlist_responses_total', $LOC_D,
+                                      'status="503"')) >= $refused }),
+          L('leadlist_responses_total', $LOC_D, 'status="503"')),
    $refused, 'db_d location: responses_total{status="503"}');
 
 ok(wait_until(10, sub {
@@ -589,7 +607,9 @@ is($m->{ U('leadlist_pool_limit', 'leadlist_db') }, 32,
 
 $recs = sequential_requests(%req, timeout => 10, ids => ['after']);
 is($recs->[0]{status}, 200, 'a request after the reload');
-my $m3 = scrape();
+my $m3 = scrape_when(sub {
+    delta($m, $_[0], L('leadlist_responses_total', $LOC, 'status="200"'))
+        >= 1 });
 is(delta($m, $m3, L('leadlist_responses_total', $LOC, 'status="200"')), 1,
    'it adds 1 to responses_total{status="200"}');
 is(delta($m, $m3, L('leadlist_prospects_added_total', $LOC)), 1,
