@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+#
+# Instructions nginx spends per request (callgrind), for the HTTP limit
+# (H) and for workloads A (1 new person) and D (1 person already in the
+# list) of bench/run.sh: a figure that the load of a shared machine does
+# not move, to compare two builds of the module (run the script in each
+# checkout, with the same catalogue size).
+#
+#   bench/nginx_cost.sh               (BENCH_QUICK=1: 100,000 persons)
+#   COST_REQUESTS=2000                requests measured per workload
+#
+# One nginx process (master_process off) under valgrind --tool=callgrind,
+# the auth stand-in in the same process as in bench/run.sh, so that each
+# figure includes the auth subrequest and its upstream; subtract H for the
+# module's own.  wrk, one connection, stops after the given number of
+# answers; counters are zeroed after a warm-up of each workload.
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+n=${COST_REQUESTS:-2000}
+warm=200
+
+command -v callgrind_control >/dev/null || die "no callgrind_control (valgrind)"
+check_tools
+rm -rf "$out"
+mkdir -p "$out"
+
+vg_pid=
+cost_down() {
+    [ -n "$vg_pid" ] && kill -TERM "$vg_pid" 2>/dev/null && wait "$vg_pid"
+    "$root/util/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true
+}
+trap cost_down EXIT
+trap 'exit 130' INT TERM
+
+pg_up
+pg_fixtures
+
+workers=1
+ngx_keepalive=16
+ngx_max=16
+nginx_conf
+sed -i '1a daemon off;\nmaster_process off;' "$run/nginx.conf"
+: >"$run/logs/error.log"
+"$nginx_bin" -t -q -p "$run" -c "$run/nginx.conf" || die "nginx -t failed"
+
+valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" \
+    "$nginx_bin" -p "$run" -c "$run/nginx.conf" 2>"$out/valgrind.log" &
+vg_pid=$!
+
+for _ in $(seq 300); do
+    port_busy "$port" && break
+    sleep 0.1
+done
+port_busy "$port" || die "nginx under callgrind did not start"
+
+# requests NAME COUNT key=value ...: COUNT answers on one connection
+requests() {
+    local name=$1 count=$2 stopdir=$out/$1.stopped pid
+    shift 2
+    rm -rf "$stopdir"
+    mkdir -p "$stopdir"
+    wrk -t1 -c1 -d600s --timeout 60s -s "$bench/wrk/leadlist.lua" \
+        "http://127.0.0.1:$port" -- threads=1 template="$template" \
+        orgs="$orgs" lists="$lists" fresh="$fresh" stop="$count" \
+        stopfile="$stopdir/t" "$@" >"$out/$name.wrk" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null && ! all_stopped "$stopdir" 1; do
+        sleep 0.2
+    done
+    sleep 0.2
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    grep -q '^RESULT .* sock_errors=0 non2xx=0 bad=0 ' "$out/$name.wrk" \
+        || die "$name: bad answers (see $out/$name.wrk)"
+}
+
+# callgrind_control ARGS: valgrind reads its commands only while the
+# program runs, so one more request wakes nginx up from epoll_wait (it
+# counts in the next figure: 1 in COST_REQUESTS)
+control() {
+    local pid
+    callgrind_control "$@" "$vg_pid" >/dev/null &
+    pid=$!
+    sleep 0.5
+    while kill -0 "$pid" 2>/dev/null; do
+        curl -s -o /dev/null "http://127.0.0.1:$port/none" || true
+        sleep 0.5
+    done
+    wait "$pid"
+}
+
+# cost NAME LABEL key=value ...: instructions per request of one workload
+cost() {
+    local name=$1 label=$2 total
+    shift 2
+    requests "_$name" "$warm" "$@" prefix="w$name"
+    control -z
+    requests "$name" "$n" "$@"
+    control -d "$name"
+    total=$(awk '/^(summary|totals):/ { print $2; exit }' \
+                "$(find "$out" -name "callgrind.*" -newer "$out/_$name.wrk" | sort | tail -1)")
+    printf '%-44s %12s\n' "$label" \
+        "$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }')"
+}
+
+echo
+echo "== nginx instructions per request (callgrind), $(git -C "$root" rev-parse --short HEAD 2>/dev/null), $n requests each, 1 connection"
+cost H "H  auth subrequest + return 200" mode=direct kind=1 prefix=ch \
+    path=/bench/http-limit added=1
+cost A "A  direct, 1 new person" mode=direct kind=1 prefix=ca added=1
+cost D "D  direct, 1 person already in the list" mode=direct kind=3 \
+    persons=1 dups=1 added=0
