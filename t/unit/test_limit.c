@@ -27,12 +27,12 @@
 
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ngx_http_leadlist_limit.h"
+#include "ngx_http_leadlist_tap.h"
 
 
 #define NGX_HTTP_LEADLIST_SIM_WORKERS   4
@@ -112,13 +112,10 @@ typedef struct {
 
 
 static int   verbose;
-static int   failed;
-static int   tests;
 static int   bounds_ok;
 static uint64_t  rng = 88172645463325252ULL;
 
 
-static void ngx_http_leadlist_ok(int cond, const char *name, ...);
 static double ngx_http_leadlist_random(void);
 static double ngx_http_leadlist_gauss(void);
 static void ngx_http_leadlist_push(ngx_http_leadlist_vec_t *vec, double v);
@@ -177,28 +174,7 @@ main(int argc, char **argv)
     ngx_http_leadlist_ok(bounds_ok,
                          "every limit of every simulation within [min, max]");
 
-    printf("1..%d\n", tests);
-
-    return failed ? 1 : 0;
-}
-
-
-static void
-ngx_http_leadlist_ok(int cond, const char *name, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%s %d - ", cond ? "ok" : "not ok", tests);
-    va_start(ap, name);
-    vprintf(name, ap);
-    va_end(ap);
-    printf("\n");
+    return ngx_http_leadlist_done("test_limit");
 }
 
 
