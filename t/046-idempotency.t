@@ -24,31 +24,7 @@ no_shuffle();
 no_long_string();
 valgrind_patience();
 
-sub boom_off {
-    db("DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;\n"
-       . "DROP SCHEMA IF EXISTS t046_trig CASCADE;");
-}
-
-# A trigger that fails the insert of t046's person "p-boom" into a list:
-# the statement fails after its work began, and rolls back.
-sub boom_on {
-    db(<<'_SQL_');
-CREATE SCHEMA IF NOT EXISTS t046_trig;
-CREATE OR REPLACE FUNCTION t046_trig.boom() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 't046 boom in tenant.lead_list_persons';
-END
-$$;
-DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;
-CREATE TRIGGER t046_boom BEFORE INSERT ON tenant.lead_list_persons
-    FOR EACH ROW
-    WHEN (NEW.org_id = 't046' AND NEW.person_id = 'p-boom')
-    EXECUTE FUNCTION t046_trig.boom();
-_SQL_
-}
-
-END { eval { boom_off() } }
+END { eval { boom_off('t046') } }
 
 db(<<'_SQL_');
 DELETE FROM global.persons WHERE id LIKE 't046-%';
@@ -60,7 +36,7 @@ SELECT 't046-' || lpad(i::text, 4, '0'),
 _SQL_
 
 sub reset_db {
-    boom_off();
+    boom_off('t046');
     db("DELETE FROM tenant.idempotency_keys WHERE org_id IN ('t046', 't046x');");
     db_fixture('t046',
         lists => [['list-a', 'person', 'u-1', 'u-2'],
@@ -462,7 +438,7 @@ SELECT length(key), left(key, 3) FROM tenant.idempotency_keys WHERE org_id = 't0
 === TEST 19: a 500 is not recorded: the statement failed, its work and its key rolled back
 --- init
 reset_db();
-boom_on();
+boom_on('t046');
 --- more_headers eval: main::H('k-19')
 --- request eval: main::post('{"persons":[{"id":"p-1"},{"id":"p-boom"}]}')
 --- error_code: 500
@@ -478,7 +454,7 @@ t046 boom
 
 === TEST 20: (continued) the cause is gone: the retry with the key runs, and is recorded
 --- init
-boom_off();
+boom_off('t046');
 --- more_headers eval: main::H('k-19')
 --- request eval: main::post('{"persons":[{"id":"p-1"},{"id":"p-boom"}]}')
 --- error_code: 200

@@ -30,7 +30,8 @@ use Exporter 'import';
 our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
                  valgrind_patience db db_fixture db_snapshot jstr err_re bad
                  err u8 user_u_of add_to_l sent error_log_lines
-                 error_log_count pooled_backends backend_gone);
+                 error_log_count pooled_backends backend_gone boom_on
+                 boom_off);
 
 our $http_config = <<'_EOC_';
     upstream leadlist_db {
@@ -211,6 +212,34 @@ sub db_fixture {
     $sql .= "\n$o{sql}" if $o{sql};
 
     su($sql);
+}
+
+
+# A trigger that fails the insert of $org's person "p-boom" into a list
+# ("$org boom in tenant.lead_list_persons"): a statement that fails after
+# its work began, and rolls back.  boom_off($org) removes it again.
+sub boom_on {
+    my ($org) = @_;
+    db(<<"_SQL_");
+CREATE SCHEMA IF NOT EXISTS ${org}_trig;
+CREATE OR REPLACE FUNCTION ${org}_trig.boom() RETURNS trigger
+    LANGUAGE plpgsql AS \$\$
+BEGIN
+    RAISE EXCEPTION '$org boom in tenant.lead_list_persons';
+END
+\$\$;
+DROP TRIGGER IF EXISTS ${org}_boom ON tenant.lead_list_persons;
+CREATE TRIGGER ${org}_boom BEFORE INSERT ON tenant.lead_list_persons
+    FOR EACH ROW
+    WHEN (NEW.org_id = '$org' AND NEW.person_id = 'p-boom')
+    EXECUTE FUNCTION ${org}_trig.boom();
+_SQL_
+}
+
+sub boom_off {
+    my ($org) = @_;
+    db("DROP TRIGGER IF EXISTS ${org}_boom ON tenant.lead_list_persons;\n"
+       . "DROP SCHEMA IF EXISTS ${org}_trig CASCADE;");
 }
 
 
