@@ -178,6 +178,10 @@ $(BUILD)/unit/test_limit: t/unit/test_limit.c src/ngx_http_leadlist_limit.c \
 test-limit: $(BUILD)/unit/test_limit
 	$(BUILD)/unit/test_limit
 
+# the TAP harness these unit tests include
+$(BUILD)/unit/test_body $(BUILD)/unit/test_syntax $(BUILD)/unit/test_limit: \
+    t/unit/ngx_http_leadlist_tap.h
+
 test: deps
 	util/lint.sh
 	$(MAKE) openapi-tools

@@ -48,31 +48,7 @@ SELECT 't040-big-' || lpad(i::text, 4, '0'),
   FROM generate_series(1, 1005) AS i;
 _SQL_
 
-# A trigger that fails the insert of t040's person "p-boom" into a list,
-# after the tenant copy was written by the same statement sequence.
-sub boom_on {
-    db(<<'_SQL_');
-CREATE SCHEMA IF NOT EXISTS t040_trig;
-CREATE OR REPLACE FUNCTION t040_trig.boom() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 't040 boom in tenant.lead_list_persons';
-END
-$$;
-DROP TRIGGER IF EXISTS t040_boom ON tenant.lead_list_persons;
-CREATE TRIGGER t040_boom BEFORE INSERT ON tenant.lead_list_persons
-    FOR EACH ROW
-    WHEN (NEW.org_id = 't040' AND NEW.person_id = 'p-boom')
-    EXECUTE FUNCTION t040_trig.boom();
-_SQL_
-}
-
-sub boom_off {
-    db("DROP TRIGGER IF EXISTS t040_boom ON tenant.lead_list_persons;\n"
-       . "DROP SCHEMA IF EXISTS t040_trig CASCADE;");
-}
-
-END { eval { boom_off() } }
+END { eval { boom_off('t040') } }
 
 # a port nothing listens on: the database is unreachable there
 {
@@ -84,7 +60,7 @@ END { eval { boom_off() } }
 }
 
 sub reset_db {
-    boom_off();
+    boom_off('t040');
     db_fixture('t040',
         lists => [['list-a', 'person', 'u-1', 'u-2'],
                   ['list-b', 'person', 'u-1'],
@@ -510,7 +486,7 @@ POST /api/lead-lists/list-a/add-prospects
 --- init
 reset_db();
 db(q{INSERT INTO tenant.persons (org_id, id, profile) VALUES ('t040', 'p-a', '{"id":"p-a","old":true}');});
-boom_on();
+boom_on('t040');
 --- more_headers eval: $::H
 --- request
 POST /api/lead-lists/list-a/add-prospects
@@ -532,7 +508,7 @@ t040 boom
 === TEST 20: atomicity: after the failure, the next request on the same worker works
 --- init
 reset_db();
-boom_on();
+boom_on('t040');
 --- more_headers eval
 [$::H, $::H, $::H]
 --- request eval

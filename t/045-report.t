@@ -88,6 +88,42 @@ p-a	{"x": 1, "id": "p-a"}
 t045-9	{"id": "t045-9"}
 _EOT_
 
+# the 200 of a request that added the one new person $id: the counts, and
+# with $report the ids behind them too
+sub added_one {
+    my ($id, $report) = @_;
+    return '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0'
+           . ($report ? qq(,"added":["$id"],"alreadyInList":[],"notMatched":[]})
+                      : '}');
+}
+
+# --- prefer_each: [Prefer header value(s), 1 when return=representation
+# applies], one a request; request i adds the new person p-i with that
+# Prefer and answers 200, with the report and "Preference-Applied:
+# return=representation" when it applies, else the counts and no
+# Preference-Applied.  Unless the block checks the database itself, list-a
+# then holds p-1 .. p-n (and its p-9) as its "p-_" members.
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $each = $block->prefer_each or return;
+    my @n = 1 .. @$each;
+    unless (defined $block->db_check) {
+        $block->set_value(db_check => "SELECT person_id FROM"
+            . " tenant.lead_list_persons WHERE org_id = 't045' AND"
+            . " lead_list_id = 'list-a' AND person_id LIKE 'p-_' ORDER BY 1;");
+        $block->set_value(db_expected => join "\n", (map { "p-$_" } @n), 'p-9');
+    }
+    $block->set_value(more_headers => [map { "$H\nPrefer: $_->[0]" } @$each]);
+    $block->set_value(request =>
+                      [map { post(qq({"persons":[{"id":"p-$_"}]})) } @n]);
+    $block->set_value(error_code => [(200) x @n]);
+    $block->set_value(response_headers => [
+        map { $_->[1] ? 'Preference-Applied: return=representation'
+                      : '!Preference-Applied' } @$each]);
+    $block->set_value(response_body =>
+                      [map { added_one("p-$_", $each->[$_ - 1][1]) } @n]);
+});
+
 endpoint_defaults(init => 'reset_db()');
 
 run_tests();
@@ -225,104 +261,37 @@ Content-Type: application/json
 --- response_headers eval
 [("Preference-Applied: return=representation") x 3]
 --- response_body eval
-['{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-1"],"alreadyInList":[],"notMatched":[]}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-2"],"alreadyInList":[],"notMatched":[]}',
+[main::added_one('p-1', 1), main::added_one('p-2', 1),
  '{"addedCount":0,"alreadyInListCount":1,"notMatchedCount":0,"added":[],"alreadyInList":["p-1"],"notMatched":[]}']
 
 
 
 === TEST 9: Prefer: unknown preferences and values are ignored, never an error
---- more_headers eval
-["$::H\nPrefer: respond-async, wait=100, handling=strict, return=representation",
- "$::H\nPrefer: return=everything, tx=maybe",
- "$::H\nPrefer: handling=lenient",
- "$::H\nPrefer: tx=commit"]
---- request eval
-[main::post('{"persons":[{"id":"p-1"}]}'),
- main::post('{"persons":[{"id":"p-2"}]}'),
- main::post('{"persons":[{"id":"p-3"}]}'),
- main::post('{"persons":[{"id":"p-4"}]}')]
---- error_code eval
-[200, 200, 200, 200]
---- response_headers eval
-["Preference-Applied: return=representation", "!Preference-Applied",
- "!Preference-Applied", "!Preference-Applied"]
---- response_body eval
-['{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-1"],"alreadyInList":[],"notMatched":[]}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}']
---- db_check
-SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't045' AND lead_list_id = 'list-a' AND person_id LIKE 'p-_' ORDER BY 1;
---- db_expected
-p-1
-p-2
-p-3
-p-4
-p-9
+--- prefer_each eval
+[["respond-async, wait=100, handling=strict, return=representation", 1],
+ ["return=everything, tx=maybe", 0],
+ ["handling=lenient", 0],
+ ["tx=commit", 0]]
 
 
 
 === TEST 10: Prefer: only the first instance of a preference counts, in one header or across several
---- more_headers eval
-["$::H\nPrefer: return=minimal, return=representation",
- "$::H\nPrefer: return=minimal\nPrefer: return=representation",
- "$::H\nPrefer: return=representation\nPrefer: return=minimal, tx=commit\nPrefer: tx=rollback",
- "$::H\nPrefer: return\nPrefer: return=representation"]
---- request eval
-[main::post('{"persons":[{"id":"p-1"}]}'),
- main::post('{"persons":[{"id":"p-2"}]}'),
- main::post('{"persons":[{"id":"p-3"}]}'),
- main::post('{"persons":[{"id":"p-4"}]}')]
---- error_code eval
-[200, 200, 200, 200]
---- response_headers eval
-["!Preference-Applied", "!Preference-Applied",
- "Preference-Applied: return=representation", "!Preference-Applied"]
---- response_body eval
-['{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-3"],"alreadyInList":[],"notMatched":[]}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}']
---- db_check
-SELECT person_id FROM tenant.lead_list_persons WHERE org_id = 't045' AND lead_list_id = 'list-a' AND person_id LIKE 'p-_' ORDER BY 1;
---- db_expected
-p-1
-p-2
-p-3
-p-4
-p-9
+--- prefer_each eval
+[["return=minimal, return=representation", 0],
+ ["return=minimal\nPrefer: return=representation", 0],
+ ["return=representation\nPrefer: return=minimal, tx=commit\nPrefer: tx=rollback", 1],
+ ["return\nPrefer: return=representation", 0]]
 
 
 
 === TEST 11: Prefer: a malformed preference is skipped, the others apply; garbage is no error
---- more_headers eval
-["$::H\nPrefer: return=representation x, tx=commit",
- "$::H\nPrefer: return=rep resentation, return=representation",
- "$::H\nPrefer: foo bar=\"a, b\", return=representation",
- "$::H\nPrefer: ;;;=,\",",
- "$::H\nPrefer: return=\"representation, tx=rollback",
- "$::H\nPrefer: caf\xc3\xa9, return=representation"]
---- request eval
-[main::post('{"persons":[{"id":"p-1"}]}'),
- main::post('{"persons":[{"id":"p-2"}]}'),
- main::post('{"persons":[{"id":"p-3"}]}'),
- main::post('{"persons":[{"id":"p-4"}]}'),
- main::post('{"persons":[{"id":"p-5"}]}'),
- main::post('{"persons":[{"id":"p-6"}]}')]
---- error_code eval
-[200, 200, 200, 200, 200, 200]
---- response_headers eval
-["!Preference-Applied", "Preference-Applied: return=representation",
- "Preference-Applied: return=representation", "!Preference-Applied",
- "!Preference-Applied", "Preference-Applied: return=representation"]
---- response_body eval
-['{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-2"],"alreadyInList":[],"notMatched":[]}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-3"],"alreadyInList":[],"notMatched":[]}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}',
- '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0,"added":["p-6"],"alreadyInList":[],"notMatched":[]}']
+--- prefer_each eval
+[["return=representation x, tx=commit", 0],
+ ["return=rep resentation, return=representation", 1],
+ ["foo bar=\"a, b\", return=representation", 1],
+ [";;;=,\",", 0],
+ ["return=\"representation, tx=rollback", 0],
+ ["caf\xc3\xa9, return=representation", 1]]
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't045' AND lead_list_id = 'list-a' AND person_id LIKE 'p-_';
 --- db_expected
@@ -372,7 +341,7 @@ Preference-Applied: return=representation, tx=rollback
  "$::H\nPrefer: return=representation",
  "$::H\nPrefer: return=representation; tx=rollback, tx=rollback"]
 --- request eval
-[main::post($::DIRECT), main::post($::DIRECT), main::post($::DIRECT)]
+[(main::post($::DIRECT)) x 3]
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval

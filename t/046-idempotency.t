@@ -24,31 +24,7 @@ no_shuffle();
 no_long_string();
 valgrind_patience();
 
-sub boom_off {
-    db("DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;\n"
-       . "DROP SCHEMA IF EXISTS t046_trig CASCADE;");
-}
-
-# A trigger that fails the insert of t046's person "p-boom" into a list:
-# the statement fails after its work began, and rolls back.
-sub boom_on {
-    db(<<'_SQL_');
-CREATE SCHEMA IF NOT EXISTS t046_trig;
-CREATE OR REPLACE FUNCTION t046_trig.boom() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 't046 boom in tenant.lead_list_persons';
-END
-$$;
-DROP TRIGGER IF EXISTS t046_boom ON tenant.lead_list_persons;
-CREATE TRIGGER t046_boom BEFORE INSERT ON tenant.lead_list_persons
-    FOR EACH ROW
-    WHEN (NEW.org_id = 't046' AND NEW.person_id = 'p-boom')
-    EXECUTE FUNCTION t046_trig.boom();
-_SQL_
-}
-
-END { eval { boom_off() } }
+END { eval { boom_off('t046') } }
 
 db(<<'_SQL_');
 DELETE FROM global.persons WHERE id LIKE 't046-%';
@@ -60,7 +36,7 @@ SELECT 't046-' || lpad(i::text, 4, '0'),
 _SQL_
 
 sub reset_db {
-    boom_off();
+    boom_off('t046');
     db("DELETE FROM tenant.idempotency_keys WHERE org_id IN ('t046', 't046x');");
     db_fixture('t046',
         lists => [['list-a', 'person', 'u-1', 'u-2'],
@@ -98,6 +74,29 @@ our $R422 = err('UNPROCESSABLE_CONTENT',
 
 sub nap { Time::HiRes::sleep($_[0]) }
 
+# --- stream_round: N  round N of a stream: 20 requests with a 1s TTL, each
+#                      with a key and a person of its own, all 200
+# --- bad_ttl: V       nginx -t refuses "leadlist_idempotency_ttl V;" with
+#                      the values the directive takes
+add_block_preprocessor(sub {
+    my $block = shift;
+    if (defined(my $n = $block->stream_round)) {
+        $block->set_value(config =>
+                          Leadlist::endpoint("leadlist_idempotency_ttl 1s;"));
+        $block->set_value(more_headers => [map { H("stream-$n-$_") } 1 .. 20]);
+        $block->set_value(request =>
+            [map { post(qq({"persons":[{"id":"s-$n-$_"}]})) } 1 .. 20]);
+        $block->set_value(error_code => [(200) x 20]);
+    }
+    if (defined(my $v = $block->bad_ttl)) {
+        $block->set_value(config => "    leadlist_idempotency_ttl $v;\n");
+        $block->set_value(must_die => '');
+        $block->set_value(error_log => qq(invalid value "$v" in)
+                          . ' "leadlist_idempotency_ttl", must be a time'
+                          . " from 1s to 2147483647s\n");
+    }
+});
+
 endpoint_defaults(init => 'reset_db()');
 
 run_tests();
@@ -123,9 +122,9 @@ Content-Type: application/json
 
 === TEST 2: the retry gets the same status and body, with Idempotent-Replayed, and adds nothing
 --- more_headers eval
-[main::H('k-1'), main::H('k-1'), main::H('k-1')]
+[(main::H('k-1')) x 3]
 --- request eval
-[main::post($::BODY), main::post($::BODY), main::post($::BODY)]
+[(main::post($::BODY)) x 3]
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -159,7 +158,7 @@ Idempotent-Replayed: true
 
 === TEST 4: the same body as a JSON value is the same request: member order, whitespace and escapes do not matter
 --- more_headers eval
-[main::H('k-2'), main::H('k-2'), main::H('k-2')]
+[(main::H('k-2')) x 3]
 --- request eval
 [main::post('{"persons":[{"id":"p-1","a":1,"b":[1,2]}]}'),
  main::post(qq({ "persons" : [ { "b" : [ 1 , 2 ] , "a" : 1 , "id" : "p-1" } ] }\n)),
@@ -175,10 +174,9 @@ Idempotent-Replayed: true
 
 === TEST 5: the replay of a per-id report carries its Preference-Applied too
 --- more_headers eval
-[main::H('k-3', 'Prefer: return=representation'),
- main::H('k-3', 'Prefer: return=representation')]
+[(main::H('k-3', 'Prefer: return=representation')) x 2]
 --- request eval
-[main::post($::BODY), main::post($::BODY)]
+[(main::post($::BODY)) x 2]
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -191,10 +189,9 @@ Idempotent-Replayed: true
 
 === TEST 6: a recorded 404 is replayed, even after the list was created
 --- more_headers eval
-[main::H('k-404'), main::H('k-404')]
+[(main::H('k-404')) x 2]
 --- request eval
-[main::post($::BODY, '/api/lead-lists/list-new/add-prospects'),
- main::post($::BODY, '/api/lead-lists/list-new/add-prospects')]
+[(main::post($::BODY, '/api/lead-lists/list-new/add-prospects')) x 2]
 --- error_code eval
 [404, 404]
 --- response_headers eval
@@ -213,8 +210,7 @@ db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t
 --- more_headers eval
 [main::H('k-404'), main::H('k-404b')]
 --- request eval
-[main::post($::BODY, '/api/lead-lists/list-new/add-prospects'),
- main::post($::BODY, '/api/lead-lists/list-new/add-prospects')]
+[(main::post($::BODY, '/api/lead-lists/list-new/add-prospects')) x 2]
 --- error_code eval
 [404, 200]
 --- response_headers eval
@@ -224,16 +220,11 @@ db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t
 
 === TEST 8: recorded 403 and the 400s only the database can tell are replayed
 --- more_headers eval
-[main::H('k-403'), main::H('k-403'),
- main::H('k-nosearch'), main::H('k-nosearch'),
- main::H('k-big'), main::H('k-big')]
+[(main::H('k-403')) x 2, (main::H('k-nosearch')) x 2, (main::H('k-big')) x 2]
 --- request eval
-[main::post($::BODY, '/api/lead-lists/list-b/add-prospects'),
- main::post($::BODY, '/api/lead-lists/list-b/add-prospects'),
- main::post('{"selection":{"searchId":"s-nope","ids":["t046-0001"]}}'),
- main::post('{"selection":{"searchId":"s-nope","ids":["t046-0001"]}}'),
- main::post('{"selection":{"searchId":"s-all","selectAll":true}}'),
- main::post('{"selection":{"searchId":"s-all","selectAll":true}}')]
+[(main::post($::BODY, '/api/lead-lists/list-b/add-prospects')) x 2,
+ (main::post('{"selection":{"searchId":"s-nope","ids":["t046-0001"]}}')) x 2,
+ (main::post('{"selection":{"searchId":"s-all","selectAll":true}}')) x 2]
 --- error_code eval
 [403, 403, 400, 400, 400, 400]
 --- response_headers eval
@@ -287,7 +278,7 @@ u-1	k-nosearch	search_not_found
  "Authorization: Bearer user=u-1;org=t046x\nContent-Type: application/json\nIdempotency-Key: k-10",
  main::H('k-10')]
 --- request eval
-[main::post($::BODY), main::post($::BODY), main::post($::BODY), main::post($::BODY)]
+[(main::post($::BODY)) x 4]
 --- error_code eval
 [200, 200, 200, 200]
 --- response_headers eval
@@ -415,9 +406,9 @@ SELECT length(key), left(key, 3) FROM tenant.idempotency_keys WHERE org_id = 't0
 
 === TEST 17: a dry run with a key runs every time and is never recorded
 --- more_headers eval
-[main::H('k-17', 'Prefer: tx=rollback'), main::H('k-17', 'Prefer: tx=rollback')]
+[(main::H('k-17', 'Prefer: tx=rollback')) x 2]
 --- request eval
-[main::post($::BODY), main::post($::BODY)]
+[(main::post($::BODY)) x 2]
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -432,7 +423,7 @@ SELECT length(key), left(key, 3) FROM tenant.idempotency_keys WHERE org_id = 't0
 --- more_headers eval
 [main::H('k-18', 'Prefer: tx=rollback'), main::H('k-18'), main::H('k-18')]
 --- request eval
-[main::post($::BODY), main::post($::BODY), main::post($::BODY)]
+[(main::post($::BODY)) x 3]
 --- error_code eval
 [200, 200, 200]
 --- response_headers eval
@@ -447,7 +438,7 @@ SELECT length(key), left(key, 3) FROM tenant.idempotency_keys WHERE org_id = 't0
 === TEST 19: a 500 is not recorded: the statement failed, its work and its key rolled back
 --- init
 reset_db();
-boom_on();
+boom_on('t046');
 --- more_headers eval: main::H('k-19')
 --- request eval: main::post('{"persons":[{"id":"p-1"},{"id":"p-boom"}]}')
 --- error_code: 500
@@ -463,7 +454,7 @@ t046 boom
 
 === TEST 20: (continued) the cause is gone: the retry with the key runs, and is recorded
 --- init
-boom_off();
+boom_off('t046');
 --- more_headers eval: main::H('k-19')
 --- request eval: main::post('{"persons":[{"id":"p-1"},{"id":"p-boom"}]}')
 --- error_code: 200
@@ -513,9 +504,9 @@ k-22b	7200.000000
 === TEST 23: a key is forgotten after its TTL: (1) recorded with leadlist_idempotency_ttl 1s
 --- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
 --- more_headers eval
-[main::H('k-23'), main::H('k-23')]
+[(main::H('k-23')) x 2]
 --- request eval
-[main::post($::BODY), main::post($::BODY)]
+[(main::post($::BODY)) x 2]
 --- error_code eval
 [200, 200]
 --- response_headers eval
@@ -554,13 +545,7 @@ main::nap(1.2);
 
 
 === TEST 26: the table stays bounded: a stream of unique keys with a 1s TTL, round 1 of 3 (20 keys)
---- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
---- more_headers eval
-[map { main::H("stream-1-$_") } 1 .. 20]
---- request eval
-[map { main::post(qq({"persons":[{"id":"s-1-$_"}]})) } 1 .. 20]
---- error_code eval
-[(200) x 20]
+--- stream_round: 1
 --- db_check
 SELECT count(*) BETWEEN 1 AND 20 FROM tenant.idempotency_keys WHERE org_id = 't046';
 --- db_expected
@@ -571,13 +556,7 @@ t
 === TEST 27: round 2, after the first round's keys expired: they are deleted as new keys are recorded (up to 16 expired ones, oldest first, per recording)
 --- init
 main::nap(1.2);
---- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
---- more_headers eval
-[map { main::H("stream-2-$_") } 1 .. 20]
---- request eval
-[map { main::post(qq({"persons":[{"id":"s-2-$_"}]})) } 1 .. 20]
---- error_code eval
-[(200) x 20]
+--- stream_round: 2
 --- db_check
 SELECT count(*) FILTER (WHERE key LIKE 'stream-1-%'), count(*) <= 20 FROM tenant.idempotency_keys WHERE org_id = 't046';
 --- db_expected
@@ -588,13 +567,7 @@ SELECT count(*) FILTER (WHERE key LIKE 'stream-1-%'), count(*) <= 20 FROM tenant
 === TEST 28: round 3: the row count stays at one round's keys
 --- init
 main::nap(1.2);
---- config eval: Leadlist::endpoint("leadlist_idempotency_ttl 1s;")
---- more_headers eval
-[map { main::H("stream-3-$_") } 1 .. 20]
---- request eval
-[map { main::post(qq({"persons":[{"id":"s-3-$_"}]})) } 1 .. 20]
---- error_code eval
-[(200) x 20]
+--- stream_round: 3
 --- db_check
 SELECT count(*) FILTER (WHERE key NOT LIKE 'stream-3-%'), count(*) <= 20 FROM tenant.idempotency_keys WHERE org_id = 't046';
 --- db_expected
@@ -603,29 +576,17 @@ SELECT count(*) FILTER (WHERE key NOT LIKE 'stream-3-%'), count(*) <= 20 FROM te
 
 
 === TEST 29: leadlist_idempotency_ttl 0 fails nginx -t, naming the directive
---- config
-    leadlist_idempotency_ttl 0;
---- must_die
---- error_log
-invalid value "0" in "leadlist_idempotency_ttl", must be a time from 1s to 2147483647s
+--- bad_ttl: 0
 
 
 
 === TEST 30: leadlist_idempotency_ttl beyond an int of seconds
---- config
-    leadlist_idempotency_ttl 69y;
---- must_die
---- error_log
-invalid value "69y" in "leadlist_idempotency_ttl", must be a time from 1s to 2147483647s
+--- bad_ttl: 69y
 
 
 
 === TEST 31: leadlist_idempotency_ttl that is not a time
---- config
-    leadlist_idempotency_ttl 500ms;
---- must_die
---- error_log
-invalid value "500ms" in "leadlist_idempotency_ttl", must be a time from 1s to 2147483647s
+--- bad_ttl: 500ms
 
 
 

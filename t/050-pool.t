@@ -4,17 +4,14 @@ use Leadlist;
 use LeadlistDbTest qw(spawn_psql reap_psql);
 
 # The connection pool: reuse, prepared statements, dead connections,
-# unreachable servers, failover, the statement timeout.
+# unreachable servers, failover, the statement timeout.  Every request is
+# user u's of t050, adding to its list "l".
 
 repeat_each(1);
 no_shuffle();
 no_long_string();
 
-db_fixture('t050', lists => [['l', 'person', 'u']]);
-
-our $A = "Authorization: Bearer user=u;org=t050\nContent-Type: application/json";
-
-sub body { my $id = shift; return qq({"persons":[{"id":"$id"}]}) }
+user_u_of('t050');
 
 our $lock;
 
@@ -28,26 +25,18 @@ __DATA__
 === TEST 1: the first request connects and prepares the statement
 --- http_config eval: $::http_config
 --- config eval: Leadlist::endpoint()
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("r1")
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
+--- request eval: ::add_to_l("r1")
+--- response_body eval: $Leadlist::ONE_ADDED
+--- error_log eval: ::sent(1, 0)
 --- no_error_log
 [error]
 
 
 
 === TEST 2: the second request reuses the connection and the statement
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("r2")
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- request eval: ::add_to_l("r2")
+--- response_body eval: $Leadlist::ONE_ADDED
+--- error_log eval: ::sent(2, 1)
 --- no_error_log
 [error]
 
@@ -55,24 +44,15 @@ qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
 
 === TEST 3: so does the third, on the same backend process
 --- init
-my (@pids, $connects);
-open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or die $!;
-while (<$fh>) {
-    push @pids, $1 if /leadlist send fd:\d+ backend:(\d+)/;
-    $connects++ if /leadlist connect /;
-}
-Test::More::is($connects, 1, "one connection made");
+my @pids = map { /backend:(\d+)/ } ::error_log_lines(qr/leadlist send fd:/);
+Test::More::is(::error_log_count(qr/leadlist connect /), 1, "one connection made");
 my %seen = map { $_ => 1 } @pids;
 Test::More::is(scalar @pids, 2, "two statements sent so far");
 Test::More::is(scalar keys %seen, 1, "all by one backend pid");
 $::pid = $pids[0];
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("r3")
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:3 prepared:1/
+--- request eval: ::add_to_l("r3")
+--- response_body eval: $Leadlist::ONE_ADDED
+--- error_log eval: ::sent(3, 1)
 --- no_error_log
 [error]
 
@@ -83,15 +63,11 @@ qr/leadlist send fd:\d+ backend:\d+ request:3 prepared:1/
 my $r = LeadlistDbTest::su(qq{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = $::pid});
 die "no backend to kill" unless $r->[0][0] == 1;
 select(undef, undef, undef, 0.3);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("r4")
+--- request eval: ::add_to_l("r4")
 --- error_code: 200
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
+--- response_body eval: $Leadlist::ONE_ADDED
 --- error_log eval
-[qr/leadlist close (dead )?idle/,
- qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/]
+[qr/leadlist close (dead )?idle/, ::sent(1, 0)]
 --- no_error_log
 [error]
 --- db_check
@@ -102,12 +78,9 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_i
 
 
 === TEST 5: the replacement connection is kept and reused
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("r5")
+--- request eval: ::add_to_l("r5")
 --- error_code: 200
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- error_log eval: ::sent(2, 1)
 --- no_error_log
 [error]
 
@@ -122,9 +95,7 @@ $::http_config . <<'_EOC_'
 _EOC_
 --- config eval
 Leadlist::endpoint() =~ s/leadlist_db/down/r
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("d1")
+--- request eval: ::add_to_l("d1")
 --- error_code: 503
 --- response_headers
 Retry-After: 1
@@ -136,9 +107,7 @@ qr/\[error\].*leadlist: PostgreSQL 127\.0\.0\.1:1\/x could not connect: .*reques
 
 
 === TEST 7: right after a failure the server is in backoff: fail fast
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("d2")
+--- request eval: ::add_to_l("d2")
 --- error_code: 503
 --- error_log eval
 qr/no PostgreSQL server of upstream "down" is available, request_id: [0-9a-f]{32}|could not connect/
@@ -154,9 +123,7 @@ $::http_config . <<'_EOC_'
 _EOC_
 --- config eval
 Leadlist::endpoint() =~ s/leadlist_db/badpw/r
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("d3")
+--- request eval: ::add_to_l("d3")
 --- timeout eval: 3 * $::vg
 --- error_code: 503
 --- error_log
@@ -176,11 +143,8 @@ $::http_config . <<'_EOC_'
 _EOC_
 --- config eval
 Leadlist::endpoint() =~ s/leadlist_db/two/r
---- more_headers eval: $::A
 --- request eval
-["POST /api/lead-lists/l/add-prospects\n" . ::body("f1"),
- "POST /api/lead-lists/l/add-prospects\n" . ::body("f2"),
- "POST /api/lead-lists/l/add-prospects\n" . ::body("f3")]
+[map { ::add_to_l($_) } qw(f1 f2 f3)]
 --- error_code eval
 [200, 200, 200]
 --- db_check
@@ -197,9 +161,7 @@ $::http_config =~ s/leadlist_pg_keepalive 4;/"leadlist_pg_keepalive 4;\n        
 --- init
 $::lock = LeadlistDbTest::spawn_psql('su', qq{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3 * $::vg); COMMIT;});
 select(undef, undef, undef, 0.5);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("slow")
+--- request eval: ::add_to_l("slow")
 --- error_code: 503
 --- timeout: 20
 --- error_log
@@ -214,14 +176,10 @@ SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nginx-leadlist' 
 === TEST 11: the connection the timeout hit is clean and serves the next request
 --- init
 LeadlistDbTest::reap_psql($::lock);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("after-slow")
+--- request eval: ::add_to_l("after-slow")
 --- error_code: 200
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- response_body eval: $Leadlist::ONE_ADDED
+--- error_log eval: ::sent(2, 1)
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_id = 'slow';
 --- db_expected
@@ -235,9 +193,7 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't050' AND person_i
 --- init
 $::lock = LeadlistDbTest::spawn_psql('su', qq{BEGIN; LOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5 * $::vg); COMMIT;});
 select(undef, undef, undef, 0.4);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("gone")
+--- request eval: ::add_to_l("gone")
 --- timeout eval: 0.5 * $::vg
 --- abort
 --- ignore_response
@@ -251,14 +207,10 @@ client closed connection before the answer
 --- init
 LeadlistDbTest::reap_psql($::lock);
 select(undef, undef, undef, 0.3 * $::vg);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("next")
+--- request eval: ::add_to_l("next")
 --- error_code: 200
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/
+--- response_body eval: $Leadlist::ONE_ADDED
+--- error_log eval: ::sent(2, 1)
 --- no_error_log
 [error]
 --- db_check

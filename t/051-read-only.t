@@ -9,16 +9,13 @@ use LeadlistDbTest qw(su);
 # that the next connect may find a writable server.  Here the whole
 # cluster turns read-only: default_transaction_read_only set with ALTER
 # SYSTEM and reloaded, which a live session takes at its next command.
+# Every request is user u's of t051, adding to its list "l".
 
 repeat_each(1);
 no_shuffle();
 no_long_string();
 
-db_fixture('t051', lists => [['l', 'person', 'u']]);
-
-our $A = "Authorization: Bearer user=u;org=t051\nContent-Type: application/json";
-
-sub body { my $id = shift; return qq({"persons":[{"id":"$id"}]}) }
+user_u_of('t051');
 
 our ($pid, $parent) = (0, $$);
 
@@ -37,22 +34,6 @@ sub read_only {
     die "default_transaction_read_only is not $want after the reload\n";
 }
 
-sub backend_gone {
-    my ($p) = @_;
-    for (1 .. 100) {
-        return 1 unless su("SELECT count(*) FROM pg_stat_activity"
-                           . " WHERE pid = $p")->[0][0];
-        select(undef, undef, undef, 0.05);
-    }
-    return 0;
-}
-
-sub log_count {
-    my ($re) = @_;
-    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or die $!;
-    return scalar grep { /$re/ } <$fh>;
-}
-
 # however the file ends, the cluster is writable again for the next ones
 END { read_only(0) if $$ == $parent }
 
@@ -65,14 +46,10 @@ __DATA__
 --- config eval: Leadlist::endpoint()
 --- init
 main::read_only(0);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("p1")
+--- request eval: ::add_to_l("p1")
 --- error_code: 200
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
---- error_log eval
-qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
+--- response_body eval: $Leadlist::ONE_ADDED
+--- error_log eval: ::sent(1, 0)
 --- no_error_log
 [error]
 
@@ -80,20 +57,18 @@ qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/
 
 === TEST 2: the server turns read-only under the live pool: 503 JSON with Retry-After, logged at error with the server's name
 --- init
-my $r = LeadlistDbTest::su(q{SELECT pid FROM pg_stat_activity WHERE application_name = 'nginx-leadlist'});
-Test::More::is(scalar @$r, 1, "one pooled connection");
-$::pid = $r->[0][0];
+my @pids = ::pooled_backends();
+Test::More::is(scalar @pids, 1, "one pooled connection");
+$::pid = $pids[0];
 main::read_only(1);
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("p2")
+--- request eval: ::add_to_l("p2")
 --- error_code: 503
 --- response_headers
 Retry-After: 1
 Content-Type: application/json
 --- response_body_like: ^\{"code":"SERVICE_UNAVAILABLE","message":"Service temporarily unavailable, retry later","requestId":"[0-9a-f]{32}"\}$
 --- error_log eval
-[qr/leadlist send fd:\d+ backend:\d+ request:2 prepared:1/,
+[::sent(2, 1),
  qr/\[error\].*leadlist: PostgreSQL 127\.0\.0\.1:\d+\/leadlist is read-only, the connection is closed: .*read-only transaction.*, request_id: [0-9a-f]{32}/,
  qr/leadlist close read-only 127\.0\.0\.1:\d+\/leadlist/]
 --- no_error_log
@@ -108,10 +83,8 @@ p1
 
 === TEST 3: that connection is gone; while the server stays read-only, each new one answers 503 and is closed too
 --- init
-Test::More::ok(main::backend_gone($::pid), "the read-only connection's backend has exited");
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("p3")
+Test::More::ok(::backend_gone($::pid), "the read-only connection's backend has exited");
+--- request eval: ::add_to_l("p3")
 --- error_code: 503
 --- response_headers
 Retry-After: 1
@@ -125,15 +98,12 @@ statement failed
 === TEST 4: writable again: 200 on a new connection; one error line per read-only connection
 --- init
 main::read_only(0);
-Test::More::is(main::log_count(qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/), 2, "two connections made so far");
-Test::More::is(main::log_count(qr/\[error\].* is read-only, the connection is closed/), 2, "one error line for each read-only connection");
-Test::More::is(main::log_count(qr/leadlist close read-only/), 2, "both closed as read-only");
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("p4")
+Test::More::is(::error_log_count(::sent(1, 0)), 2, "two connections made so far");
+Test::More::is(::error_log_count(qr/\[error\].* is read-only, the connection is closed/), 2, "one error line for each read-only connection");
+Test::More::is(::error_log_count(qr/leadlist close read-only/), 2, "both closed as read-only");
+--- request eval: ::add_to_l("p4")
 --- error_code: 200
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
+--- response_body eval: $Leadlist::ONE_ADDED
 --- db_check
 SELECT string_agg(person_id, ',' ORDER BY person_id) FROM tenant.lead_list_persons WHERE org_id = 't051';
 --- db_expected
@@ -143,15 +113,12 @@ p1,p4
 
 === TEST 5: the new connection is the one in the pool now, on another backend
 --- init
-my $r = LeadlistDbTest::su(q{SELECT pid FROM pg_stat_activity WHERE application_name = 'nginx-leadlist'});
-Test::More::is(scalar @$r, 1, "one pooled connection");
-Test::More::isnt($r->[0][0], $::pid, "on another backend than the read-only one");
-Test::More::is(main::log_count(qr/leadlist send fd:\d+ backend:\d+ request:1 prepared:0/), 3, "three connections made in all");
---- more_headers eval: $::A
---- request eval
-"POST /api/lead-lists/l/add-prospects\n" . ::body("p5")
+my @pids = ::pooled_backends();
+Test::More::is(scalar @pids, 1, "one pooled connection");
+Test::More::isnt($pids[0], $::pid, "on another backend than the read-only one");
+Test::More::is(::error_log_count(::sent(1, 0)), 3, "three connections made in all");
+--- request eval: ::add_to_l("p5")
 --- error_code: 200
---- response_body chomp
-{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
+--- response_body eval: $Leadlist::ONE_ADDED
 --- no_error_log
 [alert]

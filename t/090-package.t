@@ -21,8 +21,9 @@
 use strict;
 use warnings;
 
-use lib 't/db/lib';
+use lib 't/db/lib', 't/inc';
 use LeadlistDbTest qw(pg_skip_reason su lit);
+use OwnNginx;
 use Test::More;
 use Digest::MD5 ();
 use File::Find ();
@@ -133,12 +134,7 @@ sub run {
 
 sub stop_ours {
     my ($pid) = @_;
-    kill 'QUIT', $pid;
-    for (1 .. 500) {
-        last unless kill 0, $pid;
-        sleep 0.02;
-    }
-    kill 'KILL', $pid if kill 0, $pid;
+    stop_own_nginx($pid);
     @started = grep { $_ != $pid } @started;
 }
 
@@ -300,58 +296,31 @@ is($snippet_text, "load_module modules/ngx_http_leadlist_module.so;\n",
 # ---- installed --------------------------------------------------------
 
 # The nginx of the test's own: the modules Debian's nginx.conf loads
-# (modules-enabled), everything it writes in $dir, on the test port.
+# (modules-enabled), everything it writes in $dir/$name, on the test port.
 sub own_conf {
-    my ($name, $body) = @_;
+    my ($name, $http) = @_;
     my $d = "$dir/$name";
     mkdir $d;
-    mkdir "$d/tmp";
-    open my $fh, '>', "$d/nginx.conf" or die $!;
-    print $fh <<"_EOC_";
-include /etc/nginx/modules-enabled/*.conf;
-user root;
-worker_processes 1;
-error_log $d/error.log info;
-pid $d/nginx.pid;
-
-events {
-    worker_connections 64;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-
-$body
-}
-_EOC_
+    mkdir "$d/$_" for qw(conf logs tmp);
+    open my $fh, '>', "$d/conf/nginx.conf" or die $!;
+    print $fh own_nginx_conf(
+        dir => $d, main => 'include /etc/nginx/modules-enabled/*.conf;',
+        http => $http);
     close $fh;
     return $d;
 }
 
+# nginx's own prefix: the snippets load modules/ngx_http_...so from it
 sub start_own {
     my ($d) = @_;
-    my ($src, $sout) = run($nginx, '-c', "$d/nginx.conf", '-e',
-                           "$d/error.log");
-    return (0, $sout) if $src;
-    my $pid;
-    for (1 .. 500) {
-        if (open my $fh, '<', "$d/nginx.pid") {
-            $pid = <$fh>;
-            last if defined $pid && $pid =~ /^\d+$/;
-        }
-        sleep 0.02;
-    }
-    return (0, 'no pid file') unless $pid;
-    chomp $pid;
-    push @started, $pid;
-    return ($pid, '');
+    my ($pid, $why) = start_own_nginx($d, bin => $nginx, prefix => 0);
+    push @started, $pid if $pid;
+    return ($pid, $why);
 }
 
+my $stand_in = auth_server(port => $port,
+                           headers => [['X-User-Id', '$ll_user'],
+                                       ['X-Org-Id', 't090']]);
 my $endpoint = <<"_EOC_";
     upstream leadlist_db {
         leadlist_pg_server "$ENV{TEST_NGINX_PG_CONNINFO}";
@@ -359,31 +328,7 @@ my $endpoint = <<"_EOC_";
 
     map \$http_authorization \$ll_user { "Bearer t090" u-1; }
 
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /_auth {
-            internal;
-            proxy_pass http://127.0.0.1:$port/_verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }
-
-        location = /_verify {
-            if (\$ll_user = "") {
-                return 401;
-            }
-            add_header X-User-Id \$ll_user;
-            add_header X-Org-Id t090;
-            return 204;
-        }
-
-        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
-            leadlist_add_prospects leadlist_db;
-            leadlist_list_id \$list_id;
-            leadlist_auth_request /_auth;
-        }
-    }
+$stand_in
 _EOC_
 
 ($rc, $out) = run(@apt, 'install', $deb);
@@ -449,7 +394,7 @@ is($rc, 0, 'nginx -t: the machine\'s nginx.conf with the module enabled')
               [['t090-p1', 'u-1']], 'the prospect is in the list');
 
     stop_ours($pid) if $pid;
-    my $log = `cat $d/error.log`;
+    my $log = `cat $d/logs/error.log`;
     unlike($log, qr/\[(alert|emerg)\]|exited on signal/,
            'no alert, emerg or crash in its error log') or diag($log);
 
@@ -478,8 +423,8 @@ is($rc, 0, 'nginx -t: the machine\'s nginx.conf without the module')
 
 {
     my $d = own_conf('serve-endpoint-after', $endpoint);
-    ($rc, $out) = run($nginx, '-t', '-c', "$d/nginx.conf", '-e',
-                      "$d/error.log");
+    ($rc, $out) = run($nginx, '-t', '-c', "$d/conf/nginx.conf", '-e',
+                      "$d/logs/error.log");
     isnt($rc, 0, 'the endpoint\'s directives are unknown again');
     like($out, qr/unknown directive "leadlist_pg_server"/,
          'nginx -t names the first of them') or diag($out);

@@ -23,8 +23,9 @@
 use strict;
 use warnings;
 
-use lib 't/db/lib';
+use lib 't/db/lib', 't/inc';
 use LeadlistDbTest qw(pg_skip_reason su lit);
+use OwnNginx;
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -176,28 +177,16 @@ sub request_of {
 # ---- 3. nginx with the module, the auth stand-in, the fixtures -------
 
 my $port = $ENV{TEST_NGINX_PORT} || 1984;
-my $user = $> == 0 ? 'user root;' : '';
+
+my $server = auth_server(port => $port,
+                         headers => [['X-User-Id', '$ll_user'],
+                                     ['X-Org-Id', '$ll_org'],
+                                     ['X-User-Role', '$ll_role']]);
 
 open my $cf, '>', "$dir/conf/nginx.conf" or die $!;
-print $cf <<"_EOC_";
-load_module $ENV{TEST_NGINX_LOAD_MODULES};
-worker_processes 1;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-$user
-
-events {
-    worker_connections 128;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-
+print $cf own_nginx_conf(dir => $dir,
+                         main => "load_module $ENV{TEST_NGINX_LOAD_MODULES};",
+                         http => <<"_EOC_");
     upstream leadlist_db {
         leadlist_pg_server "$ENV{TEST_NGINX_PG_CONNINFO}";
         leadlist_pg_keepalive 2;
@@ -219,33 +208,7 @@ http {
         "Bearer admin-token"    admin;
     }
 
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /_auth {
-            internal;
-            proxy_pass http://127.0.0.1:$port/_verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }
-
-        location = /_verify {
-            if (\$ll_user = "") {
-                return 401;
-            }
-            add_header X-User-Id \$ll_user;
-            add_header X-Org-Id \$ll_org;
-            add_header X-User-Role \$ll_role;
-            return 204;
-        }
-
-        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
-            leadlist_add_prospects leadlist_db;
-            leadlist_list_id \$list_id;
-            leadlist_auth_request /_auth;
-        }
-    }
-}
+$server
 _EOC_
 close $cf;
 
@@ -305,12 +268,7 @@ my $nginx_pid;
 
 sub stop_nginx {
     return unless $nginx_pid;
-    kill 'QUIT', $nginx_pid;
-    for (1 .. 250) {
-        last unless kill 0, $nginx_pid;
-        sleep 0.02;
-    }
-    kill 'KILL', $nginx_pid if kill 0, $nginx_pid;
+    stop_own_nginx($nginx_pid);
     undef $nginx_pid;
 }
 
@@ -324,21 +282,8 @@ END {
 global_fixture();
 
 {
-    my $bin = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
-    # make test-asan: the sanitizer runtimes the module needs
-    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
-        if $ENV{TEST_NGINX_LD_PRELOAD};
-    my $rc = system($bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf",
-                    '-e', "$dir/logs/error.log");
-    BAIL_OUT("nginx did not start: $rc") if $rc;
-    for (1 .. 250) {
-        last if -s "$dir/logs/nginx.pid";
-        sleep 0.02;
-    }
-    open my $p, '<', "$dir/logs/nginx.pid"
-        or BAIL_OUT("nginx wrote no pid file");
-    chomp($nginx_pid = <$p>);
-    close $p;
+    ($nginx_pid, my $why) = start_own_nginx($dir);
+    BAIL_OUT("nginx did not start: $why") unless $nginx_pid;
 }
 
 # One HTTP/1.1 request on a connection of its own, bytes as given (a

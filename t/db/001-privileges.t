@@ -13,31 +13,11 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use LeadlistDbTest;
 
-if (my $why = pg_skip_reason()) {
-    plan skip_all => $why;
-}
-
-my $tag = "t001-$$-" . time;
+my $tag = db_test_start('t001');
 my $org = "$tag-org";
 my $other_schema = "t001_other_$$";
-my $setup_done;
 
-END {
-    if ($setup_done) {
-        eval {
-            su(<<SQL);
-DELETE FROM tenant.lead_list_persons WHERE org_id = @{[ lit($org) ]};
-DELETE FROM tenant.idempotency_keys  WHERE org_id = @{[ lit($org) ]};
-DELETE FROM tenant.persons           WHERE org_id = @{[ lit($org) ]};
-DELETE FROM tenant.searches          WHERE org_id = @{[ lit($org) ]};
-DELETE FROM tenant.lead_lists        WHERE org_id = @{[ lit($org) ]};
-DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
-DROP SCHEMA IF EXISTS $other_schema CASCADE;
-SQL
-            1;
-        } or diag "cleanup failed: $@";
-    }
-}
+remove_at_end($tag, orgs => [$org], schemas => [$other_schema]);
 
 su(<<SQL);
 INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids)
@@ -60,7 +40,6 @@ VALUES (@{[ lit($org) ]}, 'u1', 'live', '\\x00', 'not_found', 0, now(), now() + 
 CREATE SCHEMA $other_schema;
 CREATE TABLE $other_schema.t (x int);
 SQL
-$setup_done = 1;
 
 my $o = lit($org);
 

@@ -22,36 +22,14 @@ use Test::More;
 use Time::HiRes qw(sleep);
 use LeadlistDbTest;
 
-binmode Test::More->builder->$_, ':encoding(UTF-8)'
-    for qw(output failure_output todo_output);
-
-if (my $why = pg_skip_reason()) {
-    plan skip_all => $why;
-}
-
-my $tag   = "t002-$$-" . time;
+my $tag   = db_test_start('t002');
 my $A     = "$tag-a";              # the caller's organization
 my $B     = "$tag-b";              # another organization
 my $dom   = "$tag.example";        # this run's company domain
 my $trig  = "t002_$$";             # schema of the atomicity trigger
 my $lockk = $$ % 2000000000;       # advisory lock key of the barrier
-my $setup_done;
 
-END {
-    if ($setup_done) {
-        eval {
-            su(<<SQL);
-DROP SCHEMA IF EXISTS $trig CASCADE;
-DELETE FROM tenant.lead_list_persons WHERE org_id IN (@{[ lit($A) ]}, @{[ lit($B) ]});
-DELETE FROM tenant.persons           WHERE org_id IN (@{[ lit($A) ]}, @{[ lit($B) ]});
-DELETE FROM tenant.searches          WHERE org_id IN (@{[ lit($A) ]}, @{[ lit($B) ]});
-DELETE FROM tenant.lead_lists        WHERE org_id IN (@{[ lit($A) ]}, @{[ lit($B) ]});
-DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
-SQL
-            1;
-        } or diag "cleanup failed: $@";
-    }
-}
+remove_at_end($tag, orgs => [$A, $B], schemas => [$trig]);
 
 
 # The catalogue of this run: 40 persons whose fields cycle through values
@@ -176,7 +154,6 @@ sub P { my (@ids) = @_; return { persons => [ map { ref $_ ? $_ : { id => $_ } }
 su('INSERT INTO global.persons (id, profile) VALUES '
    . join(",\n", map { sprintf '(%s, %s)', lit($_), jlit($G{$_}) } sort keys %G)
    . ";\nANALYZE global.persons;\n");
-$setup_done = 1;
 
 my @mine = sort keys %G;
 my $g = sub { sprintf '%s-g%02d', $tag, $_[0] };
@@ -507,15 +484,9 @@ subtest 'atomicity: an error midway stores nothing' => sub {
     new_list($A, 'X', 'person', '{u1}');
     # a trigger that fails on the third of four members, for this
     # organization only
-    su(sprintf <<'SQL', lit($A), $trig);
-CREATE SCHEMA %2$s;
-CREATE FUNCTION %2$s.boom() RETURNS trigger LANGUAGE plpgsql
-    AS $$ BEGIN RAISE EXCEPTION 'forced failure' USING ERRCODE = 'XX001'; END $$;
-CREATE TRIGGER %2$s_boom BEFORE INSERT ON tenant.lead_list_persons
-    FOR EACH ROW WHEN (NEW.org_id = %1$s AND NEW.person_id = 'x3-boom')
-    EXECUTE FUNCTION %2$s.boom();
-INSERT INTO tenant.persons (org_id, id, profile) VALUES (%1$s, 'x1', '{"id": "x1"}');
-SQL
+    su(failing_insert_sql($trig, $A, 'x3-boom')
+       . "INSERT INTO tenant.persons (org_id, id, profile) VALUES ("
+       . lit($A) . ", 'x1', '{\"id\": \"x1\"}');\n");
     my $before = footprint($A);
 
     my $r = call(list => 'X', body => P({ id => 'x1', title => 'merged?' }, 'x2', 'x3-boom', 'x4'));

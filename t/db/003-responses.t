@@ -18,32 +18,11 @@ use JSON::PP ();
 use Test::More;
 use LeadlistDbTest;
 
-binmode Test::More->builder->$_, ':encoding(UTF-8)'
-    for qw(output failure_output todo_output);
-
-if (my $why = pg_skip_reason()) {
-    plan skip_all => $why;
-}
-
-my $tag = "t003-$$-" . time;
+my $tag = db_test_start('t003');
 my $A   = "$tag-a";
 my $dom = "$tag.example";
-my $setup_done;
 
-END {
-    if ($setup_done) {
-        eval {
-            su(<<SQL);
-DELETE FROM tenant.lead_list_persons WHERE org_id = @{[ lit($A) ]};
-DELETE FROM tenant.persons           WHERE org_id = @{[ lit($A) ]};
-DELETE FROM tenant.searches          WHERE org_id = @{[ lit($A) ]};
-DELETE FROM tenant.lead_lists        WHERE org_id = @{[ lit($A) ]};
-DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
-SQL
-            1;
-        } or diag "cleanup failed: $@";
-    }
-}
+remove_at_end($tag, orgs => [$A]);
 
 my $json = JSON::PP->new;      # compact, like the function's text
 
@@ -66,7 +45,6 @@ $G{$_} = { id => $_, title => 'CTO', companyDomain => "ctl.$dom" } for @ctrl;
 su('INSERT INTO global.persons (id, profile) VALUES '
    . join(",\n", map { sprintf '(%s, %s)', lit($_), jlit($G{$_}) } sort keys %G)
    . ";\n");
-$setup_done = 1;
 
 my @mine = grep { !/[\x01-\x1f\x7f-\x9f]/ } sort keys %G;   # code point order
 my @match = grep { $G{$_}{companyDomain} eq $dom } @mine;   # search 'dom'

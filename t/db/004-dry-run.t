@@ -15,33 +15,13 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use LeadlistDbTest;
 
-if (my $why = pg_skip_reason()) {
-    plan skip_all => $why;
-}
-
-my $tag  = "t004-$$-" . time;
+my $tag  = db_test_start('t004');
 my $A    = "$tag-a";
 my $dom  = "$tag.example";
 my $trig = "t004_$$";
 my $a_   = lit($A);
-my $setup_done;
 
-END {
-    if ($setup_done) {
-        eval {
-            su(<<SQL);
-DROP SCHEMA IF EXISTS $trig CASCADE;
-DELETE FROM tenant.lead_list_persons WHERE org_id = $a_;
-DELETE FROM tenant.idempotency_keys  WHERE org_id = $a_;
-DELETE FROM tenant.persons           WHERE org_id = $a_;
-DELETE FROM tenant.searches          WHERE org_id = $a_;
-DELETE FROM tenant.lead_lists        WHERE org_id = $a_;
-DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
-SQL
-            1;
-        } or diag "cleanup failed: $@";
-    }
-}
+remove_at_end($tag, orgs => [$A], schemas => [$trig]);
 
 my @g = map { sprintf '%s-g%02d', $tag, $_ } 1 .. 12;
 su('INSERT INTO global.persons (id, profile) VALUES '
@@ -60,7 +40,6 @@ su('INSERT INTO global.persons (id, profile) VALUES '
    . " ($a_, " . lit($g[0]) . ", '{\"title\": \"ours\"}');\n"
    . "INSERT INTO tenant.lead_list_persons (org_id, lead_list_id, person_id) VALUES"
    . " ($a_, 'L', 'd1'), ($a_, 'L', " . lit($g[0]) . ");\n");
-$setup_done = 1;
 
 sub call { return add_prospects(org => $A, user => 'u1', admin => 0, list => 'L', @_) }
 
@@ -137,14 +116,7 @@ subtest 'a dry run with an Idempotency-Key is not recorded' => sub {
 };
 
 subtest 'an error in a dry run is an error, not an answer' => sub {
-    su(sprintf <<'SQL', $a_, $trig);
-CREATE SCHEMA %2$s;
-CREATE FUNCTION %2$s.boom() RETURNS trigger LANGUAGE plpgsql
-    AS $$ BEGIN RAISE EXCEPTION 'forced failure' USING ERRCODE = 'XX001'; END $$;
-CREATE TRIGGER %2$s_boom BEFORE INSERT ON tenant.lead_list_persons
-    FOR EACH ROW WHEN (NEW.org_id = %1$s AND NEW.person_id = 'boom')
-    EXECUTE FUNCTION %2$s.boom();
-SQL
+    su(failing_insert_sql($trig, $A, 'boom'));
     my $before = db_snapshot();
     my $r = call(body => { persons => [ { id => 'a-ok' }, { id => 'boom' } ] }, flags => 2);
     ok !$r->{ok}, 'the call fails';

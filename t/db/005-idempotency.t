@@ -18,35 +18,14 @@ use Test::More;
 use Time::HiRes qw(sleep);
 use LeadlistDbTest;
 
-if (my $why = pg_skip_reason()) {
-    plan skip_all => $why;
-}
-
-my $tag  = "t005-$$-" . time;
+my $tag  = db_test_start('t005');
 my $A    = "$tag-a";
 my $B    = "$tag-b";
 my $dom  = "$tag.example";
 my $trig = "t005_$$";
 my ($a_, $b_) = (lit($A), lit($B));
-my $orgs = "org_id IN ($a_, $b_, " . lit("$tag-c") . ')';
-my $setup_done;
 
-END {
-    if ($setup_done) {
-        eval {
-            su(<<SQL);
-DROP SCHEMA IF EXISTS $trig CASCADE;
-DELETE FROM tenant.lead_list_persons WHERE $orgs;
-DELETE FROM tenant.idempotency_keys  WHERE $orgs;
-DELETE FROM tenant.persons           WHERE $orgs;
-DELETE FROM tenant.searches          WHERE $orgs;
-DELETE FROM tenant.lead_lists        WHERE $orgs;
-DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
-SQL
-            1;
-        } or diag "cleanup failed: $@";
-    }
-}
+remove_at_end($tag, orgs => [$A, $B, "$tag-c"], schemas => [$trig]);
 
 su('INSERT INTO global.persons (id, profile) VALUES '
    . join(', ', map { sprintf "(%s, %s)", lit("$tag-g$_"),
@@ -58,7 +37,6 @@ su('INSERT INTO global.persons (id, profile) VALUES '
    . "INSERT INTO tenant.searches (org_id, id, filters) VALUES"
    . " ($a_, 'S', " . jlit({ companyDomains => [$dom] }) . "),"
    . " ($a_, 'BAD', '{\"jobTitles\": [\"CTO\"]}');\n");
-$setup_done = 1;
 
 my $k = 0;
 sub key { return "$tag-key-" . ++$k }
@@ -197,14 +175,7 @@ subtest 'the outcomes only the database can tell are recorded too' => sub {
 };
 
 subtest 'a request that fails is not recorded: its retry runs' => sub {
-    su(sprintf <<'SQL', $a_, $trig);
-CREATE SCHEMA %2$s;
-CREATE FUNCTION %2$s.boom() RETURNS trigger LANGUAGE plpgsql
-    AS $$ BEGIN RAISE EXCEPTION 'forced failure' USING ERRCODE = 'XX001'; END $$;
-CREATE TRIGGER %2$s_boom BEFORE INSERT ON tenant.lead_list_persons
-    FOR EACH ROW WHEN (NEW.org_id = %1$s AND NEW.person_id = 'f-boom')
-    EXECUTE FUNCTION %2$s.boom();
-SQL
+    su(failing_insert_sql($trig, $A, 'f-boom'));
     my $key = key();
     my $before = db_snapshot();
     my $r = call(body => P('f1', 'f-boom'), key => $key);

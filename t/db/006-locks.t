@@ -18,33 +18,12 @@ use List::Util qw(shuffle sum0);
 use Test::More;
 use LeadlistDbTest;
 
-binmode Test::More->builder->$_, ':encoding(UTF-8)'
-    for qw(output failure_output todo_output);
-
-if (my $why = pg_skip_reason()) {
-    plan skip_all => $why;
-}
-
-my $tag = "t006-$$-" . time;
+my $tag = db_test_start('t006');
 my $A   = "$tag-a";
 my $dom = "$tag.example";
 my $a_  = lit($A);
-my $setup_done;
 
-END {
-    if ($setup_done) {
-        eval {
-            su(<<SQL);
-DELETE FROM tenant.lead_list_persons WHERE org_id = $a_;
-DELETE FROM tenant.persons           WHERE org_id = $a_;
-DELETE FROM tenant.searches          WHERE org_id = $a_;
-DELETE FROM tenant.lead_lists        WHERE org_id = $a_;
-DELETE FROM global.persons WHERE id LIKE @{[ lit("$tag-%") ]};
-SQL
-            1;
-        } or diag "cleanup failed: $@";
-    }
-}
+remove_at_end($tag, orgs => [$A]);
 
 my @g = map { sprintf '%s-g%02d', $tag, $_ } 1 .. 20;
 su('INSERT INTO global.persons (id, profile) VALUES '
@@ -52,7 +31,6 @@ su('INSERT INTO global.persons (id, profile) VALUES '
                            jlit({ id => $_, title => 'CTO', companyDomain => $dom }) } @g)
    . ";\nINSERT INTO tenant.searches (org_id, id, filters) VALUES ($a_, 'S', "
    . jlit({ companyDomains => [$dom] }) . ");\n");
-$setup_done = 1;
 
 sub new_list {
     my ($id) = @_;

@@ -25,6 +25,7 @@ use warnings;
 
 use lib 't/db/lib';
 use LeadlistDbTest qw(pg_skip_reason su su_try lit spawn_psql reap_psql);
+use OwnNginx;
 use Test::More;
 use Exporter 'import';
 use File::Temp qw(tempdir);
@@ -114,38 +115,27 @@ sub _conf {
 
     my $dir = $ng->{dir};
     my $port = $ng->{port};
-    my $user = $> == 0 ? "user root;\n" : '';
+    my $main = "load_module $ng->{module};\n";
     # FAULTS_CORE=1: workers dump core into the prefix (for gdb)
-    $user .= "worker_rlimit_core 2g;\nworking_directory $dir;\n"
+    $main .= "worker_rlimit_core 2g;\nworking_directory $dir;\n"
         if $ENV{FAULTS_CORE};
     my $conninfo = $o{conninfo} // $ENV{TEST_NGINX_PG_CONNINFO};
     my $upstream = $o{upstream} // '';
-    my $location = $o{location} // '';
     my $servers = $o{servers} // '';
     $servers =~ s/\$FAULTS_PORT\b/$port/g;
 
-    my $listen = $o{listen} // '';
-    my $workers = $o{workers} // 2;
-    my $auth_port = $ng->{auth_port} //= _free_port();
+    # the auth stand-in is proxied to over HTTP/1 on a port of its own,
+    # whatever the main port speaks (listen ... http2)
+    my $server = auth_server(port => $port, listen => $o{listen},
+                             auth_port => ($ng->{auth_port} //= _free_port()),
+                             headers => [['X-User-Id', '$ll_user'],
+                                         ['X-Org-Id', '$ll_org']],
+                             location => $o{location});
 
-    return <<"_EOC_";
-load_module $ng->{module};
-worker_processes $workers;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-$user
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log $dir/logs/access.log;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-
+    return own_nginx_conf(dir => $dir, main => $main,
+                          workers => $o{workers} // 2, connections => 1024,
+                          access_log => "$dir/logs/access.log",
+                          http => <<"_EOC_");
     upstream leadlist_db {
         leadlist_pg_server "$conninfo";
 $upstream
@@ -154,38 +144,8 @@ $upstream
     map \$http_authorization \$ll_user { "~user=(?<v>[^;]*)" \$v; }
     map \$http_authorization \$ll_org { "~org=(?<v>[^;]*)" \$v; }
 
-    server {
-        listen 127.0.0.1:$port $listen;
-        # the auth stand-in, proxied to over HTTP/1 whatever the main
-        # port speaks (listen ... http2)
-        listen 127.0.0.1:$auth_port;
-
-        location = /_auth {
-            internal;
-            proxy_pass http://127.0.0.1:$auth_port/_verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }
-
-        location = /_verify {
-            if (\$ll_user = "") {
-                return 401;
-            }
-            add_header X-User-Id \$ll_user;
-            add_header X-Org-Id \$ll_org;
-            return 204;
-        }
-
-        location ~ ^/api/lead-lists/(?<list_id>[^/]+)/add-prospects\$ {
-            leadlist_add_prospects leadlist_db;
-            leadlist_list_id \$list_id;
-            leadlist_auth_request /_auth;
-$location
-        }
-    }
-
+$server
 $servers
-}
 _EOC_
 }
 
@@ -226,16 +186,10 @@ sub start_nginx {
         print $fh _conf($ng, %o, servers => $servers);
         close $fh;
 
-        local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
-            if $ENV{TEST_NGINX_LD_PRELOAD};
+        my ($master, $why) = start_own_nginx($dir, bin => $bin);
 
-        my $rc = system($bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf",
-                        '-e', "$dir/logs/error.log");
-
-        if ($rc == 0 && wait_until(5, sub { -s "$dir/logs/nginx.pid" })) {
-            open my $p, '<', "$dir/logs/nginx.pid" or die $!;
-            chomp($ng->{master} = <$p>);
-            close $p;
+        if ($master) {
+            $ng->{master} = $master;
             push @nginx, $ng;
 
             # every worker up, the port accepting
@@ -249,9 +203,8 @@ sub start_nginx {
             return $ng;
         }
 
-        my $log = log_lines({ dir => $dir }, qr/\[emerg\]/);
-        next if "@$log" =~ /Address already in use/;
-        die "nginx did not start:\n@$log";
+        next if $why =~ /Address already in use/;
+        die "nginx did not start: $why";
     }
 
     die "nginx did not start: no free port";

@@ -29,7 +29,9 @@ use Exporter 'import';
 
 our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
                  valgrind_patience db db_fixture db_snapshot jstr err_re bad
-                 err u8);
+                 err u8 user_u_of add_to_l sent error_log_lines
+                 error_log_count pooled_backends backend_gone boom_on
+                 boom_off);
 
 our $http_config = <<'_EOC_';
     upstream leadlist_db {
@@ -210,6 +212,97 @@ sub db_fixture {
     $sql .= "\n$o{sql}" if $o{sql};
 
     su($sql);
+}
+
+
+# A trigger that fails the insert of $org's person "p-boom" into a list
+# ("$org boom in tenant.lead_list_persons"): a statement that fails after
+# its work began, and rolls back.  boom_off($org) removes it again.
+sub boom_on {
+    my ($org) = @_;
+    db(<<"_SQL_");
+CREATE SCHEMA IF NOT EXISTS ${org}_trig;
+CREATE OR REPLACE FUNCTION ${org}_trig.boom() RETURNS trigger
+    LANGUAGE plpgsql AS \$\$
+BEGIN
+    RAISE EXCEPTION '$org boom in tenant.lead_list_persons';
+END
+\$\$;
+DROP TRIGGER IF EXISTS ${org}_boom ON tenant.lead_list_persons;
+CREATE TRIGGER ${org}_boom BEFORE INSERT ON tenant.lead_list_persons
+    FOR EACH ROW
+    WHEN (NEW.org_id = '$org' AND NEW.person_id = 'p-boom')
+    EXECUTE FUNCTION ${org}_trig.boom();
+_SQL_
+}
+
+sub boom_off {
+    my ($org) = @_;
+    db("DROP TRIGGER IF EXISTS ${org}_boom ON tenant.lead_list_persons;\n"
+       . "DROP SCHEMA IF EXISTS ${org}_trig CASCADE;");
+}
+
+
+# The organization of a file whose requests are user u's, adding to its
+# one person list "l" (made fresh): a block's requests get u's headers
+# unless it has more_headers of its own.  Returns those headers.
+sub user_u_of {
+    my ($org) = @_;
+    db_fixture($org, lists => [['l', 'person', 'u']]);
+    my $h = "Authorization: Bearer user=u;org=$org\n"
+          . "Content-Type: application/json";
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        $block->set_value(more_headers => $h)
+            unless defined $block->more_headers;
+    });
+    return $h;
+}
+
+# the request that adds the persons of these ids to list "l"
+sub add_to_l {
+    return "POST /api/lead-lists/l/add-prospects\n"
+           . '{"persons":[' . CORE::join(',', map { qq({"id":"$_"}) } @_)
+           . ']}';
+}
+
+# the 200 of a request that adds one new prospect
+our $ONE_ADDED = '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}';
+
+# The debug line of a statement sent as request $n of its connection,
+# $prepared 1 when the connection had prepared the statement before.
+sub sent {
+    my ($n, $prepared) = @_;
+    return qr/leadlist send fd:\d+ backend:\d+ request:$n prepared:$prepared/;
+}
+
+
+# The lines of the error log so far that match $re, and how many.
+sub error_log_lines {
+    my ($re) = @_;
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or die $!;
+    return grep { /$re/ } <$fh>;
+}
+
+sub error_log_count { return scalar(my @l = error_log_lines(@_)) }
+
+
+# The backend pids of the module's connections (application_name
+# nginx-leadlist), in pg_stat_activity.
+sub pooled_backends {
+    return map { $_->[0] } @{ su("SELECT pid FROM pg_stat_activity"
+                                 . " WHERE application_name = 'nginx-leadlist'") };
+}
+
+# Whether the backend $pid has exited, waiting up to 5 s for it.
+sub backend_gone {
+    my ($pid) = @_;
+    for (1 .. 100) {
+        return 1 unless su("SELECT count(*) FROM pg_stat_activity"
+                           . " WHERE pid = $pid")->[0][0];
+        select(undef, undef, undef, 0.05);
+    }
+    return 0;
 }
 
 

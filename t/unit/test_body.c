@@ -25,6 +25,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 
 #include "ngx_http_leadlist_body.h"
 #include "ngx_http_leadlist_syntax.h"
+#include "ngx_http_leadlist_tap.h"
 
 
 #define NGX_HTTP_LEADLIST_LIT(s)  s, sizeof(s) - 1
@@ -37,7 +38,6 @@ typedef struct {
 } ngx_http_leadlist_buf_t;
 
 
-static void ngx_http_leadlist_ok(int cond, const char *name, ...);
 static int ngx_http_leadlist_utf8_ok(const char *s);
 static int ngx_http_leadlist_run(const char *data, size_t len,
     const ngx_http_leadlist_limits_t *limits);
@@ -88,8 +88,6 @@ static void ngx_http_leadlist_test_arena(void);
 static size_t ngx_http_leadlist_heap(void);
 
 
-static int                        ngx_http_leadlist_tests;
-static int                        ngx_http_leadlist_failed;
 static int                        ngx_http_leadlist_rc;
 static ngx_http_leadlist_body_t   ngx_http_leadlist_body;
 static ngx_http_leadlist_buf_t    ngx_http_leadlist_b;
@@ -104,6 +102,9 @@ static const char  *ngx_http_leadlist_fields[] = {
 int
 main(void)
 {
+    /* a failed check shows the validator's errors */
+    ngx_http_leadlist_on_failure = ngx_http_leadlist_dump;
+
     ngx_http_leadlist_test_valid();
     ngx_http_leadlist_test_body();
     ngx_http_leadlist_test_encoding();
@@ -124,37 +125,7 @@ main(void)
     ngx_http_leadlist_body_cleanup();
     free(ngx_http_leadlist_b.data);
 
-    printf("1..%d\n", ngx_http_leadlist_tests);
-    printf("test_body: %d passed, %d failed\n",
-           ngx_http_leadlist_tests - ngx_http_leadlist_failed,
-           ngx_http_leadlist_failed);
-
-    return ngx_http_leadlist_failed ? 1 : 0;
-}
-
-
-static void
-ngx_http_leadlist_ok(int cond, const char *name, ...)
-{
-    va_list  args;
-
-    ngx_http_leadlist_tests++;
-
-    if (!cond) {
-        ngx_http_leadlist_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", ngx_http_leadlist_tests);
-
-    va_start(args, name);
-    vprintf(name, args);
-    va_end(args);
-
-    printf("\n");
-
-    if (!cond) {
-        ngx_http_leadlist_dump();
-    }
+    return ngx_http_leadlist_done("test_body");
 }
 
 

@@ -13,12 +13,12 @@
  */
 
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ngx_http_leadlist_syntax.h"
+#include "ngx_http_leadlist_tap.h"
 
 
 #define R  NGX_HTTP_LEADLIST_PREFER_REPRESENTATION
@@ -38,7 +38,6 @@ typedef struct {
 } ngx_http_leadlist_key_case_t;
 
 
-static void ngx_http_leadlist_ok(int cond, const char *name, ...);
 static void ngx_http_leadlist_prefer(ngx_http_leadlist_prefer_t *pr,
     const char *value, size_t len);
 static int ngx_http_leadlist_key(const char *value, size_t len,
@@ -49,10 +48,6 @@ static void ngx_http_leadlist_test_key(void);
 static void ngx_http_leadlist_test_key_lengths(void);
 
 
-static int  ngx_http_leadlist_tests;
-static int  ngx_http_leadlist_failed;
-
-
 int
 main(void)
 {
@@ -61,33 +56,7 @@ main(void)
     ngx_http_leadlist_test_key();
     ngx_http_leadlist_test_key_lengths();
 
-    printf("1..%d\n", ngx_http_leadlist_tests);
-    printf("test_syntax: %d passed, %d failed\n",
-           ngx_http_leadlist_tests - ngx_http_leadlist_failed,
-           ngx_http_leadlist_failed);
-
-    return ngx_http_leadlist_failed ? 1 : 0;
-}
-
-
-static void
-ngx_http_leadlist_ok(int cond, const char *name, ...)
-{
-    va_list  args;
-
-    ngx_http_leadlist_tests++;
-
-    if (!cond) {
-        ngx_http_leadlist_failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", ngx_http_leadlist_tests);
-
-    va_start(args, name);
-    vprintf(name, args);
-    va_end(args);
-
-    printf("\n");
+    return ngx_http_leadlist_done("test_syntax");
 }
 
 

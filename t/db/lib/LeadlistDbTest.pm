@@ -16,7 +16,8 @@ use Time::HiRes ();
 
 our @EXPORT = qw(pg_skip_reason su su_try app app_try lit jlit add_prospects
                  add_prospects_sql spawn_psql reap_psql open_session
-                 db_snapshot wait_until race_sessions);
+                 db_snapshot wait_until race_sessions db_test_start
+                 remove_at_end failing_insert_sql);
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -34,6 +35,71 @@ sub pg_skip_reason {
             unless defined $ENV{$v} && length $ENV{$v};
     }
     return undef;
+}
+
+
+# The start of a t/db file: without a cluster the whole file is skipped;
+# test names may hold any character (UTF-8 output).  Returns the tag of
+# this run, "$name-PID-TIME", that the ids the file makes start with, so
+# that runs side by side (and leftovers of a killed one) never meet.
+sub db_test_start {
+    my ($name) = @_;
+    require Test::More;
+    if (my $why = pg_skip_reason()) {
+        Test::More::plan(skip_all => $why);
+    }
+    binmode Test::More->builder->$_, ':encoding(UTF-8)'
+        for qw(output failure_output todo_output);
+    return "$name-$$-" . time;
+}
+
+
+# What remove_at_end() removes, and the process that asked (not a child
+# that forked from it).
+my @remove;
+
+# At the end of the file, however it ends: drops these schemas, deletes
+# every row of these organizations from the tenant tables and the
+# catalogue rows whose id starts with "$tag-".  Called before the file
+# makes them, so that a set-up that fails half-way is removed too.
+sub remove_at_end {
+    my ($tag, %o) = @_;
+    push @remove, { pid => $$, tag => $tag, orgs => $o{orgs} // [],
+                    schemas => $o{schemas} // [] };
+}
+
+END {
+    local $?;
+    for my $r (grep { $_->{pid} == $$ } @remove) {
+        my $in = join ', ', map { lit($_) } @{ $r->{orgs} };
+        my $sql = join '',
+            (map { "DROP SCHEMA IF EXISTS $_ CASCADE;\n" } @{ $r->{schemas} }),
+            (map { "DELETE FROM tenant.$_ WHERE org_id IN ($in);\n" }
+                 $in eq '' ? ()
+                           : qw(lead_list_persons idempotency_keys persons
+                                searches lead_lists)),
+            'DELETE FROM global.persons WHERE id LIKE ' . lit("$r->{tag}-%")
+            . ";\n";
+        eval { su($sql); 1 } or warn "cleanup failed: $@";
+    }
+}
+
+
+# SQL that makes the insert of person $person into a list of organization
+# $org fail with SQLSTATE XX001 ("forced failure"), after the statement's
+# work began: a trigger in schema $schema, which DROP SCHEMA ... CASCADE
+# removes again.
+sub failing_insert_sql {
+    my ($schema, $org, $person) = @_;
+    my ($o, $p) = (lit($org), lit($person));
+    return <<SQL;
+CREATE SCHEMA $schema;
+CREATE FUNCTION $schema.boom() RETURNS trigger LANGUAGE plpgsql
+    AS \$\$ BEGIN RAISE EXCEPTION 'forced failure' USING ERRCODE = 'XX001'; END \$\$;
+CREATE TRIGGER ${schema}_boom BEFORE INSERT ON tenant.lead_list_persons
+    FOR EACH ROW WHEN (NEW.org_id = $o AND NEW.person_id = $p)
+    EXECUTE FUNCTION $schema.boom();
+SQL
 }
 
 
