@@ -20,7 +20,6 @@ use Leadlist;
 repeat_each(1);
 no_shuffle();
 no_long_string();
-valgrind_patience();
 
 db(<<'_SQL_');
 DELETE FROM global.persons WHERE id LIKE 't045-%';

@@ -22,7 +22,6 @@ use Time::HiRes ();
 repeat_each(1);
 no_shuffle();
 no_long_string();
-valgrind_patience();
 
 END { eval { boom_off('t046') } }
 
