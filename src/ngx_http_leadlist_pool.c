@@ -127,7 +127,7 @@ static ngx_uint_t ngx_http_leadlist_pool_expired(
 static ngx_uint_t ngx_http_leadlist_pool_may_connect(
     ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
 static ngx_uint_t ngx_http_leadlist_pool_admissible(
-    ngx_http_leadlist_pool_t *pool, ngx_uint_t waiting);
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit, ngx_uint_t waiting);
 static void ngx_http_leadlist_pool_log_no_server(
     ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_pool_connect(
@@ -291,6 +291,7 @@ ngx_http_leadlist_pool_destroy(ngx_http_leadlist_srv_conf_t *lscf)
 ngx_int_t
 ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 {
+    ngx_uint_t                 limit;
     ngx_http_leadlist_pool_t  *pool;
     ngx_http_leadlist_conn_t  *lc;
 
@@ -300,11 +301,11 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     q->event.log = q->request->connection->log;
     q->start = ngx_current_msec;
 
+    limit = ngx_http_leadlist_pool_limit(pool);
+
     /* nobody waits, and the limit lets one more statement run */
 
-    while (ngx_queue_empty(&pool->waiters)
-           && pool->running < ngx_http_leadlist_pool_limit(pool))
-    {
+    while (ngx_queue_empty(&pool->waiters) && pool->running < limit) {
         lc = ngx_http_leadlist_pool_get_idle(pool);
         if (lc == NULL) {
             break;
@@ -330,7 +331,8 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     }
 
     if (ngx_http_leadlist_pool_may_connect(pool,
-            ngx_http_leadlist_pool_admissible(pool, pool->nwaiters + 1))
+            ngx_http_leadlist_pool_admissible(pool, limit,
+                                              pool->nwaiters + 1))
         && ngx_http_leadlist_pool_connect(pool) == NGX_DECLINED
         && pool->connecting == 0)
     {
@@ -565,12 +567,8 @@ ngx_http_leadlist_pool_may_connect(ngx_http_leadlist_pool_t *pool,
 
 static ngx_uint_t
 ngx_http_leadlist_pool_admissible(ngx_http_leadlist_pool_t *pool,
-    ngx_uint_t waiting)
+    ngx_uint_t limit, ngx_uint_t waiting)
 {
-    ngx_uint_t  limit;
-
-    limit = ngx_http_leadlist_pool_limit(pool);
-
     if (pool->running >= limit) {
         return 0;
     }
@@ -938,7 +936,8 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 
         if (lc == NULL) {
             if (ngx_http_leadlist_pool_may_connect(pool,
-                    ngx_http_leadlist_pool_admissible(pool, pool->nwaiters))
+                    ngx_http_leadlist_pool_admissible(pool, limit,
+                                                      pool->nwaiters))
                 && ngx_http_leadlist_pool_connect(pool) == NGX_OK)
             {
                 continue;
