@@ -32,6 +32,9 @@
 #   BENCH_SWEEP_CONNECTIONS  HTTP connections, default 32
 #   BENCH_SWEEP_WORKERS   nginx worker_processes, default 2
 #   BENCH_SWEEP_CLIENTS   pgbench clients of its ceiling runs, default "8 32"
+#   BENCH_SWEEP_FIXED     fixed limits per worker run for reference
+#                         (leadlist_pg_keepalive = leadlist_pg_max = N,
+#                         adaptive off), default "2 3 4"; "" for none
 
 set -eu
 
@@ -60,6 +63,7 @@ sweep_sizes=${BENCH_SWEEP_SIZES:-4 16 32}
 sweep_conns=${BENCH_SWEEP_CONNECTIONS:-32}
 sweep_workers=${BENCH_SWEEP_WORKERS:-2}
 sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32}
+sweep_fixed=${BENCH_SWEEP_FIXED-2 3 4}
 
 # the pool's directives in nginx.conf (nginx_conf): keepalive and max per
 # worker, max omitted when empty (the module's default), and the adaptive
@@ -751,7 +755,13 @@ bulk_latency() {
 # the module's statement with the same bodies, at 8 and at 32 clients, is
 # the ceiling they are read against.  Names: sw1_K_M and sw10_K_M (K the
 # keepalive, M on, off or "-" for a module without leadlist_pg_adaptive),
-# swdb1_C and swdb10_C (C the clients).
+# swdb1_C and swdb10_C (C the clients).  For reference, the same
+# workloads with a fixed limit of N per worker (leadlist_pg_keepalive =
+# leadlist_pg_max = N, adaptive off) for each N of BENCH_SWEEP_FIXED:
+# sw1_N_fixed and sw10_N_fixed, the best an operator who knew the database's
+# knee could configure.  Each run also records how nginx handed wrk's
+# connections to the workers (R[NAME.split], e.g. "21/11"): the kernel
+# decides, and the split moves from run to run.
 
 sweep_names=()
 sweep_modes=
@@ -775,7 +785,7 @@ cpu_unsplit() {
 }
 
 pool_sweep() {
-    local workers=$sweep_workers conns=$sweep_conns c k m name
+    local workers=$sweep_workers conns=$sweep_conns c k m name size
     local ngx_keepalive ngx_max= ngx_adaptive
 
     cpu_unsplit
@@ -804,11 +814,24 @@ pool_sweep() {
         die "nginx -t failed"
     fi
 
-    for k in $sweep_sizes; do
+    for size in $sweep_sizes $(for f in $sweep_fixed; do echo "f$f"; done)
+    do
         for m in $sweep_modes; do
+            k=$size
             ngx_keepalive=$k
             ngx_adaptive=$m
+            ngx_max=
             [ "$m" = none ] && ngx_adaptive=
+            if [ "$size" != "${size#f}" ]; then
+                # a reference run: fixed limit, once
+                [ "$m" = "${sweep_modes%% *}" ] || continue
+                k=${size#f}
+                m=fixed
+                ngx_keepalive=$k
+                ngx_max=$k
+                ngx_adaptive=off
+                [ "$sweep_modes" = none ] && ngx_adaptive=
+            fi
             nginx_restart
 
             # the pool's connections and the limit settle
@@ -817,22 +840,45 @@ pool_sweep() {
                 added=1 2>/dev/null
 
             name=sw1_${k}_$m
+            split_at_half "$name"
             wrk_run "$name" "sweep: direct, 1 new person, keepalive $k, adaptive $m" \
                 "$dur" "$conns" "$threads" mode=direct kind=1 \
                 prefix="sw$k$m" added=1
+            split_read "$name"
             R[$name.keepalive]=$k
             R[$name.mode]=$m
             sweep_names+=("$name")
 
             name=sw10_${k}_$m
+            split_at_half "$name"
             wrk_run "$name" "sweep: direct, 10 in the list, keepalive $k, adaptive $m" \
                 "$dur" "$conns" "$threads" mode=direct kind=2 persons=10 \
                 dups=10 added=0
+            split_read "$name"
             R[$name.keepalive]=$k
             R[$name.mode]=$m
             sweep_names+=("$name")
         done
     done
+}
+
+# split_at_half NAME: in the background, half way through the run (after
+# wrk_run's checkpoint and before its end), the client connections each
+# nginx worker holds, largest first ("21/11")
+split_at_half() {
+    rm -f "$out/$1.split"
+    ( sleep $(( dur / 2 + 2 ))
+      ss -Htnp state established "( sport = :$port )" 2>/dev/null \
+        | grep -o 'pid=[0-9]*' | sort | uniq -c | sort -rn \
+        | awk '{ printf "%s%s", (NR > 1 ? "/" : ""), $1 }' \
+        >"$out/$1.split" ) &
+    split_pid=$!
+}
+
+split_read() {
+    wait "$split_pid" 2>/dev/null || true
+    R[$1.split]=$(cat "$out/$1.split" 2>/dev/null)
+    R[$1.split]=${R[$1.split]:--}
 }
 
 # the best req/s (tps) among the runs whose names match a glob
@@ -853,15 +899,16 @@ print_sweep() {
     echo "   $sweep_conns HTTP connections (wrk, $threads threads), $sweep_workers workers, PostgreSQL on the same $ncpu CPUs; $dur s per run"
     echo "   adaptive: leadlist_pg_adaptive on/off$([ "$sweep_modes" = none ] && echo '; none: this module has no such directive, its pool as it is')"
     echo
-    printf '%-40s %9s %8s %8s %6s %5s %7s %5s %5s  %s\n' \
-        run 'req/s' 'p50 ms' 'p99 ms' errors open 'conn/s' /best /pg targets
+    printf '%-40s %9s %8s %8s %6s %5s %7s %6s %5s %5s  %s\n' \
+        run 'req/s' 'p50 ms' 'p99 ms' errors open 'conn/s' split /best /pg \
+        targets
     for n in "${sweep_names[@]}"; do
         case $n in
             swdb*)
-                printf '%-40s %9.1f %8s %8s %6s %5s %7s %5s %5s\n' \
+                printf '%-40s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s\n' \
                     "${R[$n.label]#sweep: }" "${R[$n.rps]}" \
                     "$(ms "${R[$n.p50_us]}")" "$(ms "${R[$n.p99_us]}")" \
-                    "${R[$n.errors]}" - - - -
+                    "${R[$n.errors]}" - - - - -
                 continue ;;
         esac
 
@@ -877,24 +924,31 @@ print_sweep() {
         # after warm-up for every run
         miss=
         p99=${R[$n.p99_us]}
-        if [ "$w" = sw1 ]; then
+        if [ "$m" = fixed ]; then
+            miss=" (reference)"
+        elif [ "$w" = sw1 ]; then
             awk -v r="$r1" 'BEGIN { exit !(r < 0.9) }' && miss="$miss /best<0.9"
             awk -v r="$r2" 'BEGIN { exit !(r < 0.7) }' && miss="$miss /pg<0.7"
         fi
-        [ "$p99" -gt 15000 ] && miss="$miss p99>15ms"
-        [ "${R[$n.connects]}" -gt 0 ] && miss="$miss connects"
+        if [ "$m" != fixed ]; then
+            [ "$p99" -gt 15000 ] && miss="$miss p99>15ms"
+            [ "${R[$n.connects]}" -gt 0 ] && miss="$miss connects"
+        fi
         [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
 
-        printf '%-40s %9.1f %8s %8s %6s %5s %7s %5s %5s %s\n' \
-            "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), keepalive ${R[$n.keepalive]}, adaptive $m" \
+        printf '%-40s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s %s\n' \
+            "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), $([ "$m" = fixed ] && echo "fixed limit ${R[$n.keepalive]}/worker" || echo "keepalive ${R[$n.keepalive]}, adaptive $m")" \
             "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
             "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
-            "${R[$n.cps]}" "$r1" "$r2" "${miss:- ok}"
+            "${R[$n.cps]}" "${R[$n.split]}" "$r1" "$r2" "${miss:- ok}"
     done
     cat <<'EOF2'
 
    open: the module's connections open at the end of the run (all workers); conn/s: connections PostgreSQL
    accepted per second during the run (pg_stat_database.sessions), after a 3 s warm-up with the same settings
+   split: wrk's connections held by each nginx worker half way through the run (the kernel hands them out)
+   fixed limit N/worker: leadlist_pg_keepalive = leadlist_pg_max = N, adaptive off; for reference, no targets;
+   its /best is against the best fixed run
    /best: req/s / the best of the same workload and adaptive setting over the sweep; /pg: req/s / the best
    pgbench tps of the same statement and body; targets (issue 11): 1 new person /best >= 0.9 and /pg >= 0.7,
    every run p99 <= 15 ms, no connects, no errors

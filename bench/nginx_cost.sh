@@ -2,7 +2,8 @@
 #
 # Instructions nginx spends per request (callgrind), for the HTTP limit
 # (H) and for workloads A (1 new person) and D (1 person already in the
-# list) of bench/run.sh: a figure that the load of a shared machine does
+# list) of bench/run.sh, and for the sweep's 10 persons already in the list
+# (D10): a figure that the load of a shared machine does
 # not move, to compare two builds of the module (run the script in each
 # checkout, with the same catalogue size).
 #
@@ -112,3 +113,5 @@ cost H "H  auth subrequest + return 200" mode=direct kind=1 prefix=ch \
 cost A "A  direct, 1 new person" mode=direct kind=1 prefix=ca added=1
 cost D "D  direct, 1 person already in the list" mode=direct kind=3 \
     persons=1 dups=1 added=0
+cost D10 "D10 direct, 10 persons already in the list" mode=direct kind=2 \
+    persons=10 dups=10 added=0
