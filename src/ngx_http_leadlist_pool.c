@@ -924,9 +924,14 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
     ngx_http_leadlist_conn_t   *lc;
     ngx_http_leadlist_query_t  *q;
 
-    for ( ;; ) {
+    /*
+     * read once: nothing in the loop lowers it, and a probe that runs out
+     * of time meanwhile raises it for the next dispatch
+     */
 
-        limit = ngx_http_leadlist_pool_limit(pool);
+    limit = ngx_http_leadlist_pool_limit(pool);
+
+    for ( ;; ) {
 
         if (ngx_queue_empty(&pool->waiters) || pool->running >= limit) {
             break;
