@@ -785,7 +785,7 @@ cpu_unsplit() {
 }
 
 pool_sweep() {
-    local workers=$sweep_workers conns=$sweep_conns c k m name size
+    local workers=$sweep_workers conns=$sweep_conns c k m
     local ngx_keepalive ngx_max= ngx_adaptive
 
     cpu_unsplit
@@ -814,52 +814,52 @@ pool_sweep() {
         die "nginx -t failed"
     fi
 
-    for size in $sweep_sizes $(for f in $sweep_fixed; do echo "f$f"; done)
-    do
+    for k in $sweep_sizes; do
         for m in $sweep_modes; do
-            k=$size
             ngx_keepalive=$k
             ngx_adaptive=$m
-            ngx_max=
             [ "$m" = none ] && ngx_adaptive=
-            if [ "$size" != "${size#f}" ]; then
-                # a reference run: fixed limit, once
-                [ "$m" = "${sweep_modes%% *}" ] || continue
-                k=${size#f}
-                m=fixed
-                ngx_keepalive=$k
-                ngx_max=$k
-                ngx_adaptive=off
-                [ "$sweep_modes" = none ] && ngx_adaptive=
-            fi
-            nginx_restart
-
-            # the pool's connections and the limit settle
-            wrk_run "_sw_${k}_$m" "warm-up" 3 "$conns" "$threads" \
-                mode=direct kind=1 prefix="sww$k$m" \
-                added=1 2>/dev/null
-
-            name=sw1_${k}_$m
-            split_at_half "$name"
-            wrk_run "$name" "sweep: direct, 1 new person, keepalive $k, adaptive $m" \
-                "$dur" "$conns" "$threads" mode=direct kind=1 \
-                prefix="sw$k$m" added=1
-            split_read "$name"
-            R[$name.keepalive]=$k
-            R[$name.mode]=$m
-            sweep_names+=("$name")
-
-            name=sw10_${k}_$m
-            split_at_half "$name"
-            wrk_run "$name" "sweep: direct, 10 in the list, keepalive $k, adaptive $m" \
-                "$dur" "$conns" "$threads" mode=direct kind=2 persons=10 \
-                dups=10 added=0
-            split_read "$name"
-            R[$name.keepalive]=$k
-            R[$name.mode]=$m
-            sweep_names+=("$name")
+            sweep_pair "$k" "$m"
         done
     done
+
+    # the references: a fixed limit, once each
+    for k in $sweep_fixed; do
+        ngx_keepalive=$k
+        ngx_max=$k
+        ngx_adaptive=off
+        [ "$sweep_modes" = none ] && ngx_adaptive=
+        sweep_pair "$k" fixed
+    done
+}
+
+# sweep_pair K M: nginx with the pool directives the caller set, its
+# connections and limit settled by a warm-up, then both workloads
+sweep_pair() {
+    local k=$1 m=$2
+
+    nginx_restart
+    wrk_run "_sw_${k}_$m" "warm-up" 3 "$conns" "$threads" \
+        mode=direct kind=1 prefix="sww$k$m" added=1 2>/dev/null
+
+    sweep_run "sw1_${k}_$m" "$k" "$m" "direct, 1 new person" \
+        mode=direct kind=1 prefix="sw$k$m" added=1
+    sweep_run "sw10_${k}_$m" "$k" "$m" "direct, 10 in the list" \
+        mode=direct kind=2 persons=10 dups=10 added=0
+}
+
+# sweep_run NAME K M LABEL key=value ...: one measured run of the sweep
+sweep_run() {
+    local name=$1 k=$2 m=$3 label=$4
+    shift 4
+
+    split_at_half "$name"
+    wrk_run "$name" "sweep: $label, keepalive $k, adaptive $m" \
+        "$dur" "$conns" "$threads" "$@"
+    split_read "$name"
+    R[$name.keepalive]=$k
+    R[$name.mode]=$m
+    sweep_names+=("$name")
 }
 
 # split_at_half NAME: in the background, half way through the run (after
