@@ -156,6 +156,7 @@ static ngx_int_t ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_busy_handler(ngx_event_t *ev);
+static void ngx_http_leadlist_pool_write_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_leadlist_pool_consume(
     ngx_http_leadlist_conn_t *lc);
 static ngx_int_t ngx_http_leadlist_pool_read_results(
@@ -1103,7 +1104,7 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
     c->read->log = c->log;
     c->write->log = c->log;
     c->read->handler = ngx_http_leadlist_pool_busy_handler;
-    c->write->handler = ngx_http_leadlist_pool_busy_handler;
+    c->write->handler = ngx_http_leadlist_pool_write_handler;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "leadlist send fd:%d backend:%d request:%ui prepared:%d",
@@ -1212,6 +1213,27 @@ done:
 
     if (rc) {
         ngx_http_run_posted_requests(rc);
+    }
+}
+
+
+/*
+ * Edge-triggered, the socket reports EPOLLOUT with every read event:
+ * reading again there would cost a recv() and an ioctl() per statement.
+ * Only a statement that did not fit in the socket buffer waits to write.
+ */
+
+static void
+ngx_http_leadlist_pool_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_leadlist_conn_t  *lc;
+
+    c = ev->data;
+    lc = c->data;
+
+    if (lc->flushing) {
+        ngx_http_leadlist_pool_busy_handler(ev);
     }
 }
 

@@ -1134,3 +1134,47 @@ SELECT id, profile FROM tenant.persons WHERE org_id = 't040';
 t040-g01	{"id": "t040-g01", "firstName": "Mine"}
 --- no_error_log
 [error]
+
+
+
+=== TEST 52: a statement larger than the socket's buffers is sent whole
+Every string field at its 1,024 characters makes the statement's parameter
+about 1.7 MB.  Over a Unix socket (buffers of some 200 KB) the kernel takes
+it in parts: the rest goes out from the write events.
+--- skip_eval: 4: !$ENV{TEST_NGINX_PG_SOCKET}
+--- http_config eval
+$::http_config . qq{
+    upstream leadlist_unix {
+        leadlist_pg_server "host=$ENV{TEST_NGINX_PG_SOCKET} port=$ENV{TEST_NGINX_PG_PORT} dbname=leadlist user=leadlist_app password=$ENV{TEST_NGINX_PG_PASSWORD}";
+    }
+}
+--- config eval
+my $c = main::endpoint("        client_max_body_size 16m;");
+$c =~ s/leadlist_add_prospects leadlist_db;/leadlist_add_prospects leadlist_unix;/;
+$c
+--- more_headers eval: $::H
+--- request eval
+my @f = qw(firstName lastName fullName title headline email phone
+           linkedinUrl companyId companyName companyDomain industry
+           seniority city state country);
+main::post('{"persons":['
+    . CORE::join(',', map {
+        my $i = $_;
+        '{"id":"big-' . $i . '",'
+        . CORE::join(',', map { "\"$_\":\"" . ($i % 10) x 1024 . '"' } @f)
+        . '}'
+      } 1 .. 100)
+    . ']}')
+--- timeout: 60
+--- error_code: 200
+--- response_body: {"addedCount":100,"alreadyInListCount":0,"notMatchedCount":0}
+--- db_check
+SELECT count(*), sum(length(profile->>'country')) FROM tenant.persons WHERE org_id = 't040' AND id LIKE 'big-%';
+SELECT profile->>'city' = repeat('7', 1024) FROM tenant.persons WHERE org_id = 't040' AND id = 'big-7';
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040' AND lead_list_id = 'list-a';
+--- db_expected
+100	102400
+t
+100
+--- no_error_log
+[error]

@@ -258,8 +258,10 @@ EOF
 }
 
 write_env() {
-    local su_pw app_pw
+    local su_pw app_pw sock=
     su_pw=$(cat "$srv/superuser.pw")
+    # the socket directory, when the server could bind one there
+    [ -S "$srv/run/.s.PGSQL.$port" ] && sock=$srv/run
     app_pw=$(cat "$dir/app.pw")
     (umask 077 && cat >"$dir/env.tmp") <<EOF
 # written by util/pg.sh start; source it
@@ -271,6 +273,7 @@ export TEST_NGINX_PG_PASSWORD=$app_pw
 export TEST_NGINX_PG_SUPER_PASSWORD=$su_pw
 export TEST_NGINX_PG_CONNINFO='host=127.0.0.1 port=$port dbname=$db user=$app_role password=$app_pw'
 export TEST_NGINX_PG_SUPER_CONNINFO='host=127.0.0.1 port=$port dbname=$db user=postgres password=$su_pw'
+export TEST_NGINX_PG_SOCKET=$sock
 EOF
     mv "$dir/env.tmp" "$dir/env"
 }
