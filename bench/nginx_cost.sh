@@ -3,9 +3,10 @@
 # Instructions nginx spends per request (callgrind), for the HTTP limit
 # (H) and for workloads A (1 new person) and D (1 person already in the
 # list) of bench/run.sh, and for the sweep's 10 persons already in the list
-# (D10): a figure that the load of a shared machine does
-# not move, to compare two builds of the module (run the script in each
-# checkout, with the same catalogue size).
+# (D10), and the system calls nginx makes per request (perf, when it is
+# installed): figures that the load of a shared machine does not move, to
+# compare two builds of the module (run the script in each checkout, with
+# the same catalogue size).
 #
 #   bench/nginx_cost.sh               (BENCH_QUICK=1: 100,000 persons)
 #   COST_REQUESTS=2000                requests measured per workload
@@ -92,22 +93,76 @@ control() {
     wait "$pid"
 }
 
-# cost NAME LABEL key=value ...: instructions per request of one workload
+# the system calls of nginx's event loop, counted by perf's tracepoints
+# (valgrind makes them for nginx; its own are none of these)
+syscalls="epoll_wait epoll_ctl accept4 recvfrom readv writev sendto sendmsg
+          getsockopt setsockopt ioctl close"
+
+# count_syscalls NAME: perf stat on nginx until stop_syscalls
+perf_pid=
+count_syscalls() {
+    local ev= s
+    command -v perf >/dev/null || return 0
+    for s in $syscalls; do
+        ev=$ev${ev:+,}syscalls:sys_enter_$s
+    done
+    perf stat -x, -e "$ev" -p "$vg_pid" -o "$out/$1.syscalls" &
+    perf_pid=$!
+    sleep 0.5
+}
+
+# stop_syscalls: perf writes its counts
+stop_syscalls() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    perf_pid=
+}
+
+# syscall_total NAME: the count per request, "-" without perf
+syscall_total() {
+    if [ ! -f "$out/$1.syscalls" ]; then
+        echo "-"
+        return
+    fi
+    awk -F, -v n="$n" '$3 ~ /sys_enter_/ { t += $1 }
+        END { printf "%.2f", t / n }' "$out/$1.syscalls"
+}
+
+# the calls behind the count, per request: "recvfrom 4.00 writev 3.00 ..."
+syscall_detail() {
+    [ -f "$out/$1.syscalls" ] || return 0
+    awk -F, -v n="$n" '$3 ~ /sys_enter_/ && $1 / n >= 0.005 {
+            sub(/.*sys_enter_/, "", $3)
+            printf " %s %.2f", $3, $1 / n
+        }' "$out/$1.syscalls"
+}
+
+# cost NAME LABEL key=value ...: instructions and system calls per request
+# of one workload
 cost() {
-    local name=$1 label=$2 total
+    local name=$1 label=$2 total calls
     shift 2
     requests "_$name" "$warm" "$@" prefix="w$name"
     control -z
+    count_syscalls "$name"
     requests "$name" "$n" "$@"
+    stop_syscalls
+    calls=$(syscall_total "$name")
     control -d "$name"
     total=$(awk '/^(summary|totals):/ { print $2; exit }' \
                 "$(find "$out" -name "callgrind.*" -newer "$out/_$name.wrk" | sort | tail -1)")
-    printf '%-44s %12s\n' "$label" \
-        "$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }')"
+    printf '%-44s %12s %9s\n' "$label" \
+        "$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }')" \
+        "$calls"
+    details="$details$(printf '%-4s' "$name")$(syscall_detail "$name")
+"
 }
 
 echo
 echo "== nginx instructions per request (callgrind), $(git -C "$root" rev-parse --short HEAD 2>/dev/null), $n requests each, 1 connection"
+printf '%-44s %12s %9s\n' "request" "instructions" "syscalls"
+details=
 cost H "H  auth subrequest + return 200" mode=direct kind=1 prefix=ch \
     path=/bench/http-limit added=1
 cost A "A  direct, 1 new person" mode=direct kind=1 prefix=ca added=1
@@ -115,3 +170,8 @@ cost D "D  direct, 1 person already in the list" mode=direct kind=3 \
     persons=1 dups=1 added=0
 cost D10 "D10 direct, 10 persons already in the list" mode=direct kind=2 \
     persons=10 dups=10 added=0
+
+if [ -n "$details" ]; then
+    echo "   syscalls: system calls of the nginx process per request (perf), by call:"
+    printf '%s' "$details" | sed 's/^/   /'
+fi

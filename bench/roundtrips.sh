@@ -3,9 +3,11 @@
 # nginx worker while N requests run one after the other on a warm
 # connection, and the script prints, per request, the sends to and the
 # reads from PostgreSQL's socket.  One send then one answer is one round
-# trip.
+# trip.  Then 3 seconds of wrk with 16 connections over the same one
+# PostgreSQL connection (leadlist_pg_max 1): each statement that ends
+# hands the connection to the next request in the queue, in one event.
 #
-#   bench/roundtrips.sh [N]        (default 20; needs strace)
+#   bench/roundtrips.sh [N]        (default 20; needs strace and wrk)
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,6 +52,7 @@ http {
     upstream db {
         leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
         leadlist_pg_keepalive 1;
+        leadlist_pg_max 1;
     }
     server {
         listen 127.0.0.1:$((port + 1));
@@ -95,28 +98,61 @@ pgfd=$(ss -tnpH "dst 127.0.0.1:$TEST_NGINX_PG_PORT" \
 
 [ -n "$pgfd" ] || { echo "no PostgreSQL connection in worker $worker" >&2; exit 1; }
 
-strace -qq -p "$worker" -e trace=sendto,recvfrom,sendmsg,recvmsg,write,read,writev,readv \
-    -o "$run/strace.log" &
-strace_pid=$!
-sleep 0.5
+# post.lua: each request a person of its own
+cat > "$run/post.lua" <<'_LUA_'
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+    n = n + 1
+    wrk.body = string.format('{"persons":[{"id":"rt-q-%d-%d"}]}', n, os.time())
+    return wrk.format(nil, "/api/lead-lists/l/add-prospects")
+end
+_LUA_
 
-codes=
-for i in $(seq 1 "$n"); do codes="$codes $(post "rt-$i-$$")"; done
+# measure LABEL CLIENTS: requests from CLIENTS clients, under strace; one
+# client: N requests by curl; more: wrk for 3 seconds
+measure() {
+    local label=$1 clients=$2 sends reads eagain ioctls ok count
 
-sleep 0.2
-kill "$strace_pid"
-wait "$strace_pid" 2>/dev/null || true
-strace_pid=
+    strace -qq -p "$worker" \
+        -e trace=sendto,recvfrom,sendmsg,recvmsg,write,read,writev,readv,ioctl \
+        -o "$run/strace.log" &
+    strace_pid=$!
+    sleep 0.5
 
-sends=$(grep -cE "^(sendto|sendmsg|write|writev)\($pgfd," "$run/strace.log" || true)
-reads=$(grep -E "^(recvfrom|recvmsg|read|readv)\($pgfd," "$run/strace.log" \
-        | grep -vc "EAGAIN" || true)
-eagain=$(grep -E "^(recvfrom|recvmsg|read|readv)\($pgfd," "$run/strace.log" \
-         | grep -c "EAGAIN" || true)
-ok=$(echo "$codes" | tr ' ' '\n' | grep -c '^200$' || true)
+    if [ "$clients" = 1 ]; then
+        codes=
+        for i in $(seq 1 "$n"); do codes="$codes $(post "rt-$i-$$")"; done
+        count=$n
+        ok=$(echo "$codes" | tr ' ' '\n' | grep -c '^200$' || true)
+    else
+        wrk -t1 -c"$clients" -d3s -s "$run/post.lua" \
+            "http://127.0.0.1:$port" >"$run/wrk.log" 2>&1
+        count=$(awk '/requests in/ { print $1 }' "$run/wrk.log")
+        ok=$(( count - $(awk '/Non-2xx/ { print $NF }' "$run/wrk.log") + 0 ))
+    fi
 
-echo "requests: $n (200: $ok), PostgreSQL socket fd $pgfd of worker $worker"
-echo "sends to PostgreSQL:     $sends ($(awk "BEGIN{printf \"%.2f\", $sends/$n}") per request)"
-echo "reads with data:         $reads ($(awk "BEGIN{printf \"%.2f\", $reads/$n}") per request)"
-echo "reads that found nothing: $eagain"
-echo "round trips per warm request: $(awk "BEGIN{printf \"%.2f\", $sends/$n}")"
+    sleep 0.2
+    kill "$strace_pid"
+    wait "$strace_pid" 2>/dev/null || true
+    strace_pid=
+
+    sends=$(grep -cE "^(sendto|sendmsg|write|writev)\($pgfd," "$run/strace.log" || true)
+    reads=$(grep -E "^(recvfrom|recvmsg|read|readv)\($pgfd," "$run/strace.log" \
+            | grep -vc "EAGAIN" || true)
+    eagain=$(grep -E "^(recvfrom|recvmsg|read|readv)\($pgfd," "$run/strace.log" \
+             | grep -c "EAGAIN" || true)
+    ioctls=$(grep -c "^ioctl($pgfd," "$run/strace.log" || true)
+
+    per() { awk -v a="$1" -v b="$count" 'BEGIN { printf "%.2f", a / b }'; }
+    echo "== $label: $count requests from $clients client(s) (2xx: $ok), PostgreSQL socket fd $pgfd of worker $worker"
+    echo "sends to PostgreSQL:      $sends ($(per "$sends") per request)"
+    echo "reads with data:          $reads ($(per "$reads") per request)"
+    echo "reads that found nothing: $eagain ($(per "$eagain") per request)"
+    echo "FIONREAD checks:          $ioctls ($(per "$ioctls") per request)"
+    echo "round trips per warm request: $(per "$sends")"
+}
+
+measure "one after the other" 1
+measure "queued on one connection" 16
