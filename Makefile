@@ -49,7 +49,7 @@ UNIT_CC    := cc -std=gnu99 -Wall -Wextra -Werror -O1 -g \
 DEB_PKGS   := nginx nginx-dev libjansson-dev libpq-dev postgresql \
               libtest-base-perl libtext-diff-perl valgrind curl prometheus \
               debhelper dpkg-dev build-essential lintian
-BENCH_PKGS := wrk postgresql-contrib
+BENCH_PKGS := wrk postgresql-contrib pgbouncer
 
 .PHONY: all deps test run unit test-unit test-valgrind test-asan fuzz \
         bench pg-start pg-stop clean deb openapi-tools openapi-lint

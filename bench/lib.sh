@@ -35,6 +35,8 @@
 #   BENCH_SWEEP_FIXED     fixed limits per worker run for reference
 #                         (leadlist_pg_keepalive = leadlist_pg_max = N,
 #                         adaptive off), default "2 3 4"; "" for none
+#   BENCH_SWEEP_BOUNCER   PgBouncer pool sizes of its reference runs, default
+#                         "8"; "" for none (skipped without pgbouncer)
 
 set -eu
 
@@ -64,6 +66,8 @@ sweep_conns=${BENCH_SWEEP_CONNECTIONS:-32}
 sweep_workers=${BENCH_SWEEP_WORKERS:-2}
 sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32}
 sweep_fixed=${BENCH_SWEEP_FIXED-2 3 4}
+sweep_bouncer=${BENCH_SWEEP_BOUNCER-8}
+bouncer_port=$((port + 2))
 
 # the pool's directives in nginx.conf (nginx_conf): keepalive and max per
 # worker, max omitted when empty (the module's default), and the adaptive
@@ -348,6 +352,7 @@ nginx_down() {
 
 stack_down() {
     [ "${BENCH_KEEP:-0}" = 1 ] && return 0
+    bouncer_down
     nginx_down
     "$root/util/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true
 }
@@ -641,10 +646,14 @@ wrk_run() {
 }
 
 # pgbench_run NAME LABEL SCRIPT KIND [CLIENTS [BODY]]: CLIENTS default
-# BENCH_PG_CONNECTIONS; BODY the body template, default one person
+# BENCH_PG_CONNECTIONS; BODY the body template, default one person.  The
+# caller may set pgbench_mode (-M, default prepared) and pgbench_port (the
+# server's port by default).
 pgbench_run() {
     local name=$1 label=$2 script=$3 kind=$4 log lat pid v kids
     local clients=${5:-$pgconns} body=${6:-} jobs=$threads
+    local mode=${pgbench_mode:-prepared}
+    local pgport=${pgbench_port:-$TEST_NGINX_PG_PORT}
     log=$out/$name.pgbench
     names+=("$name")
     R[$name.label]=$label
@@ -656,10 +665,10 @@ pgbench_run() {
     kids=$(pg_children)
     note "run $name: $label (${dur}s, $clients clients)"
     acct_start "$kind"
-    PGHOST=$TEST_NGINX_PG_HOST PGPORT=$TEST_NGINX_PG_PORT \
+    PGHOST=$TEST_NGINX_PG_HOST PGPORT=$pgport \
     PGUSER=$TEST_NGINX_PG_USER PGPASSWORD=$TEST_NGINX_PG_PASSWORD \
     PGDATABASE=$TEST_NGINX_PG_DB \
-        "$pgbench_bin" -n -M prepared -c "$clients" -j "$jobs" \
+        "$pgbench_bin" -n -M "$mode" -c "$clients" -j "$jobs" \
             -T "$dur" -f "$script" -l --log-prefix="$out/$name.log" \
             -D orgs="$orgs" -D lists="$lists" -D kind="$kind" \
             -D user=u-bench -D admin=f -D max=1000 \
@@ -761,7 +770,13 @@ bulk_latency() {
 # sw1_N_fixed and sw10_N_fixed, the best an operator who knew the database's
 # knee could configure.  Each run also records how nginx handed wrk's
 # connections to the workers (R[NAME.split], e.g. "21/11"): the kernel
-# decides, and the split moves from run to run.
+# decides, and the split moves from run to run.  And for the same 32
+# clients, the standard pooler: pgbench through PgBouncer (transaction
+# pooling, P server connections for each P of BENCH_SWEEP_BOUNCER),
+# swdbb1_P and swdbb10_P.  PgBouncer 1.18 (Debian 12) keeps no prepared
+# statement across server connections, so these run with -M extended,
+# read against pgbench -M extended direct at the ceiling's first client
+# count (swdbx1_C, swdbx10_C).
 
 sweep_names=()
 sweep_modes=
@@ -775,6 +790,89 @@ dup10_body() {
         b="${b:+$b,}$(sed "s/@ID@/@ID@$s/g" "$template")"
     done
     echo "{\"persons\":[$b]}"
+}
+
+# PgBouncer on bouncer_port in front of the bench cluster: transaction
+# pooling, $1 server connections, clients trusted (the server's password
+# from its auth file).  It refuses to run as root: as postgres then.
+bouncer_up() {
+    local dir=$run/pgbouncer i
+    bouncer_down
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+$TEST_NGINX_PG_DB = host=$TEST_NGINX_PG_HOST port=$TEST_NGINX_PG_PORT dbname=$TEST_NGINX_PG_DB
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+default_pool_size = $1
+max_client_conn = 1000
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+EOF
+    printf '"%s" "%s"\n' "$TEST_NGINX_PG_USER" "$TEST_NGINX_PG_PASSWORD" \
+        >"$dir/users.txt"
+    chmod 600 "$dir/users.txt"
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres: "$dir"
+        (cd / && runuser -u postgres -- pgbouncer -d "$dir/pgbouncer.ini")
+    else
+        pgbouncer -d "$dir/pgbouncer.ini"
+    fi || die "pgbouncer did not start (see $dir/pgbouncer.log)"
+    for i in $(seq 50); do
+        port_busy "$bouncer_port" && return 0
+        sleep 0.1
+    done
+    die "pgbouncer does not listen on $bouncer_port"
+}
+
+bouncer_down() {
+    local f=$run/pgbouncer/pgbouncer.pid i
+    [ -s "$f" ] || return 0
+    kill -TERM "$(cat "$f")" 2>/dev/null || true
+    for i in $(seq 50); do
+        [ -e "$f" ] && port_busy "$bouncer_port" || break
+        sleep 0.1
+    done
+    rm -f "$f"
+}
+
+# the PgBouncer reference, after the ceilings: its own ceiling (-M
+# extended, direct) at the first client count, then each pool size
+bouncer_runs() {
+    local c=${sweep_clients%% *} p
+
+    [ -n "$sweep_bouncer" ] || return 0
+    if ! command -v pgbouncer >/dev/null; then
+        note "sweep: no pgbouncer (apt-get install pgbouncer): no PgBouncer reference"
+        return 0
+    fi
+
+    pgbench_mode=extended pgbench_run "swdbx1_$c" \
+        "sweep: pgbench -M extended, 1 new person, $c clients" \
+        "$bench/pgbench/new.sql" 1 "$c"
+    pgbench_mode=extended pgbench_run "swdbx10_$c" \
+        "sweep: pgbench -M extended, 10 in the list, $c clients" \
+        "$bench/pgbench/dup.sql" 2 "$c" "$(dup10_body)"
+    sweep_names+=("swdbx1_$c" "swdbx10_$c")
+
+    for p in $sweep_bouncer; do
+        bouncer_up "$p"
+        pgbench_mode=extended pgbench_port=$bouncer_port pgbench_run \
+            "swdbb1_$p" "sweep: PgBouncer pool $p, 1 new person, $sweep_conns clients" \
+            "$bench/pgbench/new.sql" 1 "$sweep_conns"
+        pgbench_mode=extended pgbench_port=$bouncer_port pgbench_run \
+            "swdbb10_$p" "sweep: PgBouncer pool $p, 10 in the list, $sweep_conns clients" \
+            "$bench/pgbench/dup.sql" 2 "$sweep_conns" "$(dup10_body)"
+        sweep_names+=("swdbb1_$p" "swdbb10_$p")
+        bouncer_down
+    done
 }
 
 # cpu_split's pinning undone: the sweep runs on the CPUs of the main table
@@ -799,6 +897,7 @@ pool_sweep() {
             "$bench/pgbench/dup.sql" 2 "$c" "$(dup10_body)"
         sweep_names+=("swdb10_$c")
     done
+    bouncer_runs
 
     # a module built before leadlist_pg_adaptive: its pool as it is
     ngx_keepalive=${sweep_sizes%% *}
@@ -899,16 +998,24 @@ print_sweep() {
     echo "   $sweep_conns HTTP connections (wrk, $threads threads), $sweep_workers workers, PostgreSQL on the same $ncpu CPUs; $dur s per run"
     echo "   adaptive: leadlist_pg_adaptive on/off$([ "$sweep_modes" = none ] && echo '; none: this module has no such directive, its pool as it is')"
     echo
-    printf '%-40s %9s %8s %8s %6s %5s %7s %6s %5s %5s  %s\n' \
+    printf '%-46s %9s %8s %8s %6s %5s %7s %6s %5s %5s  %s\n' \
         run 'req/s' 'p50 ms' 'p99 ms' errors open 'conn/s' split /best /pg \
         targets
     for n in "${sweep_names[@]}"; do
         case $n in
             swdb*)
-                printf '%-40s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s\n' \
+                # PgBouncer's: /pg against the same ceiling as the module's
+                r2=-
+                case $n in
+                    swdbb*)
+                        w=${n#swdbb}
+                        pgbest=$(sweep_best "swdb${w%%_*}_*")
+                        r2=$(awk -v a="${R[$n.rps]}" -v b="$pgbest" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') ;;
+                esac
+                printf '%-46s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s\n' \
                     "${R[$n.label]#sweep: }" "${R[$n.rps]}" \
                     "$(ms "${R[$n.p50_us]}")" "$(ms "${R[$n.p99_us]}")" \
-                    "${R[$n.errors]}" - - - - -
+                    "${R[$n.errors]}" - - - - "$r2"
                 continue ;;
         esac
 
@@ -936,7 +1043,7 @@ print_sweep() {
         fi
         [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
 
-        printf '%-40s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s %s\n' \
+        printf '%-46s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s %s\n' \
             "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), $([ "$m" = fixed ] && echo "fixed limit ${R[$n.keepalive]}/worker" || echo "keepalive ${R[$n.keepalive]}, adaptive $m")" \
             "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
             "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
@@ -950,8 +1057,11 @@ print_sweep() {
    fixed limit N/worker: leadlist_pg_keepalive = leadlist_pg_max = N, adaptive off; for reference, no targets;
    its /best is against the best fixed run
    /best: req/s / the best of the same workload and adaptive setting over the sweep; /pg: req/s / the best
-   pgbench tps of the same statement and body; targets (issue 11): 1 new person /best >= 0.9 and /pg >= 0.7,
-   every run p99 <= 15 ms, no connects, no errors
+   pgbench tps (-M prepared) of the same statement and body; targets (issue 11): 1 new person /best >= 0.9
+   and /pg >= 0.7, every run p99 <= 15 ms, no connects, no errors
+   PgBouncer pool P: pgbench with the sweep's clients through PgBouncer (transaction pooling, P server
+   connections), -M extended (PgBouncer 1.18 keeps no prepared statements); its own ceiling: the
+   -M extended rows
 EOF2
 }
 
