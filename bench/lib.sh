@@ -602,6 +602,8 @@ wrk_run() {
     [ -z "$stopdir" ] || { rm -rf "$stopdir"; mkdir -p "$stopdir"; }
 
     acct_start "$kind"
+    # a caller's hook, right before wrk connects (bench/split.sh)
+    [ -z "${wrk_before:-}" ] || "$wrk_before"
     wrk -t"$t" -c"$c" -d"${secs}s" --timeout 60s \
         -s "$bench/wrk/leadlist.lua" "http://127.0.0.1:$port" \
         -- threads="$t" template="$template" orgs="$orgs" lists="$lists" \
