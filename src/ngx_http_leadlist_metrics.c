@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_leadlist.h"
+#include "ngx_http_leadlist_limit.h"
 #include "ngx_http_leadlist_metrics.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_response.h"
@@ -169,7 +170,7 @@ typedef struct {
 
 
 static void ngx_http_leadlist_metrics_observe(
-    ngx_http_leadlist_metrics_hist_t *h, ngx_msec_t ms);
+    ngx_http_leadlist_metrics_hist_t *h, uint64_t us);
 static ngx_http_leadlist_metrics_upstream_t *ngx_http_leadlist_metrics_node_of(
     ngx_http_leadlist_srv_conf_t *lscf);
 static ngx_uint_t ngx_http_leadlist_metrics_class(const char *state);
@@ -288,10 +289,11 @@ static ngx_str_t  ngx_http_leadlist_metrics_type =
     ngx_string("text/plain; version=0.0.4");
 
 
-/* upper bounds in milliseconds, then as the "le" label says them */
+/* upper bounds in microseconds, then as the "le" label says them */
 
-static ngx_msec_t  ngx_http_leadlist_metrics_bounds[] = {
-    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+static uint64_t  ngx_http_leadlist_metrics_bounds[] = {
+    1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2500000, 5000000, 10000000
 };
 
 static const char  *ngx_http_leadlist_metrics_le[] = {
@@ -429,8 +431,7 @@ ngx_http_leadlist_metrics_sent(ngx_http_leadlist_query_t *q,
     /* for the access log, with or without metrics */
 
     q->server = server;
-    q->sent = ngx_current_msec;
-    q->wait_time = q->sent - q->start;
+    q->wait_time = ngx_current_msec - q->start;
     q->waited = 1;
 
     u = ngx_http_leadlist_metrics_node_of(q->conf);
@@ -439,7 +440,7 @@ ngx_http_leadlist_metrics_sent(ngx_http_leadlist_query_t *q,
     }
 
     (void) ngx_atomic_fetch_add(&u->statements, 1);
-    ngx_http_leadlist_metrics_observe(&u->wait, q->wait_time);
+    ngx_http_leadlist_metrics_observe(&u->wait, (uint64_t) q->wait_time * 1000);
 }
 
 
@@ -452,7 +453,7 @@ ngx_http_leadlist_metrics_done(ngx_http_leadlist_srv_conf_t *lscf,
     ngx_http_leadlist_metrics_upstream_t  *u;
 
     if (q) {
-        q->statement_time = ngx_current_msec - q->sent;
+        q->statement_time = ngx_http_leadlist_limit_now() - q->sent;
         q->timed = 1;
     }
 
@@ -477,20 +478,28 @@ ngx_http_leadlist_metrics_done(ngx_http_leadlist_srv_conf_t *lscf,
 }
 
 
+/*
+ * The bucket from microseconds: a statement's time is finer than the
+ * cached ngx_current_msec, whose difference may be a millisecond off
+ * either way at the 1 and 2 ms bounds.  The sum stays in milliseconds,
+ * rounded, so that a 32-bit ngx_atomic_t holds 49 days of it.
+ */
+
 static void
 ngx_http_leadlist_metrics_observe(ngx_http_leadlist_metrics_hist_t *h,
-    ngx_msec_t ms)
+    uint64_t us)
 {
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_HTTP_LEADLIST_METRICS_NBUCKETS - 1; i++) {
-        if (ms <= ngx_http_leadlist_metrics_bounds[i]) {
+        if (us <= ngx_http_leadlist_metrics_bounds[i]) {
             break;
         }
     }
 
     (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
-    (void) ngx_atomic_fetch_add(&h->sum, ms);
+    (void) ngx_atomic_fetch_add(&h->sum,
+                                (ngx_atomic_int_t) ((us + 500) / 1000));
 }
 
 
@@ -598,7 +607,8 @@ ngx_http_leadlist_metrics_log_handler(ngx_http_request_t *r)
     ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
                            + (tp->msec - r->start_msec));
 
-    ngx_http_leadlist_metrics_observe(&e->time, ngx_max(ms, 0));
+    ngx_http_leadlist_metrics_observe(&e->time,
+                                      (uint64_t) ngx_max(ms, 0) * 1000);
 
     return NGX_OK;
 }

@@ -1139,8 +1139,11 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
         goto failed;
     }
 
-    ngx_http_leadlist_metrics_sent(q, &lc->server->name);
+    /* one clock times the statement for the limiter and for the metrics */
+
     lc->sent = ngx_http_leadlist_limit_now();
+    q->sent = lc->sent;
+    ngx_http_leadlist_metrics_sent(q, &lc->server->name);
     lc->running = 1;
     lc->pool->running++;
 

@@ -303,7 +303,7 @@ ngx_http_leadlist_variables_time(ngx_http_request_t *r,
             return ngx_http_leadlist_variables_value(v, NULL);
         }
 
-        ms = q->statement_time;
+        ms = (ngx_msec_t) ((q->statement_time + 500) / 1000);
     }
 
     value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);

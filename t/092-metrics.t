@@ -427,6 +427,16 @@ is(delta($before, $m, L('leadlist_responses_total', $LOC_C, 'status="500"')),
 is($m->{ U('leadlist_pool_connections_open', 'db_c') }, 0,
    'db_c: nothing open');
 
+# each of the 3 waited out lock_timeout: 100 ms or more, well under 10 s
+my $st = sub { U('leadlist_pool_statement_duration_seconds_' . $_[0], 'db_c',
+                 $_[1]) };
+is(delta($before, $m, $st->('bucket', 'le="0.05"')), 0,
+   'db_c: no statement in the buckets up to 50 ms');
+is(delta($before, $m, $st->('bucket', 'le="10"')), 3,
+   'db_c: all 3 in the bucket up to 10 s');
+ok(delta($before, $m, $st->('sum')) >= 0.299,
+   'db_c: statement_duration_seconds_sum grew by 3 x 100 ms or more');
+
 # db_b: one connection per worker, 300ms in the queue
 my $b = spawn_requests(port => $ng->{ports}[1], org => $org, timeout => 60,
                        ids => [map { "b$_" } 1 .. 6]);
