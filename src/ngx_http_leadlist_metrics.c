@@ -12,7 +12,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_leadlist.h"
-#include "ngx_http_leadlist_limit.h"
 #include "ngx_http_leadlist_metrics.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_response.h"
@@ -452,17 +451,12 @@ ngx_http_leadlist_metrics_done(ngx_http_leadlist_srv_conf_t *lscf,
     ngx_uint_t                             k;
     ngx_http_leadlist_metrics_upstream_t  *u;
 
-    if (q) {
-        q->statement_time = ngx_http_leadlist_limit_now() - q->sent;
-        q->timed = 1;
-    }
-
     u = ngx_http_leadlist_metrics_node_of(lscf);
     if (u == NULL) {
         return;
     }
 
-    if (q) {
+    if (q && q->timed) {
         ngx_http_leadlist_metrics_observe(&u->statement, q->statement_time);
     }
 

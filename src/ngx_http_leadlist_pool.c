@@ -1139,11 +1139,8 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
         goto failed;
     }
 
-    /* one clock times the statement for the limiter and for the metrics */
-
-    lc->sent = ngx_http_leadlist_limit_now();
-    q->sent = lc->sent;
     ngx_http_leadlist_metrics_sent(q, &lc->server->name);
+    lc->sent = ngx_http_leadlist_limit_now();
     lc->running = 1;
     lc->pool->running++;
 
@@ -1404,9 +1401,10 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
 
 
 /*
- * A statement is over: out of the count of those running, and, when it
- * succeeded, a sample for the limiter.  Its time runs from the send to
- * its last result read, from a clock finer than ngx_current_msec.
+ * A statement is over: out of the count of those running, its time for
+ * the metrics and the access log, and, when it succeeded, a sample for
+ * the limiter.  Its time runs from the send to its last result read, from
+ * a clock finer than ngx_current_msec, read once for both.
  */
 
 static void
@@ -1420,10 +1418,14 @@ ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc, ngx_uint_t sample)
     }
 
     pool = lc->pool;
+    now = ngx_http_leadlist_limit_now();
+
+    if (lc->query) {
+        lc->query->statement_time = now - lc->sent;
+        lc->query->timed = 1;
+    }
 
     if (sample) {
-        now = ngx_http_leadlist_limit_now();
-
         if (ngx_http_leadlist_limit_sample(&pool->limit, now, now - lc->sent,
                                            pool->running))
         {
@@ -1454,8 +1456,11 @@ ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     q = lc->query;
 
     ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "connection failed", why);
-    ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
+
+    /* the close ends the statement and times it */
+
     ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
+    ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
 
     if (q) {
         ngx_http_leadlist_pool_complete(q, status);

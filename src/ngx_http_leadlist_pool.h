@@ -54,7 +54,6 @@ struct ngx_http_leadlist_query_s {
     /* for the access log and the metrics (ngx_http_leadlist_metrics.c) */
     ngx_msec_t                          start;    /* asked for a connection */
     ngx_msec_t                          wait_time;
-    uint64_t                            sent;     /* the limiter's clock */
     uint64_t                            statement_time;  /* microseconds */
     ngx_str_t                          *server;   /* that ran it */
 
