@@ -18,16 +18,8 @@
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-check_tools
-rm -rf "$out"
-mkdir -p "$out"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-
-trap stack_down EXIT
-trap 'exit 130' INT TERM
-
-pg_up
-pg_fixtures
+stack_up
 nginx_up
 
 # one request per PostgreSQL connection opens and prepares them

@@ -350,6 +350,19 @@ nginx_down() {
     kill -TERM "$pid" 2>/dev/null || true
 }
 
+# stack_up: what every bench script starts with: the tools checked, an
+# empty $out, the stack torn down on exit, PostgreSQL up with the
+# catalogue and fresh tenants
+stack_up() {
+    check_tools
+    rm -rf "$out"
+    mkdir -p "$out"
+    trap stack_down EXIT
+    trap 'exit 130' INT TERM
+    pg_up
+    pg_fixtures
+}
+
 stack_down() {
     [ "${BENCH_KEEP:-0}" = 1 ] && return 0
     bouncer_down

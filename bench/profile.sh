@@ -18,15 +18,7 @@
 secs=${PROFILE_SECONDS:-10}
 
 command -v perf >/dev/null || die "no perf (apt-get install linux-perf)"
-check_tools
-rm -rf "$out"
-mkdir -p "$out"
-
-trap stack_down EXIT
-trap 'exit 130' INT TERM
-
-pg_up
-pg_fixtures
+stack_up
 nginx_up
 
 wrk_run _W1 "warm-up" 3 "$conns" "$threads" mode=direct kind=1 prefix=w \

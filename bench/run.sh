@@ -44,17 +44,9 @@
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-check_tools
-rm -rf "$out"
-mkdir -p "$out"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
-
-trap stack_down EXIT
-trap 'exit 130' INT TERM
-
-pg_up
-pg_fixtures
+stack_up
 
 # the main table's runs, on one worker (BENCH_WORKERS)
 main_runs() {

@@ -23,14 +23,7 @@ limits=${BENCH_SPLIT_LIMITS:-3 6}
 rounds=${BENCH_SPLIT_ROUNDS:-2}
 stop_for=${BENCH_SPLIT_STOP:-0.3}
 
-check_tools
-rm -rf "$out"
-mkdir -p "$out"
-trap stack_down EXIT
-trap 'exit 130' INT TERM
-
-pg_up
-pg_fixtures
+stack_up
 cpu_unsplit
 
 workers=$sweep_workers
