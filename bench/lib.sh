@@ -31,7 +31,9 @@
 #   BENCH_SWEEP_SIZES     leadlist_pg_keepalive values, default "4 16 32"
 #   BENCH_SWEEP_CONNECTIONS  HTTP connections, default 32
 #   BENCH_SWEEP_WORKERS   nginx worker_processes, default 2
-#   BENCH_SWEEP_CLIENTS   pgbench clients of its ceiling runs, default "8 32"
+#   BENCH_SWEEP_CLIENTS   pgbench clients of its ceiling runs, default
+#                         "8 32 2" (2, one per CPU of this machine: where
+#                         bench/pipeline.sh found the database's best)
 #   BENCH_SWEEP_FIXED     fixed limits per worker run for reference
 #                         (leadlist_pg_keepalive = leadlist_pg_max = N,
 #                         adaptive off), default "2 3 4"; "" for none
@@ -64,7 +66,7 @@ only=${BENCH_ONLY:-}
 sweep_sizes=${BENCH_SWEEP_SIZES:-4 16 32}
 sweep_conns=${BENCH_SWEEP_CONNECTIONS:-32}
 sweep_workers=${BENCH_SWEEP_WORKERS:-2}
-sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32}
+sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32 2}
 sweep_fixed=${BENCH_SWEEP_FIXED-2 3 4}
 sweep_bouncer=${BENCH_SWEEP_BOUNCER-8}
 bouncer_port=$((port + 2))
