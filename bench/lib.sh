@@ -662,29 +662,50 @@ wrk_run() {
     summary_line "$name" >&2
 }
 
+# A run of a PostgreSQL client (pgbench, bench/pipeline_bench.c) in three
+# steps: client_begin NAME LABEL KIND DETAIL records it and starts the
+# accounting after a checkpoint; pg_client PORT COMMAND... runs the client
+# with libpq's environment for the bench database; client_end, once the
+# client was waited for, takes its CPU and waits for its backends to exit.
+client_begin() {
+    names+=("$1")
+    R[$1.label]=$2
+    spsql -c CHECKPOINT
+    client_kids=$(pg_children)
+    note "run $1: $2 ($4)"
+    acct_start "$3"
+}
+
+pg_client() {
+    local port=$1
+    shift
+    PGHOST=$TEST_NGINX_PG_HOST PGPORT=$port \
+    PGUSER=$TEST_NGINX_PG_USER PGPASSWORD=$TEST_NGINX_PG_PASSWORD \
+    PGDATABASE=$TEST_NGINX_PG_DB "$@"
+}
+
+client_end() {
+    child_cpu e_lg
+    pg_settle "$client_kids"
+    acct_stop
+}
+
 # pgbench_run NAME LABEL SCRIPT KIND [CLIENTS [BODY]]: CLIENTS default
 # BENCH_PG_CONNECTIONS; BODY the body template, default one person.  The
 # caller may set pgbench_mode (-M, default prepared) and pgbench_port (the
 # server's port by default).
 pgbench_run() {
-    local name=$1 label=$2 script=$3 kind=$4 log lat pid v kids
+    local name=$1 label=$2 script=$3 kind=$4 log lat pid v
     local clients=${5:-$pgconns} body=${6:-} jobs=$threads
     local mode=${pgbench_mode:-prepared}
     local pgport=${pgbench_port:-$TEST_NGINX_PG_PORT}
     log=$out/$name.pgbench
-    names+=("$name")
-    R[$name.label]=$label
     [ -n "$body" ] || body="{\"persons\":[$(cat "$template")]}"
     [ "$clients" -ge "$jobs" ] || jobs=$clients
 
     rm -f "$out/$name".log*
-    spsql -c CHECKPOINT
-    kids=$(pg_children)
-    note "run $name: $label (${dur}s, $clients clients)"
-    acct_start "$kind"
-    PGHOST=$TEST_NGINX_PG_HOST PGPORT=$pgport \
-    PGUSER=$TEST_NGINX_PG_USER PGPASSWORD=$TEST_NGINX_PG_PASSWORD \
-    PGDATABASE=$TEST_NGINX_PG_DB \
+    client_begin "$name" "$label" "$kind" "${dur}s, $clients clients"
+    pg_client "$pgport" \
         "$pgbench_bin" -n -M "$mode" -c "$clients" -j "$jobs" \
             -T "$dur" -f "$script" -l --log-prefix="$out/$name.log" \
             -D orgs="$orgs" -D lists="$lists" -D kind="$kind" \
@@ -692,9 +713,7 @@ pgbench_run() {
             -D tmpl="$body" >"$log" 2>&1 &
     pid=$!
     wait "$pid" || echo "pgbench exit status $?" >>"$log"
-    child_cpu e_lg
-    pg_settle "$kids"
-    acct_stop
+    client_end
 
     R[$name.requests]=$(awk '/^number of transactions actually processed:/ { print $6 }' "$log")
     R[$name.rps]=$(awk '/^tps = / { print $3; exit }' "$log")

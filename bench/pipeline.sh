@@ -38,26 +38,17 @@ echo "{\"persons\":[$(cat "$template")]}" >"$out/new.json"
 dup10_body >"$out/dup10.json"
 
 # pipeline_run NAME LABEL CONNS DEPTH KIND BODY: as pgbench_run, with
-# bench/pipeline_bench.c as the client
+# bench/pipeline_bench.c as the client (lib.sh's client_begin/_end)
 pipeline_run() {
-    local name=$1 label=$2 c=$3 d=$4 kind=$5 body=$6 log kids kv kvs
+    local name=$1 label=$2 c=$3 d=$4 kind=$5 body=$6 log kv kvs
     log=$out/$name.pipe
-    names+=("$name")
-    R[$name.label]=$label
 
-    spsql -c CHECKPOINT
-    kids=$(pg_children)
-    note "run $name: $label (${dur}s)"
-    acct_start "$kind"
-    PGHOST=$TEST_NGINX_PG_HOST PGPORT=$TEST_NGINX_PG_PORT \
-    PGUSER=$TEST_NGINX_PG_USER PGPASSWORD=$TEST_NGINX_PG_PASSWORD \
-    PGDATABASE=$TEST_NGINX_PG_DB \
+    client_begin "$name" "$label" "$kind" "${dur}s"
+    pg_client "$TEST_NGINX_PG_PORT" \
         "$out/pipeline_bench" "" "$c" "$d" "$dur" "$body" "$kind" \
             "$orgs" "$lists" >"$log" 2>&1 &
     wait $! || { cat "$log" >&2; die "pipeline_bench failed in $name"; }
-    child_cpu e_lg
-    pg_settle "$kids"
-    acct_stop
+    client_end
 
     read -ra kvs <"$log"
     for kv in "${kvs[@]}"; do
