@@ -33,6 +33,7 @@
 
 #define BENCH_MAX_CONNS    64
 #define BENCH_MAX_DEPTH    64
+#define BENCH_MAX_BODY     65535
 #define BENCH_ID           "@ID@"
 #define BENCH_ID_LEN       (sizeof(BENCH_ID) - 1)
 
@@ -106,12 +107,20 @@ main(int argc, char **argv)
         return 2;
     }
 
-    body = malloc(65536);
-    len = body ? fread(body, 1, 65535, f) : 0;
+    body = malloc(BENCH_MAX_BODY + 1);
+    if (body == NULL) {
+        fclose(f);
+        return 1;
+    }
+
+    len = fread(body, 1, BENCH_MAX_BODY + 1, f);
     fclose(f);
 
-    if (len == 0) {
-        fprintf(stderr, "pipeline_bench: empty body %s\n", argv[5]);
+    /* a longer body would be sent cut short */
+
+    if (len == 0 || len > BENCH_MAX_BODY) {
+        fprintf(stderr, "pipeline_bench: %s is empty or over %d bytes\n",
+                argv[5], BENCH_MAX_BODY);
         return 2;
     }
 
