@@ -550,8 +550,11 @@ ngx_http_leadlist_pool_expired(ngx_http_leadlist_conn_t *lc)
 
 
 /*
- * a new connect is due when fewer are under way than queries wait for
- * one, within the caps on open connections and on concurrent connects
+ * a new connect is due when the idle connections and those under way
+ * are fewer than the queries that wait for one, within the caps on open
+ * connections and on concurrent connects: a request that queues behind
+ * others while the limit has just grown finds an idle one in the
+ * dispatch that follows, and opens none
  */
 
 static ngx_uint_t
@@ -559,7 +562,7 @@ ngx_http_leadlist_pool_may_connect(ngx_http_leadlist_pool_t *pool,
     ngx_uint_t waiting)
 {
     return pool->open < pool->conf->max
-           && pool->connecting < waiting
+           && pool->connecting + pool->nidle < waiting
            && pool->connecting < pool->conf->connect_concurrency;
 }
 
