@@ -47,6 +47,11 @@ static ngx_conf_num_bounds_t  ngx_http_leadlist_conns_bounds = {
     ngx_http_leadlist_conf_check_bounds, 1, 65535
 };
 
+/* NGX_HTTP_LEADLIST_PIPELINE_MAX, statements on one connection at once */
+static ngx_conf_num_bounds_t  ngx_http_leadlist_pipeline_bounds = {
+    ngx_http_leadlist_conf_check_bounds, 1, 16
+};
+
 static ngx_conf_num_bounds_t  ngx_http_leadlist_requests_bounds = {
     ngx_http_leadlist_conf_check_bounds, 1, NGX_MAX_INT_T_VALUE
 };
@@ -94,6 +99,13 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_leadlist_srv_conf_t, max),
       &ngx_http_leadlist_conns_bounds },
+
+    { ngx_string("leadlist_pg_pipeline"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_leadlist_upstream_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_srv_conf_t, pipeline),
+      &ngx_http_leadlist_pipeline_bounds },
 
     { ngx_string("leadlist_pg_queue"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,

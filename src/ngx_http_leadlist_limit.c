@@ -50,7 +50,7 @@
  *
  * 3. the gradient, at each window's end:
  *
- *        target = c * base / rtt + headroom,   headroom = 1 + estimate / 16
+ *        target = c * base / rtt + headroom,   headroom = h + estimate / 16
  *
  *    c is the concurrency the window ran at (the limit, or the highest
  *    in-flight when lower).  c * base / rtt is how many statements the
@@ -59,7 +59,9 @@
  *    about one per window; above it rtt grows in proportion to the
  *    concurrency and the target falls back to the knee plus the headroom.
  *    The headroom is the small queue that keeps the database busy while
- *    the worker reads a result and sends the next statement; it also
+ *    the worker reads a result and sends the next statement (h is 1; 0.5
+ *    when the pool pipelines, where statements queued on the connection
+ *    do part of that); it also
  *    makes the limit probe upwards, so that it follows a database that
  *    got faster.  base / rtt is kept within 0.5 and 1 (faster than the
  *    base means a stale base: a probe will tell).
@@ -159,6 +161,7 @@ ngx_http_leadlist_limit_init(ngx_http_leadlist_limit_t *lim, unsigned min,
     lim->adaptive = adaptive ? 1 : 0;
     lim->estimate = adaptive ? initial : max;
     lim->peak = lim->estimate;
+    lim->head = 1.0;
     lim->limit = (unsigned) lim->estimate;
 
     lim->base = 0;
@@ -326,7 +329,7 @@ ngx_http_leadlist_limit_window(ngx_http_leadlist_limit_t *lim, uint64_t now)
     /* the concurrency the window ran at */
     c = lim->inflight < lim->limit ? lim->inflight : lim->limit;
 
-    head = 1.0 + lim->estimate / 16.0;
+    head = lim->head + lim->estimate / 16.0;
     target = c * g + head;
 
     if (!used) {

@@ -73,6 +73,9 @@ typedef struct {
     /* the estimate the limit is rounded from */
     double                           estimate;
 
+    /* the headroom's constant part: 1 unless set after init */
+    double                           head;
+
     /* the limit's highest estimate since the last probe */
     double                           peak;
 

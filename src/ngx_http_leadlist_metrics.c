@@ -326,6 +326,11 @@ static ngx_http_leadlist_metrics_family_t
       "Statements sent to PostgreSQL.",
       offsetof(ngx_http_leadlist_metrics_upstream_t, statements), 0 },
 
+    { "leadlist_pool_statements_pipelined_total",
+      "Statements sent on a connection behind one still running "
+      "(leadlist_pg_pipeline).",
+      ngx_http_leadlist_metrics_at(PIPELINED), 0 },
+
     { "leadlist_pool_wait_timeouts_total",
       "Requests that waited for a connection longer than the queue timeout.",
       ngx_http_leadlist_metrics_at(WAIT_TIMEOUT), 0 },

@@ -31,6 +31,7 @@ typedef enum {
     NGX_HTTP_LEADLIST_EVENT_CONNECT_FAILED,
     NGX_HTTP_LEADLIST_EVENT_QUEUE_FULL,    /* refused: wait queue full */
     NGX_HTTP_LEADLIST_EVENT_WAIT_TIMEOUT,  /* see ..._metrics_wait_timeout */
+    NGX_HTTP_LEADLIST_EVENT_PIPELINED,     /* sent behind another statement */
 
     /* a connection that was open closed, by reason */
     NGX_HTTP_LEADLIST_EVENT_CLOSED_IDLE,   /* idle too long, or surplus */

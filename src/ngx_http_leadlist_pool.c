@@ -34,10 +34,22 @@
  * called from inside the pool, so that a request that finishes cannot
  * change the pool's queues while they are being walked.
  *
- * The statements a worker runs at once are bounded by the adaptive limit
- * (ngx_http_leadlist_limit.c), between 1 and leadlist_pg_max: a request
- * beyond it waits in the FIFO queue even when a connection is idle, and
- * each statement that completes is a sample of its time.
+ * The connections a worker keeps running a statement are bounded by the
+ * adaptive limit (ngx_http_leadlist_limit.c), between 1 and
+ * leadlist_pg_max: a request beyond it waits in the FIFO queue even when
+ * a connection is idle, and each statement that completes is a sample of
+ * its time.
+ *
+ * With leadlist_pg_pipeline above 1, a statement that finds the limit
+ * reached (or no idle connection) may go behind the one running on a busy
+ * connection, in libpq's pipeline mode, each with a Sync of its own, so
+ * each is still a transaction of its own.  The backend then has the next
+ * statement the moment it ends one, while nginx has yet to read the
+ * result: fewer backends do the same work.  Only a connection whose
+ * statement has run briefly takes one behind, so that none waits behind
+ * a slow one; each statement's query timer runs from its turn.  A
+ * connection that fails takes the statements behind its own down with it
+ * (503, retryable).
  */
 
 
@@ -47,6 +59,7 @@
 #define NGX_HTTP_LEADLIST_DRAINING    3
 
 #define NGX_HTTP_LEADLIST_DRAIN_LOOPS  64
+#define NGX_HTTP_LEADLIST_BEHIND_MAX    15     /* leadlist_pg_pipeline 16 */
 #define NGX_HTTP_LEADLIST_BACKOFF_MIN  50
 #define NGX_HTTP_LEADLIST_BACKOFF_MAX  1000
 
@@ -81,12 +94,20 @@ struct ngx_http_leadlist_pool_s {
     ngx_uint_t                          nwaiters;
     ngx_uint_t                          open;
     ngx_uint_t                          connecting;
-    ngx_uint_t                          running;  /* statements in flight */
+    ngx_uint_t                          busy;     /* conns running one */
     ngx_uint_t                          next;     /* round robin */
 
     ngx_http_leadlist_limit_t           limit;
     ngx_event_t                         probe;    /* waiters behind one */
 };
+
+
+/* a statement sent behind the one a connection runs */
+
+typedef struct {
+    ngx_http_leadlist_query_t          *query;    /* NULL: request gone */
+    uint64_t                            sent;     /* us */
+} ngx_http_leadlist_behind_t;
 
 
 struct ngx_http_leadlist_conn_s {
@@ -106,9 +127,16 @@ struct ngx_http_leadlist_conn_s {
     ngx_msec_t                          start;
     ngx_msec_t                          deadline;
     uint64_t                            sent;     /* us, the limiter's */
+    uint64_t                            since;    /* us, its turn began */
+
+    /* a ring, in the order sent */
+    ngx_http_leadlist_behind_t          behind[NGX_HTTP_LEADLIST_BEHIND_MAX];
+    ngx_uint_t                          first;
+    ngx_uint_t                          nbehind;
 
     unsigned                            prepared:1;
     unsigned                            preparing:1;
+    unsigned                            pipelined:1;  /* libpq's mode */
     unsigned                            flushing:1;
     unsigned                            doomed:1;
     unsigned                            read_only:1;
@@ -155,15 +183,24 @@ static void ngx_http_leadlist_pool_wait_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc);
+static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_get(
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit);
+static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_behind(
+    ngx_http_leadlist_pool_t *pool);
+static ngx_int_t ngx_http_leadlist_pool_append(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_query_t *q);
+static void ngx_http_leadlist_pool_promote(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_busy_handler(ngx_event_t *ev);
 static void ngx_http_leadlist_pool_write_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_leadlist_pool_consume(
     ngx_http_leadlist_conn_t *lc);
 static ngx_int_t ngx_http_leadlist_pool_read_results(
     ngx_http_leadlist_conn_t *lc);
-static void ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc);
+static ngx_uint_t ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc,
+    ngx_uint_t fresh);
 static void ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t sample);
+static void ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t status, const char *why);
 static ngx_uint_t ngx_http_leadlist_pool_failed(ngx_http_leadlist_conn_t *lc);
@@ -180,6 +217,8 @@ static void ngx_http_leadlist_pool_count_close(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_close_e why);
 static ngx_uint_t ngx_http_leadlist_pool_limit(ngx_http_leadlist_pool_t *pool);
 static void ngx_http_leadlist_pool_publish(ngx_http_leadlist_pool_t *pool);
+static void ngx_http_leadlist_pool_fail_behind(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_close_e why);
 static void ngx_http_leadlist_pool_unwire(ngx_http_leadlist_conn_t *lc);
 static void ngx_http_leadlist_pool_complete(ngx_http_leadlist_query_t *q,
     ngx_uint_t status);
@@ -248,6 +287,10 @@ ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    if (lscf->pipeline > 1) {
+        pool->limit.head = 0.5;
+    }
+
     /* a probe of the limiter ends by time too: its waiters must not wait */
 
     pool->probe.handler = ngx_http_leadlist_pool_probe_handler;
@@ -304,10 +347,10 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 
     limit = ngx_http_leadlist_pool_limit(pool);
 
-    /* nobody waits, and the limit lets one more statement run */
+    /* nobody waits, and the limit or a pipeline lets one more run */
 
-    while (ngx_queue_empty(&pool->waiters) && pool->running < limit) {
-        lc = ngx_http_leadlist_pool_get_idle(pool);
+    while (ngx_queue_empty(&pool->waiters)) {
+        lc = ngx_http_leadlist_pool_get(pool, limit);
         if (lc == NULL) {
             break;
         }
@@ -318,7 +361,7 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 
         /* a reused connection that cannot even send: try another */
 
-        ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
+        ngx_http_leadlist_pool_lost(lc);
     }
 
     if (pool->nwaiters >= pool->conf->queue) {
@@ -381,7 +424,9 @@ ngx_http_leadlist_pool_limit(ngx_http_leadlist_pool_t *pool)
 void
 ngx_http_leadlist_pool_detach(ngx_http_leadlist_query_t *q)
 {
-    ngx_http_leadlist_conn_t  *lc;
+    ngx_uint_t                   i;
+    ngx_http_leadlist_conn_t    *lc;
+    ngx_http_leadlist_behind_t  *b;
 
     if (q->queued) {
         ngx_http_leadlist_pool_dequeue(q);
@@ -401,11 +446,25 @@ ngx_http_leadlist_pool_detach(ngx_http_leadlist_query_t *q)
     }
 
     /*
-     * the statement is running: let it finish on the server and read its
-     * results away, bounded by the query timer, then reuse the connection
+     * the statement is running or sent behind one: let it finish on the
+     * server and read its results away, bounded by the query timer, then
+     * reuse the connection
      */
 
     q->conn = NULL;
+
+    if (lc->query != q) {
+        for (i = 0; i < lc->nbehind; i++) {
+            b = &lc->behind[(lc->first + i) % NGX_HTTP_LEADLIST_BEHIND_MAX];
+
+            if (b->query == q) {
+                b->query = NULL;
+            }
+        }
+
+        return;
+    }
+
     lc->query = NULL;
     lc->state = NGX_HTTP_LEADLIST_DRAINING;
 
@@ -573,11 +632,11 @@ static ngx_uint_t
 ngx_http_leadlist_pool_admissible(ngx_http_leadlist_pool_t *pool,
     ngx_uint_t limit, ngx_uint_t waiting)
 {
-    if (pool->running >= limit) {
+    if (pool->busy >= limit) {
         return 0;
     }
 
-    return ngx_min(waiting, limit - pool->running);
+    return ngx_min(waiting, limit - pool->busy);
 }
 
 
@@ -937,11 +996,11 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 
     for ( ;; ) {
 
-        if (ngx_queue_empty(&pool->waiters) || pool->running >= limit) {
+        if (ngx_queue_empty(&pool->waiters)) {
             break;
         }
 
-        lc = ngx_http_leadlist_pool_get_idle(pool);
+        lc = ngx_http_leadlist_pool_get(pool, limit);
 
         if (lc == NULL) {
             if (ngx_http_leadlist_pool_may_connect(pool,
@@ -958,7 +1017,7 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         q = ngx_http_leadlist_pool_next_waiter(pool);
 
         if (ngx_http_leadlist_pool_send(lc, q) != NGX_OK) {
-            ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
+            ngx_http_leadlist_pool_lost(lc);
             ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
         }
     }
@@ -967,7 +1026,7 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         return;
     }
 
-    if (pool->running >= limit) {
+    if (pool->busy >= limit) {
 
         /*
          * the others wait for a statement to end; during a probe of the
@@ -1084,7 +1143,8 @@ ngx_http_leadlist_pool_wait_handler(ngx_event_t *ev)
 /*
  * The first statement on a connection goes as Parse + Bind/Execute +
  * Sync in one pipeline, later ones as Bind/Execute + Sync: one round
- * trip either way.
+ * trip either way.  With leadlist_pg_pipeline above 1 every statement
+ * goes in pipeline mode, so that others may follow it before it ends.
  */
 
 static ngx_int_t
@@ -1093,6 +1153,10 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
 {
     PGconn            *pg;
     ngx_connection_t  *c;
+
+    if (lc->running) {
+        return ngx_http_leadlist_pool_append(lc, q);
+    }
 
     pg = lc->pg;
     c = lc->connection;
@@ -1113,12 +1177,14 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
                    "leadlist send fd:%d backend:%d request:%ui prepared:%d",
                    c->fd, PQbackendPID(pg), lc->requests, lc->prepared);
 
-    if (!lc->prepared) {
-        lc->preparing = 1;
+    if (!lc->prepared || lc->pool->conf->pipeline > 1) {
+        lc->pipelined = 1;
+        lc->preparing = !lc->prepared;
 
         if (!PQenterPipelineMode(pg)
-            || !PQsendPrepare(pg, q->stmt->name, q->stmt->sql,
-                              q->stmt->nparams, NULL)
+            || (lc->preparing
+                && !PQsendPrepare(pg, q->stmt->name, q->stmt->sql,
+                                  q->stmt->nparams, NULL))
             || !PQsendQueryPrepared(pg, q->stmt->name, q->stmt->nparams,
                                     q->values, NULL, NULL, 0)
             || !PQpipelineSync(pg))
@@ -1144,8 +1210,9 @@ ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
 
     ngx_http_leadlist_metrics_sent(q, &lc->server->name);
     lc->sent = ngx_http_leadlist_limit_now();
+    lc->since = lc->sent;
     lc->running = 1;
-    lc->pool->running++;
+    lc->pool->busy++;
 
     return NGX_OK;
 
@@ -1174,9 +1241,160 @@ ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc)
 }
 
 
+/*
+ * The connection for the next statement: an idle one while fewer
+ * connections than the limit run one, else a place behind a statement.
+ */
+
+static ngx_http_leadlist_conn_t *
+ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit)
+{
+    ngx_http_leadlist_conn_t  *lc;
+
+    if (pool->busy < limit) {
+        lc = ngx_http_leadlist_pool_get_idle(pool);
+        if (lc) {
+            return lc;
+        }
+    }
+
+    return ngx_http_leadlist_pool_behind(pool);
+}
+
+
+/*
+ * The busy connection with the fewest statements behind its own, among
+ * those with room whose statement has run no longer than 4 times the
+ * base (2 ms at least): a statement behind a slow one would wait for it.
+ */
+
+static ngx_http_leadlist_conn_t *
+ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool)
+{
+    uint64_t                   now, young;
+    ngx_uint_t                 depth;
+    ngx_queue_t               *q;
+    ngx_http_leadlist_conn_t  *lc, *best;
+
+    depth = pool->conf->pipeline;
+
+    if (depth < 2 || pool->busy == 0) {
+        return NULL;
+    }
+
+    now = ngx_http_leadlist_limit_now();
+    young = ngx_max(4 * pool->limit.base, 2000);
+    best = NULL;
+
+    for (q = ngx_queue_head(&pool->active);
+         q != ngx_queue_sentinel(&pool->active);
+         q = ngx_queue_next(q))
+    {
+        lc = ngx_queue_data(q, ngx_http_leadlist_conn_t, queue);
+
+        if (!lc->running || !lc->pipelined || lc->preparing || lc->flushing
+            || lc->doomed || lc->read_only
+            || lc->nbehind + 1 >= depth
+            || now - lc->since > young)
+        {
+            continue;
+        }
+
+        if (best == NULL || lc->nbehind < best->nbehind) {
+            best = lc;
+        }
+    }
+
+    return best;
+}
+
+
+/* q goes behind the statement lc runs, and those already behind it */
+
+static ngx_int_t
+ngx_http_leadlist_pool_append(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_query_t *q)
+{
+    ngx_http_leadlist_behind_t  *b;
+
+    if (!PQsendQueryPrepared(lc->pg, q->stmt->name, q->stmt->nparams,
+                             q->values, NULL, NULL, 0)
+        || !PQpipelineSync(lc->pg)
+        || ngx_http_leadlist_pool_flush(lc) == NGX_ERROR)
+    {
+        ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
+                                    "could not send behind a statement on "
+                                    "\"%V\": %s", &lc->server->name,
+                                    PQerrorMessage(lc->pg));
+        return NGX_ERROR;
+    }
+
+    b = &lc->behind[(lc->first + lc->nbehind) % NGX_HTTP_LEADLIST_BEHIND_MAX];
+    b->query = q;
+    b->sent = ngx_http_leadlist_limit_now();
+
+    lc->nbehind++;
+    lc->requests++;
+    q->conn = lc;
+    q->reused = 1;
+
+    ngx_http_leadlist_metrics_sent(q, &lc->server->name);
+    ngx_http_leadlist_metrics_event(lc->pool->conf,
+                                    NGX_HTTP_LEADLIST_EVENT_PIPELINED);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The statement ahead has ended: the next one behind it runs now.  Its
+ * query timer starts here, as the server's statement_timeout does, so
+ * that a slow statement is cancelled by the server, on a connection that
+ * stays usable, before the module gives up on it and closes: a statement
+ * behind a closed one may still run on the server after its 503.  Its
+ * sample starts here too, where the backend took it up.
+ */
+
+static void
+ngx_http_leadlist_pool_promote(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_connection_t            *c;
+    ngx_http_leadlist_behind_t  *b;
+
+    c = lc->connection;
+    b = &lc->behind[lc->first];
+
+    lc->first = (lc->first + 1) % NGX_HTTP_LEADLIST_BEHIND_MAX;
+    lc->nbehind--;
+
+    lc->query = b->query;
+    lc->sent = b->sent;
+    lc->since = ngx_http_leadlist_limit_now();
+    lc->running = 1;
+    lc->pool->busy++;
+
+    if (lc->query) {
+        lc->state = NGX_HTTP_LEADLIST_BUSY;
+        c->log = lc->query->request->connection->log;
+
+    } else {
+        lc->state = NGX_HTTP_LEADLIST_DRAINING;
+        c->log = lc->pool->log;
+    }
+
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    c->read->cancelable = 0;
+    ngx_add_timer(c->read, lc->pool->conf->query_timeout);
+}
+
+
 static void
 ngx_http_leadlist_pool_busy_handler(ngx_event_t *ev)
 {
+    ngx_int_t                  status;
+    ngx_uint_t                 fresh;
     ngx_connection_t          *c, *rc;
     ngx_http_leadlist_conn_t  *lc;
 
@@ -1197,19 +1415,30 @@ ngx_http_leadlist_pool_busy_handler(ngx_event_t *ev)
         goto done;
     }
 
-    switch (ngx_http_leadlist_pool_consume(lc)) {
+    /*
+     * a pipeline's later results may have come with the first: only the
+     * first read is a sample, the others' turn on the backend began
+     * before the read of the one ahead of them
+     */
 
-    case NGX_ERROR:
-        ngx_http_leadlist_pool_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    PQerrorMessage(lc->pg));
-        break;
+    fresh = 1;
 
-    case NGX_OK:
-        ngx_http_leadlist_pool_finish(lc);
-        break;
+    for ( ;; ) {
+        status = ngx_http_leadlist_pool_consume(lc);
 
-    default: /* NGX_AGAIN */
-        break;
+        if (status == NGX_ERROR) {
+            ngx_http_leadlist_pool_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        PQerrorMessage(lc->pg));
+            break;
+        }
+
+        if (status == NGX_AGAIN
+            || !ngx_http_leadlist_pool_finish(lc, fresh))
+        {
+            break;
+        }
+
+        fresh = 0;
     }
 
 done:
@@ -1290,7 +1519,7 @@ ngx_http_leadlist_pool_read_results(ngx_http_leadlist_conn_t *lc)
         res = PQgetResult(lc->pg);
 
         if (res == NULL) {
-            if (lc->preparing) {
+            if (lc->pipelined) {
                 /* the end of one statement of the pipeline */
                 continue;
             }
@@ -1304,8 +1533,14 @@ ngx_http_leadlist_pool_read_results(ngx_http_leadlist_conn_t *lc)
             PQclear(res);
             lc->preparing = 0;
 
-            if (!PQexitPipelineMode(lc->pg)) {
-                lc->doomed = 1;
+            /* the connection leaves pipeline mode with nothing behind */
+
+            if (lc->nbehind == 0) {
+                lc->pipelined = 0;
+
+                if (!PQexitPipelineMode(lc->pg)) {
+                    lc->doomed = 1;
+                }
             }
 
             return NGX_OK;
@@ -1346,8 +1581,14 @@ ngx_http_leadlist_pool_read_results(ngx_http_leadlist_conn_t *lc)
 }
 
 
-static void
-ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
+/*
+ * The running statement's results are all read: its request is answered,
+ * and the next statement behind it runs (1) or the connection goes back
+ * (0).  fresh: its result was not read along with the one ahead of it.
+ */
+
+static ngx_uint_t
+ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc, ngx_uint_t fresh)
 {
     ngx_uint_t                  status;
     ngx_http_leadlist_query_t  *q;
@@ -1358,7 +1599,8 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
 
     /* a failed statement's time says nothing of the database's load */
 
-    ngx_http_leadlist_pool_ended(lc, lc->error == NULL && lc->result);
+    ngx_http_leadlist_pool_ended(lc,
+                                 fresh && lc->error == NULL && lc->result);
 
     q = lc->query;
     status = 0;
@@ -1394,20 +1636,31 @@ ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc)
 
     lc->result = NULL;
 
-    ngx_queue_remove(&lc->queue);
-    ngx_http_leadlist_pool_release(lc);
-
     if (q) {
         ngx_http_leadlist_pool_complete(q, status);
     }
+
+    /* a read-only server fails those behind too: release closes it */
+
+    if (lc->nbehind && !lc->read_only && !lc->doomed) {
+        ngx_http_leadlist_pool_promote(lc);
+        return 1;
+    }
+
+    ngx_queue_remove(&lc->queue);
+    ngx_http_leadlist_pool_release(lc);
+
+    return 0;
 }
 
 
 /*
  * A statement is over: out of the count of those running, its time for
  * the metrics and the access log, and, when it succeeded, a sample for
- * the limiter.  Its time runs from the send to its last result read, from
- * a clock finer than ngx_current_msec, read once for both.
+ * the limiter.  Its time runs from the send to its last result read, its
+ * sample from the start of its turn (the send, or the end of the one
+ * ahead of it in a pipeline), from a clock finer than ngx_current_msec,
+ * read once for both.
  */
 
 static void
@@ -1429,24 +1682,24 @@ ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc, ngx_uint_t sample)
     }
 
     if (sample) {
-        if (ngx_http_leadlist_limit_sample(&pool->limit, now, now - lc->sent,
-                                           pool->running))
+        if (ngx_http_leadlist_limit_sample(&pool->limit, now, now - lc->since,
+                                           pool->busy))
         {
             ngx_log_debug4(NGX_LOG_DEBUG_HTTP, pool->log, 0,
-                           "leadlist limit %ui running:%ui base:%uLus "
+                           "leadlist limit %ui busy:%ui base:%uLus "
                            "rtt:%uLus", (ngx_uint_t) pool->limit.limit,
-                           pool->running, pool->limit.base, pool->limit.rtt);
+                           pool->busy, pool->limit.base, pool->limit.rtt);
 
             ngx_http_leadlist_pool_publish(pool);
         }
     }
 
     lc->running = 0;
-    pool->running--;
+    pool->busy--;
 }
 
 
-/* the connection is in an unknown state: close it, answer the request */
+/* the connection is in an unknown state: close it, answer the requests */
 
 static void
 ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
@@ -1460,7 +1713,7 @@ ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
 
     ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "connection failed", why);
 
-    /* the close ends the statement and times it */
+    /* the close ends the statement and times it, and fails those behind */
 
     ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
     ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
@@ -1470,6 +1723,33 @@ ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     }
 
     ngx_http_leadlist_pool_dispatch(pool);
+}
+
+
+/* a connection that could not send: the statement it ran, if any, fails */
+
+static void
+ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc)
+{
+    ngx_uint_t                  running;
+    ngx_http_leadlist_pool_t   *pool;
+    ngx_http_leadlist_query_t  *q;
+
+    pool = lc->pool;
+    q = lc->query;
+    running = lc->running;
+
+    ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
+
+    if (!running) {
+        return;
+    }
+
+    ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
+
+    if (q) {
+        ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
 }
 
 
@@ -1728,6 +2008,8 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
         lc->query = NULL;
     }
 
+    ngx_http_leadlist_pool_fail_behind(lc, why);
+
     ngx_queue_remove(&lc->queue);
 
     if (lc->state == NGX_HTTP_LEADLIST_IDLE) {
@@ -1751,6 +2033,50 @@ ngx_http_leadlist_pool_close(ngx_http_leadlist_conn_t *lc,
     }
 
     ngx_free(lc);
+}
+
+
+/*
+ * The statements sent behind the one lc ran go with it: each request
+ * hears 503 (a retry is safe, SPEC 1.6) and logs why; a worker that exits
+ * only unlinks them, as it does the running one.
+ */
+
+static void
+ngx_http_leadlist_pool_fail_behind(ngx_http_leadlist_conn_t *lc,
+    ngx_http_leadlist_close_e why)
+{
+    ngx_http_leadlist_query_t   *q;
+    ngx_http_leadlist_behind_t  *b;
+
+    for ( /* void */ ; lc->nbehind; lc->nbehind--) {
+        b = &lc->behind[lc->first];
+        lc->first = (lc->first + 1) % NGX_HTTP_LEADLIST_BEHIND_MAX;
+
+        q = b->query;
+
+        if (why == NGX_HTTP_LEADLIST_CLOSE_EXITING) {
+            if (q) {
+                q->conn = NULL;
+            }
+
+            continue;
+        }
+
+        ngx_http_leadlist_metrics_done(lc->pool->conf, q, NULL, 1);
+
+        if (q == NULL) {
+            continue;
+        }
+
+        ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
+                                    "the connection to \"%V\" was closed "
+                                    "before the statement sent behind "
+                                    "another ran", &lc->server->name);
+
+        q->conn = NULL;
+        ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
 }
 
 

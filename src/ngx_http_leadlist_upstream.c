@@ -169,6 +169,7 @@ ngx_http_leadlist_upstream_create_conf(ngx_conf_t *cf)
 
     lscf->keepalive = NGX_CONF_UNSET_UINT;
     lscf->max = NGX_CONF_UNSET_UINT;
+    lscf->pipeline = NGX_CONF_UNSET_UINT;
     lscf->queue = NGX_CONF_UNSET_UINT;
     lscf->connect_concurrency = NGX_CONF_UNSET_UINT;
     lscf->keepalive_requests = NGX_CONF_UNSET_UINT;
@@ -503,6 +504,7 @@ ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
 
     ngx_conf_init_uint_value(lscf->keepalive, 16);
     ngx_conf_init_uint_value(lscf->max, ngx_max(lscf->keepalive, 32));
+    ngx_conf_init_uint_value(lscf->pipeline, 4);
     ngx_conf_init_uint_value(lscf->queue, 256);
     ngx_conf_init_uint_value(lscf->connect_concurrency, 4);
     ngx_conf_init_uint_value(lscf->keepalive_requests, 1000000);

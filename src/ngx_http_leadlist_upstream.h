@@ -48,6 +48,7 @@ typedef struct {
     ngx_array_t                  *servers;    /* ngx_http_leadlist_server_t */
     ngx_uint_t                    keepalive;
     ngx_uint_t                    max;
+    ngx_uint_t                    pipeline;   /* statements per connection */
     ngx_uint_t                    queue;
     ngx_uint_t                    connect_concurrency;
     ngx_uint_t                    keepalive_requests;
