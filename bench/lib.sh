@@ -68,15 +68,18 @@ sweep_conns=${BENCH_SWEEP_CONNECTIONS:-32}
 sweep_workers=${BENCH_SWEEP_WORKERS:-2}
 sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32 2}
 sweep_fixed=${BENCH_SWEEP_FIXED-2 3 4}
+sweep_serial=${BENCH_SWEEP_SERIAL-16}
 sweep_bouncer=${BENCH_SWEEP_BOUNCER-8}
 bouncer_port=$((port + 2))
 
 # the pool's directives in nginx.conf (nginx_conf): keepalive and max per
 # worker, max omitted when empty (the module's default), and the adaptive
-# limit's switch, omitted when empty
+# limit's switch and the statements per connection, each omitted when
+# empty
 ngx_keepalive=$((pgconns / workers))
 ngx_max=$ngx_keepalive
 ngx_adaptive=
+ngx_pipeline=
 
 # set by nginx_up
 nginx_master=
@@ -239,7 +242,8 @@ http {
         leadlist_pg_server "$TEST_NGINX_PG_CONNINFO";
         leadlist_pg_keepalive $ngx_keepalive;${ngx_max:+
         leadlist_pg_max $ngx_max;}${ngx_adaptive:+
-        leadlist_pg_adaptive $ngx_adaptive;}
+        leadlist_pg_adaptive $ngx_adaptive;}${ngx_pipeline:+
+        leadlist_pg_pipeline $ngx_pipeline;}
         leadlist_pg_queue 4096 timeout=30s;
         leadlist_pg_query_timeout 60s;
     }
@@ -920,7 +924,7 @@ cpu_unsplit() {
 
 pool_sweep() {
     local workers=$sweep_workers conns=$sweep_conns c k m
-    local ngx_keepalive ngx_max= ngx_adaptive
+    local ngx_keepalive ngx_max= ngx_adaptive ngx_pipeline=
 
     cpu_unsplit
 
@@ -966,6 +970,21 @@ pool_sweep() {
         [ "$sweep_modes" = none ] && ngx_adaptive=
         sweep_pair "$k" fixed
     done
+
+    # and one statement per connection at a time, the pool before
+    # leadlist_pg_pipeline (a module without it has no such runs)
+    ngx_max=
+    ngx_pipeline=1
+    for k in $sweep_serial; do
+        ngx_keepalive=$k
+        ngx_adaptive=on
+        [ "$sweep_modes" = none ] && ngx_adaptive=
+        if ! nginx_accepts; then
+            note "sweep: this module has no leadlist_pg_pipeline: no serial runs"
+            break
+        fi
+        sweep_pair "$k" serial
+    done
 }
 
 # sweep_pair K M: nginx with the pool directives the caller set, its
@@ -981,6 +1000,16 @@ sweep_pair() {
         mode=direct kind=1 prefix="sw$k$m" added=1
     sweep_run "sw10_${k}_$m" "$k" "$m" "direct, 10 in the list" \
         mode=direct kind=2 persons=10 dups=10 added=0
+}
+
+# sweep_label NAME: the pool's settings of a sweep run, for its table
+sweep_label() {
+    local k=${R[$1.keepalive]}
+    case ${R[$1.mode]} in
+        fixed) echo "fixed limit $k/worker" ;;
+        serial) echo "keepalive $k, adaptive on, pipeline 1" ;;
+        *) echo "keepalive $k, adaptive ${R[$1.mode]}" ;;
+    esac
 }
 
 # sweep_run NAME K M LABEL key=value ...: one measured run of the sweep
@@ -1067,20 +1096,20 @@ print_sweep() {
         # after warm-up for every run
         miss=
         p99=${R[$n.p99_us]}
-        if [ "$m" = fixed ]; then
+        if [ "$m" = fixed ] || [ "$m" = serial ]; then
             miss=" (reference)"
         elif [ "$w" = sw1 ]; then
             awk -v r="$r1" 'BEGIN { exit !(r < 0.9) }' && miss="$miss /best<0.9"
             awk -v r="$r2" 'BEGIN { exit !(r < 0.7) }' && miss="$miss /pg<0.7"
         fi
-        if [ "$m" != fixed ]; then
+        if [ "$m" != fixed ] && [ "$m" != serial ]; then
             [ "$p99" -gt 15000 ] && miss="$miss p99>15ms"
             [ "${R[$n.connects]}" -gt 0 ] && miss="$miss connects"
         fi
         [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
 
         printf '%-46s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s %s\n' \
-            "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), $([ "$m" = fixed ] && echo "fixed limit ${R[$n.keepalive]}/worker" || echo "keepalive ${R[$n.keepalive]}, adaptive $m")" \
+            "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), $(sweep_label "$n")" \
             "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
             "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
             "${R[$n.cps]}" "${R[$n.split]}" "$r1" "$r2" "${miss:- ok}"
@@ -1092,6 +1121,8 @@ print_sweep() {
    split: wrk's connections held by each nginx worker half way through the run (the kernel hands them out)
    fixed limit N/worker: leadlist_pg_keepalive = leadlist_pg_max = N, adaptive off; for reference, no targets;
    its /best is against the best fixed run
+   pipeline 1: keepalive N, adaptive on, leadlist_pg_pipeline 1 (one statement per connection at a time, the
+   pool before pipelining); for reference, no targets
    /best: req/s / the best of the same workload and adaptive setting over the sweep; /pg: req/s / the best
    pgbench tps (-M prepared) of the same statement and body; targets (issue 11): 1 new person /best >= 0.9
    and /pg >= 0.7, every run p99 <= 15 ms, no connects, no errors
