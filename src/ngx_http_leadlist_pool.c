@@ -186,7 +186,7 @@ static ngx_int_t ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc);
 static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_get(
     ngx_http_leadlist_pool_t *pool, ngx_uint_t limit);
 static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_behind(
-    ngx_http_leadlist_pool_t *pool);
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit);
 static ngx_int_t ngx_http_leadlist_pool_append(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_query_t *q);
 static void ngx_http_leadlist_pool_promote(ngx_http_leadlist_conn_t *lc);
@@ -1258,7 +1258,7 @@ ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit)
         }
     }
 
-    return ngx_http_leadlist_pool_behind(pool);
+    return ngx_http_leadlist_pool_behind(pool, limit);
 }
 
 
@@ -1266,10 +1266,14 @@ ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit)
  * The busy connection with the fewest statements behind its own, among
  * those with room whose statement has run no longer than 4 times the
  * base (2 ms at least): a statement behind a slow one would wait for it.
+ * None while more connections are busy than the limit allows: a busy
+ * connection that always takes the next statement never goes idle, and
+ * a limit that fell would never take effect.
  */
 
 static ngx_http_leadlist_conn_t *
-ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool)
+ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool,
+    ngx_uint_t limit)
 {
     uint64_t                   now, young;
     ngx_uint_t                 depth;
@@ -1278,7 +1282,7 @@ ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool)
 
     depth = pool->conf->pipeline;
 
-    if (depth < 2 || pool->busy == 0) {
+    if (depth < 2 || pool->busy == 0 || pool->busy > limit) {
         return NULL;
     }
 

@@ -2,7 +2,9 @@
 # worker runs at most as many statements at once as its limit, between 1
 # and leadlist_pg_max; the limit falls when statement time grows with the
 # statements in flight (the database queues them), and
-# leadlist_pg_adaptive off makes it leadlist_pg_max.
+# leadlist_pg_adaptive off makes it leadlist_pg_max.  With statements
+# pipelined behind busy connections (leadlist_pg_pipeline, 4 by default),
+# the connections running one still stay within the limit.
 #
 # The database is made to run one statement at a time by a trigger on this
 # organization's new memberships (t054 only; dropped in END): each such
@@ -127,6 +129,25 @@ sub limit_gauge {
            ? $1 : -1;
 }
 
+# busy connections minus the limit, from $n scrapes 0.2 s apart: a
+# connection that keeps taking statements behind its own (leadlist_pg_
+# pipeline) must still go idle when the limit falls
+sub over_limit {
+    my ($ng, $n) = @_;
+    my @over;
+    for (1 .. $n) {
+        my $b = http_call(port => $ng->{ports}[0], method => 'GET',
+                          uri => '/metrics')->{body} // '';
+        my ($limit) = $b =~ /^leadlist_pool_limit\{upstream="leadlist_db"\}
+                             \ (\d+)$/mx;
+        my ($busy) = $b =~ /^leadlist_pool_connections\{upstream=
+                            "leadlist_db",state="busy"\}\ (\d+)$/mx;
+        push @over, ($busy // 99) - ($limit // 0);
+        sleep 0.2;
+    }
+    return @over;
+}
+
 sub load {
     my ($ng, $prefix, $n) = @_;
     return start_load(port => $ng->{port}, org => $org, timeout => 10,
@@ -148,6 +169,7 @@ sub load {
 
     my $l = load($ng, 'on', $clients);
     sleep 5;
+    my @over = over_limit($ng, 15);
     my @serial = samples($app, 3);
     show('adaptive, serial database', @serial);
     my $backends = pids($app);
@@ -164,6 +186,10 @@ sub load {
     cmp_ok(max(@serial), '<=', 8, 'never more than leadlist_pg_max');
     ok($gauge >= 1 && $gauge < 8,
        "leadlist_pool_limit reports a limit below leadlist_pg_max ($gauge)");
+    diag("busy connections - limit, per scrape: @over");
+    cmp_ok(median(@over), '<=', 0,
+           'the connections running a statement stay within the limit,'
+           . ' statements pipelined behind them included (median)');
     is(pids($app), $backends, 'no connection opened or closed under load');
 
     log_check($ng, 'adaptive');
