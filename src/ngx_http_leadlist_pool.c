@@ -184,9 +184,9 @@ static ngx_int_t ngx_http_leadlist_pool_send(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_query_t *q);
 static ngx_int_t ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc);
 static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_get(
-    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit);
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit, uint64_t now);
 static ngx_http_leadlist_conn_t *ngx_http_leadlist_pool_behind(
-    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit);
+    ngx_http_leadlist_pool_t *pool, ngx_uint_t limit, uint64_t now);
 static ngx_int_t ngx_http_leadlist_pool_append(ngx_http_leadlist_conn_t *lc,
     ngx_http_leadlist_query_t *q);
 static void ngx_http_leadlist_pool_promote(ngx_http_leadlist_conn_t *lc);
@@ -335,6 +335,7 @@ ngx_http_leadlist_pool_destroy(ngx_http_leadlist_srv_conf_t *lscf)
 ngx_int_t
 ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 {
+    uint64_t                   now;
     ngx_uint_t                 limit;
     ngx_http_leadlist_pool_t  *pool;
     ngx_http_leadlist_conn_t  *lc;
@@ -346,11 +347,12 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
     q->start = ngx_current_msec;
 
     limit = ngx_http_leadlist_pool_limit(pool);
+    now = ngx_http_leadlist_limit_now();
 
     /* nobody waits, and the limit or a pipeline lets one more run */
 
     while (ngx_queue_empty(&pool->waiters)) {
-        lc = ngx_http_leadlist_pool_get(pool, limit);
+        lc = ngx_http_leadlist_pool_get(pool, limit, now);
         if (lc == NULL) {
             break;
         }
@@ -983,6 +985,7 @@ ngx_http_leadlist_pool_host_failed(ngx_http_leadlist_conn_t *lc,
 static void
 ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
 {
+    uint64_t                    now;
     ngx_uint_t                  limit;
     ngx_http_leadlist_conn_t   *lc;
     ngx_http_leadlist_query_t  *q;
@@ -993,6 +996,7 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
      */
 
     limit = ngx_http_leadlist_pool_limit(pool);
+    now = ngx_http_leadlist_limit_now();
 
     for ( ;; ) {
 
@@ -1000,7 +1004,7 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
             break;
         }
 
-        lc = ngx_http_leadlist_pool_get(pool, limit);
+        lc = ngx_http_leadlist_pool_get(pool, limit, now);
 
         if (lc == NULL) {
             if (ngx_http_leadlist_pool_may_connect(pool,
@@ -1247,7 +1251,8 @@ ngx_http_leadlist_pool_flush(ngx_http_leadlist_conn_t *lc)
  */
 
 static ngx_http_leadlist_conn_t *
-ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit)
+ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit,
+    uint64_t now)
 {
     ngx_http_leadlist_conn_t  *lc;
 
@@ -1258,7 +1263,7 @@ ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit)
         }
     }
 
-    return ngx_http_leadlist_pool_behind(pool, limit);
+    return ngx_http_leadlist_pool_behind(pool, limit, now);
 }
 
 
@@ -1268,14 +1273,16 @@ ngx_http_leadlist_pool_get(ngx_http_leadlist_pool_t *pool, ngx_uint_t limit)
  * base (2 ms at least): a statement behind a slow one would wait for it.
  * None while more connections are busy than the limit allows: a busy
  * connection that always takes the next statement never goes idle, and
- * a limit that fell would never take effect.
+ * a limit that fell would never take effect.  now is read once per run
+ * or dispatch, so that a statement it sent itself counts as young
+ * however long the loop took.
  */
 
 static ngx_http_leadlist_conn_t *
 ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool,
-    ngx_uint_t limit)
+    ngx_uint_t limit, uint64_t now)
 {
-    uint64_t                   now, young;
+    uint64_t                   young;
     ngx_uint_t                 depth;
     ngx_queue_t               *q;
     ngx_http_leadlist_conn_t  *lc, *best;
@@ -1286,7 +1293,6 @@ ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool,
         return NULL;
     }
 
-    now = ngx_http_leadlist_limit_now();
     young = ngx_max(4 * pool->limit.base, 2000);
     best = NULL;
 
@@ -1299,7 +1305,7 @@ ngx_http_leadlist_pool_behind(ngx_http_leadlist_pool_t *pool,
         if (!lc->running || !lc->pipelined || lc->preparing || lc->flushing
             || lc->doomed || lc->read_only
             || lc->nbehind + 1 >= depth
-            || now - lc->since > young)
+            || (now > lc->since && now - lc->since > young))
         {
             continue;
         }
