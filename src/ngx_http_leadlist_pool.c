@@ -200,7 +200,8 @@ static ngx_uint_t ngx_http_leadlist_pool_finish(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t fresh);
 static void ngx_http_leadlist_pool_ended(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t sample);
-static void ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc);
+static void ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc,
+    ngx_uint_t status);
 static void ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc,
     ngx_uint_t status, const char *why);
 static ngx_uint_t ngx_http_leadlist_pool_failed(ngx_http_leadlist_conn_t *lc);
@@ -363,7 +364,7 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
 
         /* a reused connection that cannot even send: try another */
 
-        ngx_http_leadlist_pool_lost(lc);
+        ngx_http_leadlist_pool_lost(lc, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
 
     if (pool->nwaiters >= pool->conf->queue) {
@@ -1021,7 +1022,7 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         q = ngx_http_leadlist_pool_next_waiter(pool);
 
         if (ngx_http_leadlist_pool_send(lc, q) != NGX_OK) {
-            ngx_http_leadlist_pool_lost(lc);
+            ngx_http_leadlist_pool_lost(lc, NGX_HTTP_SERVICE_UNAVAILABLE);
             ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
         }
     }
@@ -1715,31 +1716,24 @@ static void
 ngx_http_leadlist_pool_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     const char *why)
 {
-    ngx_http_leadlist_pool_t   *pool;
-    ngx_http_leadlist_query_t  *q;
+    ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
-    q = lc->query;
 
     ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "connection failed", why);
-
-    /* the close ends the statement and times it, and fails those behind */
-
-    ngx_http_leadlist_pool_close(lc, NGX_HTTP_LEADLIST_CLOSE_BROKEN);
-    ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
-
-    if (q) {
-        ngx_http_leadlist_pool_complete(q, status);
-    }
-
+    ngx_http_leadlist_pool_lost(lc, status);
     ngx_http_leadlist_pool_dispatch(pool);
 }
 
 
-/* a connection that could not send: the statement it ran, if any, fails */
+/*
+ * A broken connection is closed: the close ends its statement and times
+ * it, and fails those behind; the statement it ran, if any, answers
+ * status.
+ */
 
 static void
-ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc)
+ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc, ngx_uint_t status)
 {
     ngx_uint_t                  running;
     ngx_http_leadlist_pool_t   *pool;
@@ -1758,7 +1752,7 @@ ngx_http_leadlist_pool_lost(ngx_http_leadlist_conn_t *lc)
     ngx_http_leadlist_metrics_done(pool->conf, q, NULL, 1);
 
     if (q) {
-        ngx_http_leadlist_pool_complete(q, NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_http_leadlist_pool_complete(q, status);
     }
 }
 
