@@ -34,29 +34,12 @@ fixture($org);
 
 my $clients = 8;
 
-END {
-    my $rc = $?;
-    eval {
-        su("DROP TRIGGER IF EXISTS t054_serial ON tenant.lead_list_persons;\n"
-           . "DROP FUNCTION IF EXISTS public.t054_serial();");
-    };
-    $? = $rc;
-}
-
-su(<<'_SQL_');
-CREATE OR REPLACE FUNCTION public.t054_serial() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog
-AS $fn$
+org_trigger($org, 't054_serial', <<'_SQL_');
 BEGIN
     PERFORM pg_advisory_xact_lock(54054);
     PERFORM pg_sleep(0.01);
     RETURN NULL;
 END
-$fn$;
-DROP TRIGGER IF EXISTS t054_serial ON tenant.lead_list_persons;
-CREATE TRIGGER t054_serial AFTER INSERT ON tenant.lead_list_persons
-    FOR EACH ROW WHEN (NEW.org_id = 't054')
-    EXECUTE FUNCTION public.t054_serial();
 _SQL_
 
 # what runs at once, polled for $secs
@@ -83,12 +66,6 @@ _SQL_
 
 sub max { my @s = sort { $b <=> $a } @_; return @s ? $s[0] : 0 }
 
-sub pids {
-    my ($app) = @_;
-    return join ',', map { $_->[0] } @{ su("SELECT pid FROM pg_stat_activity"
-        . " WHERE application_name = '$app' ORDER BY pid;") };
-}
-
 sub median {
     my @s = sort { $a <=> $b } @_;
     return @s ? $s[$#s / 2] : 0;
@@ -102,32 +79,16 @@ sub show {
 
 sub start {
     my ($app, $more) = @_;
-    return start_nginx(workers => 1, ports => 1,
-                       conninfo => "$ENV{TEST_NGINX_PG_CONNINFO}"
-                                   . " application_name=$app",
-                       upstream => ($more // '') . <<'_EOC_',
+    return start_nginx(workers => 1, app => $app, metrics => 1,
+                       upstream => ($more // '') . <<'_EOC_');
         leadlist_pg_keepalive 8;
         leadlist_pg_max 8;
         leadlist_pg_queue 64 timeout=10s;
 _EOC_
-                       servers => <<'_EOC_');
-    server {
-        listen 127.0.0.1:$FAULTS_PORT0;
-        location = /metrics {
-            leadlist_metrics;
-        }
-    }
-_EOC_
 }
 
 # the limit in force, as leadlist_metrics reports it
-sub limit_gauge {
-    my ($ng) = @_;
-    my $r = http_call(port => $ng->{ports}[0], method => 'GET',
-                      uri => '/metrics');
-    return $r->{body} =~ /^leadlist_pool_limit\{upstream="leadlist_db"\} (\d+)$/m
-           ? $1 : -1;
-}
+sub limit_gauge { return pool_metric($_[0], 'leadlist_pool_limit') }
 
 # busy connections minus the limit, from $n scrapes 0.2 s apart: a
 # connection that keeps taking statements behind its own (leadlist_pg_
@@ -136,13 +97,13 @@ sub over_limit {
     my ($ng, $n) = @_;
     my @over;
     for (1 .. $n) {
-        my $b = http_call(port => $ng->{ports}[0], method => 'GET',
-                          uri => '/metrics')->{body} // '';
-        my ($limit) = $b =~ /^leadlist_pool_limit\{upstream="leadlist_db"\}
-                             \ (\d+)$/mx;
-        my ($busy) = $b =~ /^leadlist_pool_connections\{upstream=
-                            "leadlist_db",state="busy"\}\ (\d+)$/mx;
-        push @over, ($busy // 99) - ($limit // 0);
+        my $text = metrics_text($ng);
+        my $busy = pool_metric($ng, 'leadlist_pool_connections',
+                               ',state="busy"', $text);
+        my $limit = pool_metric($ng, 'leadlist_pool_limit', '', $text);
+
+        # a gauge that is not there fails the check
+        push @over, ($busy < 0 ? 99 : $busy) - ($limit < 0 ? 0 : $limit);
         sleep 0.2;
     }
     return @over;
@@ -172,7 +133,7 @@ sub load {
     my @over = over_limit($ng, 15);
     my @serial = samples($app, 3);
     show('adaptive, serial database', @serial);
-    my $backends = pids($app);
+    my $backends = app_pids($app);
     my $gauge = limit_gauge($ng);
 
     push @$recs, @{ finish_load($l) };
@@ -190,7 +151,7 @@ sub load {
     cmp_ok(median(@over), '<=', 0,
            'the connections running a statement stay within the limit,'
            . ' statements pipelined behind them included (median)');
-    is(pids($app), $backends, 'no connection opened or closed under load');
+    is(app_pids($app), $backends, 'no connection opened or closed under load');
 
     log_check($ng, 'adaptive');
     stop_nginx($ng);

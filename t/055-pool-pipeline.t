@@ -40,7 +40,7 @@ use lib 't/inc';
 use Faults;
 use Test::More;
 use Time::HiRes qw(time sleep);
-use LeadlistDbTest qw(su spawn_psql reap_psql);
+use LeadlistDbTest qw(su);
 
 faults_init();
 
@@ -48,19 +48,7 @@ my $org = 't055';
 my $key = 55055;
 my $behind_re = qr/before the statement sent behind another ran/;
 
-END {
-    my $rc = $?;
-    eval {
-        su("DROP TRIGGER IF EXISTS t055_gate ON tenant.lead_list_persons;\n"
-           . "DROP FUNCTION IF EXISTS public.t055_gate();");
-    };
-    $? = $rc;
-}
-
-su(<<"_SQL_");
-CREATE OR REPLACE FUNCTION public.t055_gate() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog
-AS \$fn\$
+org_trigger($org, 't055_gate', <<"_SQL_");
 BEGIN
     IF NEW.person_id LIKE 'bad-%' THEN
         RAISE EXCEPTION 't055: refused';
@@ -70,47 +58,20 @@ BEGIN
     END IF;
     RETURN NULL;
 END
-\$fn\$;
-DROP TRIGGER IF EXISTS t055_gate ON tenant.lead_list_persons;
-CREATE TRIGGER t055_gate AFTER INSERT ON tenant.lead_list_persons
-    FOR EACH ROW WHEN (NEW.org_id = 't055')
-    EXECUTE FUNCTION public.t055_gate();
 _SQL_
 
 
+# nginx for one case, on a fresh organization
 sub start {
     my ($app, $more) = @_;
-    return start_nginx(workers => 1, ports => 1,
-                       conninfo => "$ENV{TEST_NGINX_PG_CONNINFO}"
-                                   . " application_name=$app",
-                       upstream => ($more // '') . <<'_EOC_',
+    fixture($org);
+    return start_nginx(workers => 1, app => $app, metrics => 1,
+                       upstream => ($more // '') . <<'_EOC_');
         leadlist_pg_keepalive 1;
         leadlist_pg_max 1;
         leadlist_pg_adaptive off;
         leadlist_pg_queue 64 timeout=20s;
 _EOC_
-                       servers => <<'_EOC_');
-    server {
-        listen 127.0.0.1:$FAULTS_PORT0;
-        location = /metrics {
-            leadlist_metrics;
-        }
-    }
-_EOC_
-}
-
-sub metric {
-    my ($ng, $name) = @_;
-    my $r = http_call(port => $ng->{ports}[0], method => 'GET',
-                      uri => '/metrics');
-    return ($r->{body} // '')
-           =~ /^\Q$name\E\{upstream="leadlist_db"\} (\d+)$/m ? $1 : -1;
-}
-
-sub pids {
-    my ($app) = @_;
-    return join ',', map { $_->[0] } @{ su("SELECT pid FROM pg_stat_activity"
-        . " WHERE application_name = '$app' ORDER BY pid;") };
 }
 
 sub waiting_on {
@@ -120,40 +81,21 @@ sub waiting_on {
            ->[0][0];
 }
 
-# a session that holds the advisory lock until released
-sub hold_gate {
-    my $tag = "t055-gate-$$";
-    my $h = spawn_psql('su', "SET application_name = '$tag';\n"
-                       . "SELECT pg_advisory_lock($key);\n"
-                       . "SELECT pg_sleep(60);\n");
-    $h->{tag} = $tag;
-    wait_until(10, sub {
-        su("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-           . " AND objid = $key AND granted;")->[0][0];
-    }) or die "the advisory lock was not taken";
-    return $h;
-}
-
-sub release_gate {
-    my ($h) = @_;
-    return if $h->{released};
-    su("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-       . " WHERE application_name = '$h->{tag}';");
-    reap_psql($h);
-    $h->{released} = 1;
-}
 
 
 # Lines up 8 requests: "first" (held by the table lock) and then, one
 # after the other in the queue, the ids of @$ids ("gate-" ones wait for the
-# advisory lock); %o: close_after for the clients of @{ $o{leave} }.
-# Returns { ng, app, first, reqs => [spawned handles], gate, t0 } with the
-# table lock released, the first answered and the line formed.
+# advisory lock); %o: close_after for the clients of @{ $o{leave} }, and
+# behind, the statements expected behind the head of the line (3).
+# Returns { first, reqs => [spawned handles], gate, t0, pid } with the
+# table lock released, the first answered, the line formed and checked,
+# and the pid of the one backend.
 sub line_up {
-    my ($ng, $app, $ids, %o) = @_;
+    my ($ng, $app, $name, $ids, %o) = @_;
+    my $behind = $o{behind} // 3;
     my %leave = map { $_ => 1 } @{ $o{leave} // [] };
     my $lock = take_lock(60);
-    my $gate = hold_gate();
+    my $gate = take_lock(60, advisory => $key);
     my %common = (port => $ng->{port}, org => $org, timeout => 20);
 
     my $first = spawn_requests(%common, ids => ["first-$app"]);
@@ -167,7 +109,7 @@ sub line_up {
             $leave{$id} ? (close_after => $o{close_after}) : ());
         $n++;
         wait_until(10, sub {
-            metric($ng, 'leadlist_pool_waiting_requests') == $n
+            pool_metric($ng, 'leadlist_pool_waiting_requests') == $n
         }) or diag("$app: $id did not queue");
     }
 
@@ -176,7 +118,13 @@ sub line_up {
     my $r1 = collect_requests($first);
     is($r1->[0]{status}, 200, "$app: the first request answered 200");
 
-    return { first => $r1, reqs => \@reqs, gate => $gate, t0 => $t0 };
+    ok(wait_until(10, sub { waiting_on($app, 'advisory') == 1 }),
+       "$name: the head of the line waits for the gate");
+    is(pool_metric($ng, 'leadlist_pool_statements_pipelined_total'),
+       $behind, "$name: $behind statements went behind the running one");
+
+    return { first => $r1, reqs => \@reqs, gate => $gate, t0 => $t0,
+             pid => app_pids($app) };
 }
 
 sub collect_all {
@@ -199,19 +147,13 @@ sub status_of {
 
 {
     my $app = 't055-kill';
-    fixture($org);
     my $ng = start($app);
     my @ids = map { "gate-k$_" } 1 .. 7;
 
-    my $line = line_up($ng, $app, \@ids);
-
-    ok(wait_until(10, sub { waiting_on($app, 'advisory') == 1 }),
-       'default depth: the head of the line waits for the gate');
-    is(metric($ng, 'leadlist_pool_statements_pipelined_total'), 3,
-       'default depth (4): 3 statements went behind the running one');
-    is(metric($ng, 'leadlist_pool_waiting_requests'), 3,
+    my $line = line_up($ng, $app, 'default depth (4)', \@ids);
+    is(pool_metric($ng, 'leadlist_pool_waiting_requests'), 3,
        'and the other 3 requests wait in the queue');
-    like(pids($app), qr/^\d+$/, 'all on one connection (one backend)');
+    like(app_pids($app), qr/^\d+$/, 'all on one connection (one backend)');
 
     su("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
        . " WHERE application_name = '$app';");
@@ -219,7 +161,7 @@ sub status_of {
     # the 4 on the killed connection answer before the gate opens
     ok(wait_until(10, sub { log_count($ng, qr/\[error\]/) >= 4 }),
        'kill: the 4 statements on the connection failed');
-    release_gate($line->{gate});
+    release_lock($line->{gate});
 
     my $recs = collect_all($line);
     summarize('kill', $recs);
@@ -240,20 +182,14 @@ sub status_of {
 
 {
     my $app = 't055-one';
-    fixture($org);
     my $ng = start($app, "        leadlist_pg_pipeline 1;\n");
     my @ids = map { "gate-o$_" } 1 .. 7;
 
-    my $line = line_up($ng, $app, \@ids);
-
-    ok(wait_until(10, sub { waiting_on($app, 'advisory') == 1 }),
-       'pipeline 1: the head of the line waits for the gate');
-    is(metric($ng, 'leadlist_pool_statements_pipelined_total'), 0,
-       'pipeline 1: no statement went behind another');
-    is(metric($ng, 'leadlist_pool_waiting_requests'), 6,
+    my $line = line_up($ng, $app, 'pipeline 1', \@ids, behind => 0);
+    is(pool_metric($ng, 'leadlist_pool_waiting_requests'), 6,
        'pipeline 1: the other 6 wait in the queue');
 
-    release_gate($line->{gate});
+    release_lock($line->{gate});
     my $recs = collect_all($line);
     summarize('pipeline 1', $recs);
     check_answers('pipeline 1', $recs, allow => [200]);
@@ -268,19 +204,13 @@ sub status_of {
 
 {
     my $app = 't055-bad';
-    fixture($org);
     my $ng = start($app, "        leadlist_pg_pipeline 4;\n");
     my @ids = ('gate-b1', 'bad-b2', 'gate-b3', 'gate-b4', 'gate-b5',
                'gate-b6', 'gate-b7');
 
-    my $line = line_up($ng, $app, \@ids);
-    ok(wait_until(10, sub { waiting_on($app, 'advisory') == 1 }),
-       'a failing one: the head of the line waits for the gate');
-    my $pid = pids($app);
-    is(metric($ng, 'leadlist_pool_statements_pipelined_total'), 3,
-       'a failing one: 3 statements behind the running one');
+    my $line = line_up($ng, $app, 'a failing one', \@ids);
 
-    release_gate($line->{gate});
+    release_lock($line->{gate});
     my $recs = collect_all($line);
     summarize('a failing one', $recs);
     is(status_of($recs, @ids), '200,500,200,200,200,200,200',
@@ -289,7 +219,7 @@ sub status_of {
     my $bad = by_id($recs)->{'bad-b2'};
     like($bad->{body} // '', qr/"code":"INTERNAL_ERROR"/,
          'a failing one: its 500 is the JSON error body');
-    is(pids($app), $pid, 'a failing one: the connection was kept');
+    is(app_pids($app), $line->{pid}, 'a failing one: the connection was kept');
     check_answers('a failing one',
                   [ grep { $_->{id} !~ /^bad-/ } @$recs ], allow => [200]);
     data_check('a failing one', $org, $recs);
@@ -305,21 +235,15 @@ sub status_of {
 
 {
     my $app = 't055-leave';
-    fixture($org);
     my $ng = start($app, "        leadlist_pg_pipeline 4;\n");
     my @ids = map { "gate-l$_" } 1 .. 7;
 
-    my $line = line_up($ng, $app, \@ids, leave => ['gate-l2', 'gate-l3'],
-                       close_after => 2);
-    ok(wait_until(10, sub { waiting_on($app, 'advisory') == 1 }),
-       'leave: the head of the line waits for the gate');
-    my $pid = pids($app);
-    is(metric($ng, 'leadlist_pool_statements_pipelined_total'), 3,
-       'leave: 3 statements behind the running one');
+    my $line = line_up($ng, $app, 'leave', \@ids,
+                       leave => ['gate-l2', 'gate-l3'], close_after => 2);
 
     # both clients leave (2 s after their request), and nginx hears it
     sleep 3;
-    release_gate($line->{gate});
+    release_lock($line->{gate});
     my $recs = collect_all($line);
     summarize('leave', $recs);
     check_answers('leave', $recs, allow => [200]);
@@ -329,7 +253,7 @@ sub status_of {
        'leave: the 2 clients left');
     is(log_count($ng, qr/client closed connection before the answer/), 2,
        'leave: nginx heard both leave while their statements waited');
-    is(pids($app), $pid, 'leave: the connection was kept');
+    is(app_pids($app), $line->{pid}, 'leave: the connection was kept');
     my $after = post_prospect(port => $ng->{port}, org => $org,
                               id => 'after-l');
     is($after->{status}, 200, 'leave: and serves the next request');
@@ -344,23 +268,17 @@ sub status_of {
 
 {
     my $app = 't055-timeout';
-    fixture($org);
     my $ng = start($app, "        leadlist_pg_pipeline 4;\n"
                          . "        leadlist_pg_query_timeout 1500ms;\n");
     my @ids = map { "gate-d$_" } 1 .. 7;
 
-    my $line = line_up($ng, $app, \@ids);
-    ok(wait_until(10, sub { waiting_on($app, 'advisory') == 1 }),
-       'timeout: the head of the line waits for the gate');
-    my $pid = pids($app);
-    is(metric($ng, 'leadlist_pool_statements_pipelined_total'), 3,
-       'timeout: 3 statements behind the running one');
+    my $line = line_up($ng, $app, 'timeout', \@ids);
 
     # the 4 of the line time out one after the other, the gate shut
     my $recs4 = [ map { @{ collect_requests($line->{reqs}[$_]) } } 0 .. 3 ];
     my $took = time - $line->{t0};
-    is(pids($app), $pid, 'timeout: the connection was kept');
-    release_gate($line->{gate});
+    is(app_pids($app), $line->{pid}, 'timeout: the connection was kept');
+    release_lock($line->{gate});
 
     summarize('timeout', $recs4);
     check_answers('timeout', $recs4, allow => [503]);

@@ -42,7 +42,7 @@ our @EXPORT = qw(
     start_load finish_load
     summarize check_answers data_check log_check log_count log_lines
     http_call pg_stop pg_start pg_backends pg_lock_waiters take_lock
-    release_lock
+    release_lock app_pids metrics_text pool_metric org_trigger
     slow_http_server stop_child wait_until count_lines nginx_config_test
     pg_cluster pg_standby pg_on pg_crash pg_promote pg_server_log
     pg_server_log_mark pg_multi_conninfo silent_port
@@ -54,7 +54,7 @@ our $TODO;
 our $ONE_ADDED = '{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}';
 my $json = JSON::PP->new->canonical;
 my $parent = $$;
-my (@nginx, @children, $pg_stopped, @locks, @clusters);
+my (@nginx, @children, $pg_stopped, @locks, @clusters, @triggers);
 
 my $root = do {
     require Cwd;
@@ -154,10 +154,29 @@ _EOC_
 # upstream (more lines for the upstream block), location (more lines for
 # the endpoint location), listen (parameters of the main server's listen
 # directive), servers (more server blocks; $FAULTS_PORT there is the main
-# port), conninfo, ports (how many more free ports to pick:
+# port), conninfo, app (the application_name of its PostgreSQL
+# connections), metrics (a leadlist_metrics location at /metrics on
+# $ng->{ports}[0]), ports (how many more free ports to pick:
 # $ng->{ports}[i]), workers (worker processes, default 2).
 sub start_nginx {
     my (%o) = @_;
+
+    if (defined $o{app}) {
+        $o{conninfo} = ($o{conninfo} // $ENV{TEST_NGINX_PG_CONNINFO})
+                       . " application_name=$o{app}";
+    }
+
+    if ($o{metrics}) {
+        $o{ports} ||= 1;
+        $o{servers} = <<'_EOC_' . ($o{servers} // '');
+    server {
+        listen 127.0.0.1:$FAULTS_PORT0;
+        location = /metrics {
+            leadlist_metrics;
+        }
+    }
+_EOC_
+    }
 
     my $bin = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
     my $base = $ENV{TEST_NGINX_SERVROOT};
@@ -405,6 +424,25 @@ sub post_prospect {
     }
 
     return $r;
+}
+
+
+# The /metrics text of start_nginx(metrics => 1).
+sub metrics_text {
+    my ($ng) = @_;
+    return http_call(port => $ng->{ports}[0], method => 'GET',
+                     uri => '/metrics')->{body} // '';
+}
+
+
+# The value of $name{upstream="leadlist_db"$labels} in $text (default: a
+# scrape of $ng's /metrics now), -1 when it is not there.
+sub pool_metric {
+    my ($ng, $name, $labels, $text) = @_;
+    $labels //= '';
+    $text //= metrics_text($ng);
+    return $text =~ /^\Q$name\E\{upstream="leadlist_db"\Q$labels\E\} (\d+)$/m
+           ? $1 : -1;
 }
 
 
@@ -826,27 +864,33 @@ sub pg_lock_waiters {
 
 
 # A superuser session that holds LOCK TABLE tenant.lead_lists IN ACCESS
-# EXCLUSIVE MODE until release_lock() (or $secs, a safety bound).
+# EXCLUSIVE MODE until release_lock() (or $secs, a safety bound); with
+# advisory => KEY, the session-level advisory lock KEY instead.
 sub take_lock {
-    my ($secs) = @_;
+    my ($secs, %o) = @_;
     $secs //= 30;
     my $tag = "leadlist-faults-lock-$$-" . int(rand 1e9);
-    my $h = spawn_psql('su', "SET application_name = '$tag';\n"
-        . "BEGIN;\nLOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE;\n"
-        . "SELECT pg_sleep($secs);\nCOMMIT;\n");
+    my ($take, $end, $held) = defined $o{advisory}
+        ? ("SELECT pg_advisory_lock($o{advisory});\n", '',
+           "l.locktype = 'advisory' AND l.objid = $o{advisory}")
+        : ("BEGIN;\nLOCK TABLE tenant.lead_lists IN ACCESS EXCLUSIVE MODE;\n",
+           "COMMIT;\n", "l.mode = 'AccessExclusiveLock'"
+           . " AND l.relation = 'tenant.lead_lists'::regclass");
+    my $h = spawn_psql('su', "SET application_name = '$tag';\n$take"
+        . "SELECT pg_sleep($secs);\n$end");
     $h->{tag} = $tag;
     push @locks, $h;
     wait_until(10, sub {
         su("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
            . " USING (pid) WHERE a.application_name = '$tag' AND l.granted"
-           . " AND l.mode = 'AccessExclusiveLock'"
-           . " AND l.relation = 'tenant.lead_lists'::regclass;")->[0][0];
+           . " AND $held;")->[0][0];
     }) or die "the lock was not taken: " . reap_psql($h)->{err};
     return $h;
 }
 
 
-# Ends the lock holder's session (its transaction rolls back).
+# Ends the lock holder's session (psql stops at the cancelled sleep: its
+# transaction rolls back, its session's locks go with it).
 sub release_lock {
     my ($h) = @_;
     return if $h->{released};
@@ -854,6 +898,35 @@ sub release_lock {
        . " WHERE application_name = '$h->{tag}';");
     reap_psql($h);
     $h->{released} = 1;
+}
+
+
+# The pids of the backends whose application_name is $app, in order,
+# joined by commas.
+sub app_pids {
+    my ($app) = @_;
+    return join ',', map { $_->[0] } @{ su("SELECT pid FROM pg_stat_activity"
+        . " WHERE application_name = '$app' ORDER BY pid;") };
+}
+
+
+# A trigger of this test on tenant.lead_list_persons, after each insert of
+# $org's rows: CREATE FUNCTION public.$name() with the PL/pgSQL $body (its
+# BEGIN ... END), dropped again in END.
+sub org_trigger {
+    my ($org, $name, $body) = @_;
+    push @triggers, $name;
+    su(<<"_SQL_");
+CREATE OR REPLACE FUNCTION public.$name() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog
+AS \$fn\$
+$body
+\$fn\$;
+DROP TRIGGER IF EXISTS $name ON tenant.lead_list_persons;
+CREATE TRIGGER $name AFTER INSERT ON tenant.lead_list_persons
+    FOR EACH ROW WHEN (NEW.org_id = '$org')
+    EXECUTE FUNCTION public.$name();
+_SQL_
 }
 
 
@@ -1096,6 +1169,12 @@ END {
     my $rc = $?;
     for my $h (@locks) {
         eval { release_lock($h) };
+    }
+    for my $t (@triggers) {
+        eval {
+            su("DROP TRIGGER IF EXISTS $t ON tenant.lead_list_persons;\n"
+               . "DROP FUNCTION IF EXISTS public.$t();");
+        };
     }
     for my $pid (@children) {
         kill 'KILL', $pid;
