@@ -13,8 +13,10 @@
 #      none of their statements is ever run;
 #   C. while their statement runs: the lock is held again, 20 clients
 #      close after 200 ms; the one or two whose statements were running
-#      (one per worker) finish on the server and are stored, the others
-#      were queued and are not.
+#      (one per worker), and those sent behind them on the same connection
+#      (leadlist_pg_pipeline: only while the running one is young, so on a
+#      slow machine, under ASan), finish on the server and are stored, the
+#      others were queued and are not.
 #
 # After each, nothing may be leaked: the next requests succeed at once
 # (with one connection per worker, a busy connection left without an
@@ -60,6 +62,10 @@ _EOC_
             leadlist_add_prospects leadlist_db;
             leadlist_list_id \$list_id;
             leadlist_auth_request /_auth_slow;
+        }
+
+        location = /metrics {
+            leadlist_metrics;
         }
     }
 _EOC_
@@ -158,8 +164,11 @@ push @all, @$gone;
 
 # C. clients that leave while their statement runs
 
+my $pipelined_re = 'leadlist_pool_statements_pipelined_total';
+
 $lock = take_lock(30);
 $closed0 = log_count($ng, $closed_re);
+my $pipelined0 = pool_metric($ng, $pipelined_re);
 my $h = spawn_requests(%req, close_after => 0.3,
                        ids => [map { "C-gone-$_" } 1 .. 20]);
 wait_until(0.25, sub { lock_waiters() >= 2 });
@@ -168,8 +177,11 @@ $gone = collect_requests($h);
 wait_until(2, sub { log_count($ng, $closed_re) - $closed0 >= 20 });
 $closed = log_count($ng, $closed_re) - $closed0;
 my $still = lock_waiters();
-diag("$name C: $running statements running for them, $closed clients"
-     . " noticed as gone, $still statements still running after that");
+my $behind = pool_metric($ng, $pipelined_re) - $pipelined0;
+diag("$name C: $running statements running for them, $behind sent behind"
+     . " them, $closed clients noticed as gone, $still statements still"
+     . " running after that");
+cmp_ok($pipelined0, '>=', 0, "$name C: the pool's metrics are there");
 cmp_ok($running, '>=', 1, "$name C: some statements were running");
 is($closed, 20, "$name C: each client that left was noticed");
 is($still, $running, "$name C: their statements go on");
@@ -178,7 +190,8 @@ release_lock($lock);
 ok(wait_until(3, sub { !grep { $_->[1] ne 'idle' } @{ pg_backends() } }),
    "$name C: the statements finished on the server");
 next_requests('C');
-data_check("$name C", $org, [@all, @$gone], unknown_stored => $running);
+data_check("$name C", $org, [@all, @$gone],
+           unknown_stored => $running + $behind);
 push @all, @$gone;
 
 summarize("$name (all)", \@all);
