@@ -77,30 +77,18 @@ ab_run() {
     local name=$1
 
     if [ -n "$ab_pgbench" ]; then
-        if [ "$ab_kind" = new ]; then
-            pgbench_run "$name" "$ab_label" "$bench/pgbench/new.sql" 1 \
-                "$ab_pgbench"
-        else
-            pgbench_run "$name" "$ab_label" "$bench/pgbench/dup.sql" 2 \
-                "$ab_pgbench" "$(dup10_body)"
-        fi
+        sweep_pgbench "$name" "$ab_label" "$ab_kind" "$ab_pgbench"
         R[$name.split]=-
         return
     fi
 
     nginx_restart
-    wrk_run "_$name" warm-up 3 "$conns" "$threads" \
-        mode=direct kind=1 prefix="w$name" added=1 2>/dev/null
+    sweep_load new "w$name"
+    wrk_run "_$name" warm-up 3 "$conns" "$threads" "${sweep_args[@]}" \
+        2>/dev/null
 
-    split_at_half "$name"
-    if [ "$ab_kind" = new ]; then
-        wrk_run "$name" "$ab_label" "$dur" "$conns" "$threads" \
-            mode=direct kind=1 prefix="$name" added=1
-    else
-        wrk_run "$name" "$ab_label" "$dur" "$conns" "$threads" \
-            mode=direct kind=2 persons=10 dups=10 added=0
-    fi
-    split_read "$name"
+    sweep_load "$ab_kind" "$name"
+    split_run "$name" "$ab_label" "${sweep_args[@]}"
 }
 
 # median of the arguments

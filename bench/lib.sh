@@ -930,11 +930,11 @@ pool_sweep() {
 
     # the ceilings
     for c in $sweep_clients; do
-        pgbench_run "swdb1_$c" "sweep: pgbench, 1 new person, $c clients" \
-            "$bench/pgbench/new.sql" 1 "$c"
+        sweep_pgbench "swdb1_$c" "sweep: pgbench, 1 new person, $c clients" \
+            new "$c"
         sweep_names+=("swdb1_$c")
-        pgbench_run "swdb10_$c" "sweep: pgbench, 10 in the list, $c clients" \
-            "$bench/pgbench/dup.sql" 2 "$c" "$(dup10_body)"
+        sweep_pgbench "swdb10_$c" \
+            "sweep: pgbench, 10 in the list, $c clients" dup10 "$c"
         sweep_names+=("swdb10_$c")
     done
     bouncer_runs
@@ -996,10 +996,34 @@ sweep_pair() {
     wrk_run "_sw_${k}_$m" "warm-up" 3 "$conns" "$threads" \
         mode=direct kind=1 prefix="sww$k$m" added=1 2>/dev/null
 
+    sweep_load new "sw$k$m"
     sweep_run "sw1_${k}_$m" "$k" "$m" "direct, 1 new person" \
-        mode=direct kind=1 prefix="sw$k$m" added=1
+        "${sweep_args[@]}"
+    sweep_load dup10
     sweep_run "sw10_${k}_$m" "$k" "$m" "direct, 10 in the list" \
-        mode=direct kind=2 persons=10 dups=10 added=0
+        "${sweep_args[@]}"
+}
+
+# sweep_load KIND [PREFIX]: the sweep's workloads as wrk_run's key=value
+# words, in the array sweep_args: new (1 new person a request, its ids
+# made from PREFIX) or dup10 (10 persons all already in the list)
+sweep_load() {
+    if [ "$1" = new ]; then
+        sweep_args=(mode=direct kind=1 prefix="$2" added=1)
+    else
+        sweep_args=(mode=direct kind=2 persons=10 dups=10 added=0)
+    fi
+}
+
+# sweep_pgbench NAME LABEL KIND CLIENTS: pgbench on the statement and body
+# of the sweep's workload KIND (sweep_load), its ceiling
+sweep_pgbench() {
+    if [ "$3" = new ]; then
+        pgbench_run "$1" "$2" "$bench/pgbench/new.sql" 1 "$4"
+    else
+        pgbench_run "$1" "$2" "$bench/pgbench/dup.sql" 2 "$4" \
+            "$(dup10_body)"
+    fi
 }
 
 # sweep_label NAME: the pool's settings of a sweep run, for its table
@@ -1017,13 +1041,21 @@ sweep_run() {
     local name=$1 k=$2 m=$3 label=$4
     shift 4
 
-    split_at_half "$name"
-    wrk_run "$name" "sweep: $label, keepalive $k, adaptive $m" \
-        "$dur" "$conns" "$threads" "$@"
-    split_read "$name"
+    split_run "$name" "sweep: $label, keepalive $k, adaptive $m" "$@"
     R[$name.keepalive]=$k
     R[$name.mode]=$m
     sweep_names+=("$name")
+}
+
+# split_run NAME LABEL key=value ...: a measured wrk run (dur, conns,
+# threads) and the workers' split half way through it
+split_run() {
+    local name=$1 label=$2
+    shift 2
+
+    split_at_half "$name"
+    wrk_run "$name" "$label" "$dur" "$conns" "$threads" "$@"
+    split_read "$name"
 }
 
 # split_at_half NAME: in the background, half way through the run (after

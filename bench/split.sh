@@ -48,14 +48,12 @@ for r in $(seq "$rounds"); do
             wrk_run "_s$r$n$how" warm-up 3 "$conns" "$threads" \
                 mode=direct kind=1 prefix="sw$r$n$how" added=1 2>/dev/null
             name=s${r}_${n}_$how
-            split_at_half "$name"
             wrk_before=
             [ "$how" = one ] && wrk_before=stop_second_worker
-            wrk_run "$name" "fixed $n/worker, split: $how, round $r" \
-                "$dur" "$conns" "$threads" \
-                mode=direct kind=1 prefix="s$r$n$how" added=1
+            sweep_load new "s$r$n$how"
+            split_run "$name" "fixed $n/worker, split: $how, round $r" \
+                "${sweep_args[@]}"
             wrk_before=
-            split_read "$name"
             split_rows+=("$name")
         done
     done

@@ -164,11 +164,11 @@ push @all, @$gone;
 
 # C. clients that leave while their statement runs
 
-my $pipelined_re = 'leadlist_pool_statements_pipelined_total';
+my $pipelined_metric = 'leadlist_pool_statements_pipelined_total';
 
 $lock = take_lock(30);
 $closed0 = log_count($ng, $closed_re);
-my $pipelined0 = pool_metric($ng, $pipelined_re);
+my $pipelined0 = pool_metric($ng, $pipelined_metric);
 my $h = spawn_requests(%req, close_after => 0.3,
                        ids => [map { "C-gone-$_" } 1 .. 20]);
 wait_until(0.25, sub { lock_waiters() >= 2 });
@@ -177,7 +177,7 @@ $gone = collect_requests($h);
 wait_until(2, sub { log_count($ng, $closed_re) - $closed0 >= 20 });
 $closed = log_count($ng, $closed_re) - $closed0;
 my $still = lock_waiters();
-my $behind = pool_metric($ng, $pipelined_re) - $pipelined0;
+my $behind = pool_metric($ng, $pipelined_metric) - $pipelined0;
 diag("$name C: $running statements running for them, $behind sent behind"
      . " them, $closed clients noticed as gone, $still statements still"
      . " running after that");
