@@ -82,11 +82,7 @@ ab_run() {
         return
     fi
 
-    nginx_restart
-    sweep_load new "w$name"
-    wrk_run "_$name" warm-up 3 "$conns" "$threads" "${sweep_args[@]}" \
-        2>/dev/null
-
+    sweep_restart "_$name" "w$name"
     sweep_load "$ab_kind" "$name"
     split_run "$name" "$ab_label" "${sweep_args[@]}"
 }

@@ -992,9 +992,7 @@ pool_sweep() {
 sweep_pair() {
     local k=$1 m=$2
 
-    nginx_restart
-    wrk_run "_sw_${k}_$m" "warm-up" 3 "$conns" "$threads" \
-        mode=direct kind=1 prefix="sww$k$m" added=1 2>/dev/null
+    sweep_restart "_sw_${k}_$m" "sww$k$m"
 
     sweep_load new "sw$k$m"
     sweep_run "sw1_${k}_$m" "$k" "$m" "direct, 1 new person" \
@@ -1002,6 +1000,16 @@ sweep_pair() {
     sweep_load dup10
     sweep_run "sw10_${k}_$m" "$k" "$m" "direct, 10 in the list" \
         "${sweep_args[@]}"
+}
+
+# sweep_restart NAME PREFIX: nginx restarted with the pool directives the
+# caller set, its connections and limit settled by 3 s of 1 new person a
+# request (a run NAME, out of the tables; ids made from PREFIX)
+sweep_restart() {
+    nginx_restart
+    sweep_load new "$2"
+    wrk_run "$1" warm-up 3 "$conns" "$threads" "${sweep_args[@]}" \
+        2>/dev/null
 }
 
 # sweep_load KIND [PREFIX]: the sweep's workloads as wrk_run's key=value

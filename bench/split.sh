@@ -44,9 +44,7 @@ for r in $(seq "$rounds"); do
         ngx_max=$n
         ngx_adaptive=off
         for how in kernel one; do
-            nginx_restart
-            wrk_run "_s$r$n$how" warm-up 3 "$conns" "$threads" \
-                mode=direct kind=1 prefix="sw$r$n$how" added=1 2>/dev/null
+            sweep_restart "_s$r$n$how" "sw$r$n$how"
             name=s${r}_${n}_$how
             wrk_before=
             [ "$how" = one ] && wrk_before=stop_second_worker
