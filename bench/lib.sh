@@ -576,6 +576,7 @@ acct_end() {
     R[$name.backends]=$e_back
     R[$name.ng_us]=$(awk -v d=$((e_ng - a_ng)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     R[$name.pg_us]=$(awk -v d=$((e_pg - a_pg)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
+    R[$name.lg_us]=$(awk -v s="$lg" -v n="$n" 'BEGIN { printf "%.0f", s * 1e6 / n }')
     R[$name.cpu]=$(awk -v ng=$((e_ng - a_ng)) -v pg=$((e_pg - a_pg)) -v lg="$lg" \
                        -v hz="$hz" -v t="$secs" \
         'BEGIN { printf "%.2f/%.2f/%.2f", ng / hz / t, pg / hz / t, lg / t }')
@@ -1149,7 +1150,7 @@ print_sweep() {
         [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
 
         printf '%-46s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s %s\n' \
-            "$([ "$w" = sw1 ] && echo '1 new' || echo '10 in list'), $(sweep_label "$n")" \
+            "$(sweep_row_label "$n")" \
             "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
             "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
             "${R[$n.cps]}" "${R[$n.split]}" "$r1" "$r2" "${miss:- ok}"
@@ -1170,6 +1171,60 @@ print_sweep() {
    connections), -M extended (PgBouncer 1.18 keeps no prepared statements); its own ceiling: the
    -M extended rows
 EOF2
+    print_sweep_cpu
+}
+
+# print_sweep_cpu: what each sweep run cost the machine per request, and
+# the req/s those costs allow with every CPU busy: nginx, PostgreSQL and
+# the load generator share the same CPUs, so a run's ceiling against
+# pgbench's best bounds its /pg whatever the pool does
+print_sweep_cpu() {
+    local n w total pgbest
+    echo
+    echo "== the sweep's CPU per request (us) and the ceiling it sets"
+    echo
+    printf '%-46s %9s %6s %6s %6s %6s %5s %8s %5s %7s
+'         run 'req/s' ngx pg gen total busy ceiling /ceil ceil/pg
+    for n in "${sweep_names[@]}"; do
+        case $n in
+            swdbb*) continue ;;
+            swdb*) w=${n#swdb}; w=${w%%_*} ;;
+            *) w=${n%%_*}; w=${w#sw} ;;
+        esac
+        pgbest=$(sweep_best "swdb${w}_*")
+        total=$(( R[$n.ng_us] + R[$n.pg_us] + R[$n.lg_us] ))
+        awk -v label="$(sweep_row_label "$n")" -v r="${R[$n.rps]}" \
+            -v ng="${R[$n.ng_us]}" -v pg="${R[$n.pg_us]}" \
+            -v lg="${R[$n.lg_us]}" -v t="$total" -v cpu="${R[$n.cpu]}" \
+            -v o="${R[$n.other]}" -v ncpu="$ncpu" -v best="$pgbest" '
+            BEGIN {
+                split(cpu, c, "/")
+                busy = c[1] + c[2] + c[3] + o
+                ceil = (t > 0 ? ncpu * 1e6 / t : 0)
+                printf "%-46s %9.1f %6d %6d %6d %6d %5.2f %8.0f %5.2f %7.2f\n",
+                    label, r, ng, pg, lg, t, busy, ceil,
+                    (ceil > 0 ? r / ceil : 0), (best > 0 ? ceil / best : 0)
+            }'
+    done
+    cat <<'EOF2'
+
+   ngx, pg, gen: CPU time per request of the nginx workers, of all PostgreSQL processes and of the load
+   generator (wrk or pgbench); total: their sum; busy: CPUs busy on average during the run, the three and
+   anything else (the kernel's work outside them, other jobs)
+   ceiling: CPUs x 1e6 / total, the req/s of these costs with every CPU busy; /ceil: req/s / ceiling;
+   ceil/pg: ceiling / pgbench's best tps of the same workload, the highest /pg these costs allow
+   (PgBouncer's runs are left out: its CPU is in none of the three); pgbench's pg includes its clients'
+   connections (a backend's start and SCRAM), which its tps leaves out: short runs show /ceil above 1
+EOF2
+}
+
+# sweep_row_label NAME: a sweep run's name in the tables
+sweep_row_label() {
+    case $1 in
+        swdb*) echo "${R[$1.label]#sweep: }" ;;
+        sw1_*) echo "1 new, $(sweep_label "$1")" ;;
+        *) echo "10 in list, $(sweep_label "$1")" ;;
+    esac
 }
 
 
