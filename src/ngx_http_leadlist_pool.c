@@ -279,9 +279,17 @@ ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->active);
     ngx_queue_init(&pool->waiters);
 
-    /* leadlist_pg_adaptive off: the limit is leadlist_pg_max, always */
+    /*
+     * leadlist_pg_adaptive off: the limit is leadlist_pg_max, always.
+     * On, it starts at 1 and grows as it measures: a limit at
+     * leadlist_pg_max that nothing has judged yet would send every
+     * statement of the first burst (a start, a reload, clients the kernel
+     * moved to this worker) to the database at once, each on a new
+     * connection, and keep the database over its knee until the limit
+     * came down.
+     */
 
-    if (ngx_http_leadlist_limit_init(&pool->limit, 1, lscf->max, lscf->max,
+    if (ngx_http_leadlist_limit_init(&pool->limit, 1, lscf->max, 1,
                                      lscf->adaptive, ngx_pid)
         != 0)
     {
