@@ -62,6 +62,8 @@ workers=${BENCH_WORKERS:-1}
 port=${BENCH_PORT:-18180}
 auth_port=$((port + 1))
 rss_requests=${BENCH_RSS_REQUESTS:-100000}
+# seconds of a run before its connects count as "after warm-up" (wrk_run)
+settle=3
 only=${BENCH_ONLY:-}
 sweep_sizes=${BENCH_SWEEP_SIZES:-4 16 32}
 sweep_conns=${BENCH_SWEEP_CONNECTIONS:-32}
@@ -147,10 +149,11 @@ spsql() {
 # (util/pg.sh keeps 128MB of shared buffers); a change needs a restart
 pg_tune() {
     local want have
-    want="1GB|1GB|on"
+    want="1GB|1GB|on|on"
     have=$(spsql -Atc "SELECT current_setting('shared_buffers') || '|'
                            || current_setting('max_wal_size') || '|'
-                           || current_setting('track_io_timing')")
+                           || current_setting('track_io_timing') || '|'
+                           || current_setting('log_connections')")
     [ "$have" = "$want" ] && return 0
 
     note "tuning the cluster (shared_buffers 1GB, max_wal_size 1GB), restarting"
@@ -159,6 +162,7 @@ ALTER SYSTEM SET shared_buffers = '1GB';
 ALTER SYSTEM SET max_wal_size = '1GB';
 ALTER SYSTEM SET checkpoint_timeout = '15min';
 ALTER SYSTEM SET track_io_timing = on;
+ALTER SYSTEM SET log_connections = on;
 EOF
     "$root/util/pg.sh" stop "$pgdir"
     "$root/util/pg.sh" start "$pgdir" >/dev/null
@@ -198,9 +202,16 @@ pg_fixtures() {
 }
 
 pg_postmaster() {
-    local srv=$pgdir
-    [ -s "$pgdir/server" ] && srv=$(cat "$pgdir/server")
-    head -1 "$srv/data/postmaster.pid"
+    head -1 "$(pg_server)/data/postmaster.pid"
+}
+
+# where util/pg.sh keeps the server's data and log
+pg_server() {
+    if [ -s "$pgdir/server" ]; then
+        cat "$pgdir/server"
+    else
+        echo "$pgdir"
+    fi
 }
 
 
@@ -524,12 +535,14 @@ names=()
 
 hz=$(getconf CLK_TCK)
 
-# Connections PostgreSQL accepted, all databases: its count of sessions.
-# A backend reports its session within a second of its first transaction,
-# and at its exit at the latest; the reading session counts once it has
-# exited, that is from the next reading on.
-pg_sessions() {
-    spsql -Atc "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database"
+# Connections PostgreSQL accepted for the module's role, counted in the
+# server's log (log_connections, pg_tune): during a run nothing else logs
+# in as that role.  pg_stat_database.sessions, counted before, also took in
+# the bench's own psql sessions whenever one's backend reported after the
+# next reading, a connect the module never made.
+pg_connects() {
+    grep -c "connection authorized: user=$TEST_NGINX_PG_USER " \
+        "$(pg_server)/log" || true
 }
 
 # the module's open connections (and pgbench's)
@@ -543,7 +556,7 @@ pg_backends() {
 acct_start() {
     a_kind=$1
     a_rows=$(rows_in_kind "$a_kind")
-    a_sess=$(pg_sessions)
+    a_conn=$(pg_connects)
     a_ng=$(nginx_ticks)
     a_pg=$(pg_ticks)
     a_m=$(machine_ticks)
@@ -557,7 +570,7 @@ acct_stop() {
     e_pg=$(pg_ticks)
     e_m=$(machine_ticks)
     e_t=$(date +%s.%N)
-    e_sess=$(pg_sessions)
+    e_conn=$(pg_connects)
     e_back=$(pg_backends)
 }
 
@@ -570,9 +583,15 @@ acct_end() {
     [ "$n" -gt 0 ] || n=1
     secs=$(awk -v a="$a_t" -v b="$e_t" 'BEGIN { print b - a }')
     R[$name.wall]=$secs
-    # less the session that read a_sess
-    R[$name.connects]=$(( e_sess - a_sess - 1 < 0 ? 0 : e_sess - a_sess - 1 ))
-    R[$name.cps]=$(awk -v c="${R[$name.connects]}" -v t="$secs" 'BEGIN { printf "%.1f", c / t }')
+    R[$name.connects]=$(( e_conn - a_conn ))
+    # and after the run's own first seconds (wrk_run), once its clients
+    # have settled on the workers
+    R[$name.connects_late]=${R[$name.connects]}
+    if [ -s "$out/$name.settled" ]; then
+        R[$name.connects_late]=$(( e_conn - $(cat "$out/$name.settled") ))
+        secs=$(awk -v t="$secs" -v s="$settle" 'BEGIN { print t - s }')
+    fi
+    R[$name.cps]=$(awk -v c="${R[$name.connects_late]}" -v t="$secs" 'BEGIN { printf "%.1f", c / t }')
     R[$name.backends]=$e_back
     R[$name.ng_us]=$(awk -v d=$((e_ng - a_ng)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     R[$name.pg_us]=$(awk -v d=$((e_pg - a_pg)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
@@ -631,6 +650,16 @@ wrk_run() {
         >"$log" 2>&1 &
     pid=$!
 
+    # The module's connects are counted from here too, and from $settle s
+    # on: a new wrk's connections fall on the workers anew (the kernel's
+    # split), and a worker that got more clients than in the warm-up opens
+    # connections for them in the first second, once.
+    rm -f "$out/$name.settled"
+    if [ "$secs" -gt $(( 2 * settle )) ]; then
+        ( sleep "$settle"; pg_connects >"$out/$name.settled" ) &
+        settled_pid=$!
+    fi
+
     if [ -n "$stopdir" ]; then
         while kill -0 "$pid" 2>/dev/null; do
             if all_stopped "$stopdir" "$t"; then
@@ -650,6 +679,8 @@ wrk_run() {
         child_cpu e_lg
         acct_stop
     fi
+    [ -z "${settled_pid:-}" ] || wait "$settled_pid" 2>/dev/null || true
+    settled_pid=
 
     line=$(grep '^RESULT ' "$log" || true)
     [ -n "$line" ] || { cat "$log" >&2; die "wrk gave no result for $name"; }
@@ -1104,9 +1135,9 @@ print_sweep() {
     echo "   $sweep_conns HTTP connections (wrk, $threads threads), $sweep_workers workers, PostgreSQL on the same $ncpu CPUs; $dur s per run"
     echo "   adaptive: leadlist_pg_adaptive on/off$([ "$sweep_modes" = none ] && echo '; none: this module has no such directive, its pool as it is')"
     echo
-    printf '%-46s %9s %8s %8s %6s %5s %7s %6s %5s %5s  %s\n' \
-        run 'req/s' 'p50 ms' 'p99 ms' errors open 'conn/s' split /best /pg \
-        targets
+    printf '%-46s %9s %8s %8s %6s %5s %5s %7s %6s %5s %5s  %s\n' \
+        run 'req/s' 'p50 ms' 'p99 ms' errors open conn 'conn/s' split /best \
+        /pg targets
     for n in "${sweep_names[@]}"; do
         case $n in
             swdb*)
@@ -1118,10 +1149,10 @@ print_sweep() {
                         pgbest=$(sweep_best "swdb${w%%_*}_*")
                         r2=$(awk -v a="${R[$n.rps]}" -v b="$pgbest" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') ;;
                 esac
-                printf '%-46s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s\n' \
+                printf '%-46s %9.1f %8s %8s %6s %5s %5s %7s %6s %5s %5s\n' \
                     "${R[$n.label]#sweep: }" "${R[$n.rps]}" \
                     "$(ms "${R[$n.p50_us]}")" "$(ms "${R[$n.p99_us]}")" \
-                    "${R[$n.errors]}" - - - - "$r2"
+                    "${R[$n.errors]}" - - - - - "$r2"
                 continue ;;
         esac
 
@@ -1145,20 +1176,23 @@ print_sweep() {
         fi
         if [ "$m" != fixed ] && [ "$m" != serial ]; then
             [ "$p99" -gt 15000 ] && miss="$miss p99>15ms"
-            [ "${R[$n.connects]}" -gt 0 ] && miss="$miss connects"
+            [ "${R[$n.connects_late]}" -gt 0 ] && miss="$miss connects"
         fi
         [ "${R[$n.errors]}" -gt 0 ] && miss="$miss errors"
 
-        printf '%-46s %9.1f %8s %8s %6s %5s %7s %6s %5s %5s %s\n' \
+        printf '%-46s %9.1f %8s %8s %6s %5s %5s %7s %6s %5s %5s %s\n' \
             "$(sweep_row_label "$n")" \
             "${R[$n.rps]}" "$(ms "${R[$n.p50_us]}")" \
             "$(ms "$p99")" "${R[$n.errors]}" "${R[$n.backends]}" \
-            "${R[$n.cps]}" "${R[$n.split]}" "$r1" "$r2" "${miss:- ok}"
+            "${R[$n.connects]}" "${R[$n.cps]}" "${R[$n.split]}" "$r1" "$r2" \
+            "${miss:- ok}"
     done
     cat <<'EOF2'
 
-   open: the module's connections open at the end of the run (all workers); conn/s: connections PostgreSQL
-   accepted per second during the run (pg_stat_database.sessions), after a 3 s warm-up with the same settings
+   open: the module's connections open at the end of the run (all workers); conn: connections PostgreSQL
+   accepted for the module during the run (log_connections), after a 3 s warm-up with the same settings;
+   conn/s: per second from the run's 4th second on (a new wrk's clients fall on the workers anew, and a
+   worker given more than in the warm-up connects for them once, at the start); the target counts these
    split: wrk's connections held by each nginx worker half way through the run (the kernel hands them out)
    fixed limit N/worker: leadlist_pg_keepalive = leadlist_pg_max = N, adaptive off; for reference, no targets;
    its /best is against the best fixed run
