@@ -576,7 +576,7 @@ acct_stop() {
 
 # after the load generator was waited for: acct_end NAME
 acct_end() {
-    local name=$1 lg n secs
+    local name=$1 lg n secs late
     lg=$(awk -v a="$a_lg" -v b="$e_lg" 'BEGIN { print b - a }')
     R[$name.rows]=$(( $(rows_in_kind "$a_kind") - a_rows ))
     n=${R[$name.requests]:-0}
@@ -587,11 +587,12 @@ acct_end() {
     # and after the run's own first seconds (wrk_run), once its clients
     # have settled on the workers
     R[$name.connects_late]=${R[$name.connects]}
+    late=$secs
     if [ -s "$out/$name.settled" ]; then
         R[$name.connects_late]=$(( e_conn - $(cat "$out/$name.settled") ))
-        secs=$(awk -v t="$secs" -v s="$settle" 'BEGIN { print t - s }')
+        late=$(awk -v t="$secs" -v s="$settle" 'BEGIN { print t - s }')
     fi
-    R[$name.cps]=$(awk -v c="${R[$name.connects_late]}" -v t="$secs" 'BEGIN { printf "%.1f", c / t }')
+    R[$name.cps]=$(awk -v c="${R[$name.connects_late]}" -v t="$late" 'BEGIN { printf "%.1f", c / t }')
     R[$name.backends]=$e_back
     R[$name.ng_us]=$(awk -v d=$((e_ng - a_ng)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     R[$name.pg_us]=$(awk -v d=$((e_pg - a_pg)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
