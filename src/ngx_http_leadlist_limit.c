@@ -68,12 +68,10 @@
  *
  *    A target below the estimate moves it half way (one slow window does
  *    not halve the limit); a target above moves it all the way (at most
- *    the headroom), so that a limit that starts low (the pool starts it
- *    at 1) reaches the knee in a few windows.  When the worker had fewer
- *    requests than its limit, a limit it did not use is not judged: the
- *    estimate does not grow, and it falls only when statements were more
- *    than 25% slower than the base.  The limit is the estimate rounded,
- *    within min and max.
+ *    the headroom).  When the worker had fewer requests than its limit, a
+ *    limit it did not use is not judged: the estimate does not grow, and
+ *    it falls only when statements were more than 25% slower than the
+ *    base.  The limit is the estimate rounded, within min and max.
 
  * Several workers share the database and each has its own limiter.  Each
  * sees the same statement times, so each backs off when the database

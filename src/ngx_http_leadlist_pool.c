@@ -280,16 +280,13 @@ ngx_http_leadlist_pool_create(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->waiters);
 
     /*
-     * leadlist_pg_adaptive off: the limit is leadlist_pg_max, always.
-     * On, it starts at 1 and grows as it measures: a limit at
-     * leadlist_pg_max that nothing has judged yet would send every
-     * statement of the first burst (a start, a reload, clients the kernel
-     * moved to this worker) to the database at once, each on a new
-     * connection, and keep the database over its knee until the limit
-     * came down.
+     * leadlist_pg_adaptive off: the limit is leadlist_pg_max, always.  On,
+     * it starts there too: started at 1, a worker's first statement, if
+     * slow, held back every other one until it ended (t/047's requests
+     * with the same Idempotency-Key waited for the first and got 503)
      */
 
-    if (ngx_http_leadlist_limit_init(&pool->limit, 1, lscf->max, 1,
+    if (ngx_http_leadlist_limit_init(&pool->limit, 1, lscf->max, lscf->max,
                                      lscf->adaptive, ngx_pid)
         != 0)
     {

@@ -159,33 +159,6 @@ sub load {
 
 
 # ------------------------------------------------------------------------
-# a new worker's limit starts at 1: clients that all arrive at once (a
-# start, a reload, or the clients of another worker) are not all sent to
-# the database at once, each on a connection of its own, before the
-# limiter has measured anything
-
-{
-    my $app = 't054-start';
-    my $ng = start($app);
-
-    my $l = load($ng, 'start', $clients);
-    sleep 1.5;
-    my @open = split /,/, app_pids($app);
-    my $recs = finish_load($l);
-    summarize('start', $recs);
-    check_answers('start', $recs, allow => [200]);
-
-    cmp_ok(scalar(@open), '<=', 3,
-           "$clients clients at a new worker at once: "
-           . scalar(@open) . " connections opened, not one each");
-    cmp_ok(scalar(@open), '>=', 1, 'and the statements ran on one at least');
-
-    log_check($ng, 'start');
-    stop_nginx($ng);
-}
-
-
-# ------------------------------------------------------------------------
 # leadlist_pg_adaptive off: as many at once as leadlist_pg_max
 
 {
