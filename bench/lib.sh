@@ -537,9 +537,9 @@ hz=$(getconf CLK_TCK)
 
 # Connections PostgreSQL accepted for the module's role, counted in the
 # server's log (log_connections, pg_tune): during a run nothing else logs
-# in as that role.  pg_stat_database.sessions, counted before, also took in
-# the bench's own psql sessions whenever one's backend reported after the
-# next reading, a connect the module never made.
+# in as that role, each connect is one line the moment it is made, and a
+# reading takes no session of its own (pg_stat_database.sessions, counted
+# before, took in every role and the reading psql itself).
 pg_connects() {
     grep -c "connection authorized: user=$TEST_NGINX_PG_USER " \
         "$(pg_server)/log" || true
@@ -1129,6 +1129,18 @@ sweep_best() {
     echo "$b"
 }
 
+# sweep_pgbest NAME: pgbench's best tps (-M prepared; -M extended for its
+# own rows) on the workload of sweep run NAME (sw1_*, sw10_*, swdb*)
+sweep_pgbest() {
+    local w
+    case $1 in
+        swdbb*) w=${1#swdbb} ;;
+        swdb*) w=${1#swdb} ;;
+        *) w=${1#sw} ;;
+    esac
+    sweep_best "swdb${w%%_*}_*"
+}
+
 print_sweep() {
     local n w m best pgbest r1 r2 p99 miss
     echo
@@ -1146,8 +1158,7 @@ print_sweep() {
                 r2=-
                 case $n in
                     swdbb*)
-                        w=${n#swdbb}
-                        pgbest=$(sweep_best "swdb${w%%_*}_*")
+                        pgbest=$(sweep_pgbest "$n")
                         r2=$(awk -v a="${R[$n.rps]}" -v b="$pgbest" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') ;;
                 esac
                 printf '%-46s %9.1f %8s %8s %6s %5s %5s %7s %6s %5s %5s\n' \
@@ -1160,7 +1171,7 @@ print_sweep() {
         w=${n%%_*}                      # sw1 or sw10
         m=${R[$n.mode]}
         best=$(sweep_best "${w}_*_$m")
-        pgbest=$(sweep_best "swdb${w#sw}_*")
+        pgbest=$(sweep_pgbest "$n")
         r1=$(awk -v a="${R[$n.rps]}" -v b="$best" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         r2=$(awk -v a="${R[$n.rps]}" -v b="$pgbest" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 
@@ -1214,19 +1225,15 @@ EOF2
 # the load generator share the same CPUs, so a run's ceiling against
 # pgbench's best bounds its /pg whatever the pool does
 print_sweep_cpu() {
-    local n w total pgbest
+    local n total pgbest
     echo
     echo "== the sweep's CPU per request (us) and the ceiling it sets"
     echo
-    printf '%-46s %9s %6s %6s %6s %6s %5s %8s %5s %7s
-'         run 'req/s' ngx pg gen total busy ceiling /ceil ceil/pg
+    printf '%-46s %9s %6s %6s %6s %6s %5s %8s %5s %7s\n' \
+        run 'req/s' ngx pg gen total busy ceiling /ceil ceil/pg
     for n in "${sweep_names[@]}"; do
-        case $n in
-            swdbb*) continue ;;
-            swdb*) w=${n#swdb}; w=${w%%_*} ;;
-            *) w=${n%%_*}; w=${w#sw} ;;
-        esac
-        pgbest=$(sweep_best "swdb${w}_*")
+        [[ $n == swdbb* ]] && continue
+        pgbest=$(sweep_pgbest "$n")
         total=$(( R[$n.ng_us] + R[$n.pg_us] + R[$n.lg_us] ))
         awk -v label="$(sweep_row_label "$n")" -v r="${R[$n.rps]}" \
             -v ng="${R[$n.ng_us]}" -v pg="${R[$n.pg_us]}" \
