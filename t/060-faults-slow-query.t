@@ -24,9 +24,16 @@ my $org = 't060-slow';
 my $name = 'slow query';
 fixture($org);
 
+# One statement per connection: a statement sent behind another one (the
+# default leadlist_pg_pipeline 4) has its timeout run from its turn, so
+# that behind a locked one it answers after two or three statement
+# timeouts, as many as the limiter happened to line up (a fresh clone's run
+# had one at 1.5 s).  t/055-pool-pipeline.t tests that line; here each
+# answer must come within one statement timeout.
 my $ng = start_nginx(upstream => <<'_EOC_');
         leadlist_pg_keepalive 8;
         leadlist_pg_max 8;
+        leadlist_pg_pipeline 1;
         leadlist_pg_queue 64 timeout=2s;
         leadlist_pg_query_timeout 1s;
 _EOC_
