@@ -21,13 +21,15 @@
 #                 the list
 #   pgbench=N     not nginx: pgbench with N clients, the same statement
 #                 and body (the sweep's ceiling), interleaved with the rest
+#   vs=N          the configuration (by its place, from 1) this one's
+#                 runs are compared with in each round (default 1)
 #   label=TEXT    its name in the table (default: the words themselves)
 #
 # AB_ROUNDS (default 5), BENCH_SECONDS (default 10 here).  Prints each
 # run, then per configuration the median req/s, p99, PostgreSQL and nginx
 # CPU per request and the worker split of each round, and its req/s
-# against the first configuration's in the same round (lowest, median and
-# highest of those ratios).
+# against its reference configuration's in the same round (the first, or
+# vs=N; lowest, median and highest of those ratios).
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -49,7 +51,7 @@ ab_set() {
     local kv
 
     ngx_keepalive=16 ngx_max='' ngx_adaptive='' ngx_pipeline=''
-    module=$default_module ab_kind=new ab_label=$1 ab_pgbench=''
+    module=$default_module ab_kind=new ab_label=$1 ab_pgbench='' ab_vs=1
 
     for kv in ${1%%label=*}; do
         case $kv in
@@ -60,6 +62,7 @@ ab_set() {
             so=*) module=${kv#*=} ;;
             kind=new|kind=dup10) ab_kind=${kv#*=} ;;
             pgbench=*) ab_pgbench=${kv#*=} ;;
+            vs=[1-9]|vs=[1-9][0-9]) ab_vs=${kv#*=} ;;
             *) die "unknown setting $kv" ;;
         esac
     done
@@ -70,6 +73,8 @@ ab_set() {
     esac
 
     [ -r "$module" ] || die "no module at $module"
+    [ "$ab_vs" -le "$nconfs" ] ||
+        die "vs=$ab_vs: there are $nconfs configurations"
 }
 
 # ab_run NAME: one measured run of the configuration ab_set made
@@ -94,6 +99,8 @@ median() {
               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+nconfs=$#
+
 for r in $(seq "$rounds"); do
     i=0
     for conf in "$@"; do
@@ -108,7 +115,7 @@ echo "== side by side: $conns connections, $workers workers, ${dur} s per run," 
      "$rounds rounds, $(git -C "$root" rev-parse --short HEAD 2>/dev/null)," \
      "$(date -u '+%Y-%m-%d %H:%M') UTC"
 printf '%-44s %9s %8s %8s %7s %7s %7s %7s %7s  %s\n' configuration \
-    'req/s' 'p50 ms' 'p99 ms' 'pg us' 'ngx us' '/1st lo' '/1st' '/1st hi' \
+    'req/s' 'p50 ms' 'p99 ms' 'pg us' 'ngx us' '/ref lo' '/ref' '/ref hi' \
     'splits'
 
 i=0
@@ -123,7 +130,7 @@ for conf in "$@"; do
         p99+=("${R[$n.p99_us]}")
         pg+=("${R[$n.pg_us]}")
         ng+=("${R[$n.ng_us]}")
-        rat+=("$(ratio "$n" "ab${r}_1")")
+        rat+=("$(ratio "$n" "ab${r}_$ab_vs")")
         splits="$splits${splits:+ }${R[$n.split]}"
     done
     printf '%-44s %9.1f %8s %8s %7s %7s %7s %7s %7s  %s\n' \
@@ -135,6 +142,6 @@ for conf in "$@"; do
         "$(printf '%s\n' "${rat[@]}" | sort -g | tail -1)" "$splits"
 done
 
-echo "   medians over the rounds; pg us, ngx us: PostgreSQL's and nginx's CPU per request; /1st: req/s over"
-echo "   the first configuration's in the same round (lowest, median, highest); splits: wrk's connections"
-echo "   per worker half way through each round's run"
+echo "   medians over the rounds; pg us, ngx us: PostgreSQL's and nginx's CPU per request; /ref: req/s over"
+echo "   the reference configuration's in the same round (the first, or the one vs=N names; lowest, median,"
+echo "   highest); splits: wrk's connections per worker half way through each round's run"
