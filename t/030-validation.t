@@ -1180,22 +1180,29 @@ main::bad(['selection.ids', 'is required'])
 
 
 === TEST 67: selection: limit and offset that are not integers in range
+Reals are not integers here, even whole ones (2.0, 1e2): README says so.
 --- more_headers eval
-[$::H, $::H, $::H, $::H]
+[($::H) x 7]
 --- request eval
 [main::post('{"selection":{"searchId":"s-1","selectAll":true,"limit":"5"}}'),
  main::post('{"selection":{"searchId":"s-1","selectAll":true,"limit":2.5}}'),
  main::post('{"selection":{"searchId":"s-1","selectAll":true,"offset":-1}}'),
- main::post('{"selection":{"searchId":"s-1","selectAll":true,"offset":null,"limit":1}}')]
+ main::post('{"selection":{"searchId":"s-1","selectAll":true,"offset":null,"limit":1}}'),
+ main::post('{"selection":{"searchId":"s-1","selectAll":true,"limit":2.0}}'),
+ main::post('{"selection":{"searchId":"s-1","selectAll":true,"offset":1e2,"limit":1}}'),
+ main::post('{"selection":{"searchId":"s-1","selectAll":true,"limit":-0}}')]
 --- error_code eval
-[400, 400, 400, 400]
+[(400) x 7]
 --- response_headers_like eval
-[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 4]
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 7]
 --- response_body_like eval
 [main::bad(['selection.limit', 'must be an integer from 1 to 1000']),
  main::bad(['selection.limit', 'must be an integer from 1 to 1000']),
  main::bad(['selection.offset', 'must be an integer from 0 to 2147483647']),
- main::bad(['selection.offset', 'must be an integer from 0 to 2147483647'])]
+ main::bad(['selection.offset', 'must be an integer from 0 to 2147483647']),
+ main::bad(['selection.limit', 'must be an integer from 1 to 1000']),
+ main::bad(['selection.offset', 'must be an integer from 0 to 2147483647']),
+ main::bad(['selection.limit', 'must be an integer from 1 to 1000'])]
 --- no_error_log
 [error]
 
