@@ -1145,7 +1145,7 @@ it in parts: the rest goes out from the write events.
 --- http_config eval
 $::http_config . qq{
     upstream leadlist_unix {
-        leadlist_pg_server "host=$ENV{TEST_NGINX_PG_SOCKET} port=$ENV{TEST_NGINX_PG_PORT} dbname=leadlist user=leadlist_app password=$ENV{TEST_NGINX_PG_PASSWORD}";$::pool_slack
+        leadlist_pg_server "host=$ENV{TEST_NGINX_PG_SOCKET} port=$ENV{TEST_NGINX_PG_PORT} dbname=leadlist user=leadlist_app password=$ENV{TEST_NGINX_PG_PASSWORD}";
     }
 }
 --- config eval

@@ -27,8 +27,8 @@ use LeadlistDbTest qw(su su_try lit);
 use Test::More ();
 use Exporter 'import';
 
-our @EXPORT = qw($http_config $auth_locations $pool_slack endpoint
-                 endpoint_defaults db db_fixture db_snapshot jstr err_re bad
+our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
+                 db db_fixture db_snapshot jstr err_re bad
                  err u8 user_u_of add_to_l sent error_log_lines
                  error_log_count pooled_backends backend_gone boom_on
                  boom_off);
@@ -75,17 +75,29 @@ _EOC_
 # Under valgrind (make test-valgrind) nginx runs many times slower: the
 # client waits up to 60 s, and the pool up to 30 s for a connection (a
 # SCRAM login alone can take longer than the default 2 s queue timeout).
-# $pool_slack holds those pool directives then (empty otherwise), for
-# leadlist_db here and for the upstreams a test block defines itself.
+# The pool's two directives go into leadlist_db here, and into every
+# upstream of the module that a block's http_config defines without them.
 # For every file that uses this module, once, as it is loaded (after
 # Test::Nginx::Socket, as each of them loads it).
-our $pool_slack = '';
-
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+    my $slack = "\n        leadlist_pg_queue 256 timeout=30s;"
+                . "\n        leadlist_pg_connect_timeout 30s;";
+
     Test::Nginx::Socket::timeout(60) if defined &Test::Nginx::Socket::timeout;
-    $pool_slack = "\n        leadlist_pg_queue 256 timeout=30s;"
-                  . "\n        leadlist_pg_connect_timeout 30s;";
-    $http_config =~ s/(leadlist_pg_keepalive 4;)/$1$pool_slack/;
+    $http_config =~ s/(leadlist_pg_keepalive 4;)/$1$slack/;
+
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        my $c = $block->http_config;
+        return unless defined $c;
+        $c =~ s{(upstream\s+[^\s{]+\s*\{)([^}]*\})}{
+            my ($head, $body) = ($1, $2);
+            $body =~ /leadlist_pg_server/
+                && $body !~ /leadlist_pg_(?:queue|connect_timeout)\b/
+                ? "$head$slack$body" : "$head$body"
+        }ge;
+        $block->set_value(http_config => $c);
+    });
 }
 
 
