@@ -39,9 +39,6 @@ rounds=${AB_ROUNDS:-5}
 
 [ $# -ge 1 ] || die "usage: bench/ab.sh 'key=value ...' ..."
 
-stack_up
-cpu_unsplit
-
 workers=$sweep_workers
 conns=$sweep_conns
 default_module=$module
@@ -99,7 +96,15 @@ median() {
               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# every configuration is read once before the stack starts: a mistake
+# fails at once, not after the rounds before it
 nconfs=$#
+for conf in "$@"; do
+    ab_set "$conf"
+done
+
+stack_up
+cpu_unsplit
 
 for r in $(seq "$rounds"); do
     i=0
