@@ -173,8 +173,17 @@ sub load {
     summarize('adaptive off', $recs);
     check_answers('adaptive off', $recs, allow => [200]);
 
-    cmp_ok(median(@serial), '>=', 6,
+    # the clients are Perl processes on the same 2 CPUs: between two
+    # requests each is out of the database for a while, the more so on a
+    # busy machine (a run of t/05x files once saw a median below 6), so the
+    # median is read against the adaptive bound above (4), and the max shows
+    # that nearly all of them ran at once, as the limit on this database
+    # does not let them
+
+    cmp_ok(median(@serial), '>', 4,
            "adaptive off: the clients run at once (median of $clients)");
+    cmp_ok(max(@serial), '>=', 7,
+           "adaptive off: at some point nearly all $clients at once");
     cmp_ok(max(@serial), '<=', 8, 'and never more than leadlist_pg_max');
     is(limit_gauge($ng), 8, 'leadlist_pool_limit is leadlist_pg_max');
 
