@@ -75,30 +75,33 @@ _EOC_
 # Under valgrind (make test-valgrind) nginx runs many times slower: the
 # client waits up to 60 s, and the pool up to 30 s for a connection (a
 # SCRAM login alone can take longer than the default 2 s queue timeout).
-# The pool's two directives go into leadlist_db here, and into every
-# upstream of the module that a block's http_config defines without them.
-# For every file that uses this module, once, as it is loaded (after
-# Test::Nginx::Socket, as each of them loads it).
-if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+# One substitution adds the pool's two directives to every upstream of the
+# module that does not set them: in $http_config here, and in each block's
+# own http_config.  For every file that uses this module, once, as it is
+# loaded (after Test::Nginx::Socket, as each of them loads it).
+sub valgrind_slack {
+    my ($c) = @_;
     my $slack = "\n        leadlist_pg_queue 256 timeout=30s;"
                 . "\n        leadlist_pg_connect_timeout 30s;";
+    $c =~ s{(upstream\s+[^\s{]+\s*\{)([^}]*\})}{
+        my ($head, $body) = ($1, $2);
+        $body =~ /leadlist_pg_server/
+            && $body !~ /leadlist_pg_(?:queue|connect_timeout)\b/
+            ? "$head$slack$body" : "$head$body"
+    }ge;
+    return $c;
+}
 
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     Test::Nginx::Socket::timeout(60) if defined &Test::Nginx::Socket::timeout;
-    $http_config =~ s/(leadlist_pg_keepalive 4;)/$1$slack/;
+    $http_config = valgrind_slack($http_config);
 
     # files that drive nginx themselves (t/041, t/047) load this module
     # for its helpers only, without Test::Nginx::Socket
     Test::Nginx::Socket::add_block_preprocessor(sub {
         my $block = shift;
         my $c = $block->http_config;
-        return unless defined $c;
-        $c =~ s{(upstream\s+[^\s{]+\s*\{)([^}]*\})}{
-            my ($head, $body) = ($1, $2);
-            $body =~ /leadlist_pg_server/
-                && $body !~ /leadlist_pg_(?:queue|connect_timeout)\b/
-                ? "$head$slack$body" : "$head$body"
-        }ge;
-        $block->set_value(http_config => $c);
+        $block->set_value(http_config => valgrind_slack($c)) if defined $c;
     }) if defined &Test::Nginx::Socket::add_block_preprocessor;
 }
 
