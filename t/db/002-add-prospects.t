@@ -606,10 +606,12 @@ subtest 'every filter can use its index' => sub {
     }
 };
 
-subtest 'a page of any filter can be read from persons_search_idx alone' => sub {
-    # With only index-only scans left, a page over every key must still be
-    # found, in id order, in persons_search_idx, with no table access: the
-    # index holds every column a filter tests.
+subtest 'a page of any filter but departments can be read from persons_search_idx alone' => sub {
+    # With only index-only scans left, a page over every key but
+    # departments must still be found, in id order, in persons_search_idx,
+    # with no table access: the index holds every text column a filter
+    # tests.  The departments, whose number has no bound, are not in it
+    # (sql/007), so a filter on them must read the table.
     # An index-only scan skips the table only on pages the visibility map
     # marks all-visible (autovacuum's work); a cluster just loaded has
     # none yet, and the planner rightly prefers the table then.
@@ -617,8 +619,9 @@ subtest 'a page of any filter can be read from persons_search_idx alone' => sub 
     # cost, so among the disabled paths the smaller index wins: the
     # indexes are rebuilt first, as after a load, so that pages emptied by
     # earlier runs' deletes (other test files' too) do not decide.
-    my %every = map { $_ => ['Value'] } keys %field;
+    my %every = map { $_ => ['Value'] } grep { $_ ne 'departments' } keys %field;
     new_search($A, 'E-every', \%every);
+    new_search($A, 'E-deps', { %every, departments => ['Value'] });
     su("REINDEX TABLE global.persons;\nVACUUM global.persons;\n");
     my $r = page_plan('E-every', qw(seqscan indexscan bitmapscan));
     ok $r->{ok}, 'the call ran' or diag $r->{err};
@@ -626,6 +629,11 @@ subtest 'a page of any filter can be read from persons_search_idx alone' => sub 
         'the page is an index-only scan of persons_search_idx';
     unlike $r->{err}, qr/Seq Scan on persons|Sort Key: p\.id/,
         'no sequential scan, no sort of the matches';
+
+    $r = page_plan('E-deps', qw(seqscan indexscan bitmapscan));
+    ok $r->{ok}, 'with departments, the call ran' or diag $r->{err};
+    unlike $r->{err}, qr/Index Only Scan using persons_search_idx on persons p\b/,
+        'with departments, the page is not read from the index alone';
 };
 
 subtest 'the search columns follow every write of the catalogue' => sub {
@@ -653,6 +661,107 @@ subtest 'the search columns follow every write of the catalogue' => sub {
     my $r = su_try("UPDATE global.persons SET search_title = 'cto' WHERE id = "
                    . lit($id) . ";\n");
     like $r->{err}, qr/generated column/, 'not even a superuser writes a search column';
+};
+
+subtest 'long values: every catalogue row can be written, and matches exactly' => sub {
+    # A btree entry holds at most 2,704 bytes: the search columns hold keys
+    # of at most 65 bytes (sql/007), so no length of a field another
+    # service writes can make its write fail, and a filter still compares
+    # the whole value, case-insensitively.
+    my $cjk  = join '', map { chr(0x4e00 + ($_ * 7919) % 20000) } 1 .. 1000;
+    my @rand = map { my $k = $_; join '', map { chr(33 + ($k * 31 + $_ * 17) % 90) } 1 .. 1024 } 1 .. 3;
+    my $del  = "Head\x{7f}of Sales";
+    my %L = (
+        "$tag-l01" => { title => $cjk, departments => [ map { ("D$_" x 300) . 'Ä' } 1 .. 300 ],
+                        companyName => 'é' x 1024, city => 'ü' x 1024 },
+        "$tag-l02" => { title => $rand[0], companyName => $rand[1], city => $rand[2] },
+        "$tag-l03" => { title => $cjk . 'x' },
+        "$tag-l04" => { title => $del },
+        "$tag-l05" => { title => 'x' x 64 },
+        "$tag-l06" => { title => 'x' x 65 },
+    );
+    $L{$_}{companyDomain} = $dom for keys %L;
+    for my $id (sort keys %L) {
+        my $r = su_try(sprintf "INSERT INTO global.persons VALUES (%s, %s);\n",
+                       lit($id), jlit({ id => $id, %{ $L{$id} } }));
+        ok $r->{ok}, "$id: the catalogue row is written" or diag $r->{err};
+    }
+    my $r = su_try(sprintf "UPDATE global.persons SET profile = profile || %s WHERE id = %s;\n",
+                   jlit({ headline => 'x', state => 'ß' x 1024 }), lit("$tag-l02"));
+    ok $r->{ok}, 'and updated' or diag $r->{err};
+    my $keys = su("SELECT max(octet_length(search_title)), max(octet_length(search_city)),"
+                  . " max((SELECT max(octet_length(d)) FROM unnest(search_departments) AS d(d)))"
+                  . " FROM global.persons WHERE id LIKE " . lit("$tag-l%") . ";\n")->[0];
+    is_deeply $keys, [ 64, 33, 33 ], 'a key is the value up to 64 bytes, else 33';
+
+    new_list($A, 'LONG', 'person', '{u1}');
+    my %want = (
+        'title, CJK, in another case'  => [ { titles => [ uc $cjk ] }, "$tag-l01" ],
+        'title, 1,024 random ASCII'    => [ { titles => [ lc $rand[0] ] }, "$tag-l02" ],
+        'company name, 1,024 é in É'   => [ { companyNames => [ 'É' x 1024 ] }, "$tag-l01" ],
+        'city, 1,024 random ASCII'     => [ { cities => [ uc $rand[2] ] }, "$tag-l02" ],
+        'one long department'          => [ { departments => [ lc(('D7' x 300) . 'ä') ] }, "$tag-l01" ],
+        'a title with DEL'             => [ { titles => [ uc $del ] }, "$tag-l04" ],
+        '64 bytes, plain'              => [ { titles => [ 'X' x 64 ] }, "$tag-l05" ],
+        '65 bytes, a digest'           => [ { titles => [ 'X' x 65 ] }, "$tag-l06" ],
+        'one character more'           => [ { titles => [ $cjk . 'xy' ] } ],
+        'one character less'           => [ { titles => [ substr $cjk, 1 ] } ],
+        'the key itself'               => [ { titles => [ "\x{7f}" . su("SELECT md5(lower("
+                                              . lit($cjk) . "));\n")->[0][0] ] } ],
+        'a department cut short'       => [ { departments => [ 'D7' x 300 ] } ],
+    );
+    my $n = 0;
+    for my $name (sort keys %want) {
+        my ($f, @ids) = @{ $want{$name} };
+        new_search($A, 'LONG' . ++$n, { companyDomains => [$dom], %$f });
+        my $r = call(list => 'LONG', body => { selection => { searchId => "LONG$n",
+                                                             selectAll => \1 } },
+                     flags => 3);
+        ok $r->{ok}, "$name: the call ran" or diag $r->{err};
+        my $resp = $r->{ok} ? JSON::PP->new->decode($r->{rows}[0][3]) : {};
+        is_deeply [ sort @{ $resp->{added} // [] }, @{ $resp->{alreadyInList} // [] } ],
+            [ sort @ids ], "$name: selects @{[ scalar @ids ]}";
+    }
+};
+
+subtest 'a profile that is not an object is copied once and never merged' => sub {
+    # SPEC 2 makes global.persons.profile jsonb, not an object: such a
+    # prospect is added like any other, and a copy the organization holds
+    # is never overwritten, whatever either of them is.
+    my %odd = ("$tag-o01" => [ 'not', 'an', 'object' ], "$tag-o02" => 'text',
+               "$tag-o03" => 42);
+    su(join '', map { sprintf "INSERT INTO global.persons VALUES (%s, %s);\n",
+                      lit($_), jlit(JSON::PP->new->allow_nonref->encode($odd{$_})) }
+                sort keys %odd);
+    new_search($A, 'ODD', {});
+    my @ids = sort keys %odd;
+    for my $list ('ODD1', 'ODD2') {
+        new_list($A, $list, 'person', '{u1}');
+        my $sel = { selection => { searchId => 'ODD', ids => \@ids } };
+        result_is call(list => $list, body => $sel), [ 'ok', 3, 3 ],
+            "$list: the first add copies all three";
+        result_is call(list => $list, body => $sel), [ 'ok', 0, 3 ],
+            "$list: the second finds them in the list";
+    }
+    my $copy = sub { JSON::PP->new->allow_nonref->decode(su(sprintf "SELECT profile"
+                         . " FROM tenant.persons WHERE org_id = %s AND id = %s;\n",
+                         $a_, lit($_[0]))->[0][0]) };
+    is_deeply [ map { $copy->($_) } @ids ], [ map { $odd{$_} } @ids ],
+        'the copies are the catalogue\'s, once';
+
+    # a copy that is not an object, and one that is, under a request's
+    # object and a catalogue array
+    su(sprintf "INSERT INTO tenant.persons VALUES (%s, %s, '[1]'), (%s, %s, '{\"a\": 1}');\n",
+       $a_, lit("$tag-o04"), $a_, lit("$tag-o05"));
+    su(sprintf "INSERT INTO global.persons VALUES (%s, '[2]');\n", lit("$tag-o05"));
+    new_list($A, 'ODD3', 'person', '{u1}');
+    result_is call(list => 'ODD3', body => P({ id => "$tag-o04", title => 'T' })),
+        [ 'ok', 1, 1 ], 'a request\'s object beside an array copy: added';
+    result_is call(list => 'ODD3', body => { selection => { searchId => 'ODD',
+                                                           ids => [ "$tag-o05" ] } }),
+        [ 'ok', 1, 1 ], 'a catalogue array beside an object copy: added';
+    is_deeply [ map { $copy->($_) } "$tag-o04", "$tag-o05" ], [ [1], { a => 1 } ],
+        'both copies are kept as they were';
 };
 
 done_testing();
