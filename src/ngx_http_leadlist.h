@@ -78,7 +78,9 @@ typedef struct {
 
     unsigned                      is_admin:1;
     unsigned                      responded:1;
-    unsigned                      counted:1;  /* the statement added */
+    unsigned                      counted:1;  /* a 200 of the statement
+                                                 now, not a replay */
+    unsigned                      dry_run:1;  /* that 200 stored nothing */
     unsigned                      replayed:1; /* a recorded answer */
 } ngx_http_leadlist_ctx_t;
 

@@ -357,12 +357,13 @@ static ngx_http_leadlist_metrics_family_t
     ngx_http_leadlist_metrics_endpoint_families[] =
 {
     { "leadlist_prospects_added_total",
-      "Prospects newly added to lead lists.",
+      "Prospects newly added to lead lists (addedCount of the 200s; "
+      "not of dry runs or idempotent replays).",
       offsetof(ngx_http_leadlist_metrics_endpoint_t, added), 0 },
 
     { "leadlist_prospects_selected_total",
       "Prospects selected by successful requests (added or already "
-      "in the list).",
+      "in the list; not of dry runs or idempotent replays).",
       offsetof(ngx_http_leadlist_metrics_endpoint_t, selected), 0 },
 
     { "leadlist_request_duration_seconds",
@@ -594,7 +595,12 @@ ngx_http_leadlist_metrics_log_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_leadlist_module);
 
-    if (ctx && ctx->counted) {
+    /*
+     * only the work stored now: a replay's counts were counted when it
+     * first ran, a dry run's were never stored
+     */
+
+    if (ctx && ctx->counted && !ctx->dry_run) {
         (void) ngx_atomic_fetch_add(&e->added, ctx->added);
         (void) ngx_atomic_fetch_add(&e->selected, ctx->selected);
     }

@@ -14,6 +14,7 @@
 #include "ngx_http_leadlist.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_statement.h"
+#include "ngx_http_leadlist_syntax.h"
 #include "ngx_http_leadlist_variables.h"
 
 
@@ -157,12 +158,27 @@ ngx_http_leadlist_variables_set_result(ngx_http_request_t *r,
     switch (result->outcome) {
 
     case NGX_HTTP_LEADLIST_OUTCOME_OK:
-        ngx_str_set(&ctx->outcome, "added");
         ctx->added = result->added;
         ctx->selected = result->selected;
 
         /* a replayed answer added nothing this time */
         ctx->counted = !result->replayed;
+
+        /*
+         * A 200 honoured every preference: with tx=rollback its counts
+         * say what would have been added, and nothing was.  The log
+         * keeps the counts the client was told, but must not read as
+         * an add; the metrics leave them out, as they do a replay's.
+         */
+
+        if (ctx->prefer & NGX_HTTP_LEADLIST_PREFER_ROLLBACK) {
+            ngx_str_set(&ctx->outcome, "dry_run");
+            ctx->dry_run = 1;
+
+        } else {
+            ngx_str_set(&ctx->outcome, "added");
+        }
+
         break;
 
     case NGX_HTTP_LEADLIST_OUTCOME_FAILED:
@@ -206,8 +222,9 @@ ngx_http_leadlist_variables_str(ngx_http_request_t *r,
 
 
 /*
- * What the statement decided, when it ran (added, not_found, forbidden,
- * company_list, ...), else what the status says, in endpoint locations
+ * What the statement decided, when it ran (added, dry_run, not_found,
+ * forbidden, company_list, ...), else what the status says, in endpoint
+ * locations
  */
 
 static ngx_int_t

@@ -404,6 +404,72 @@ is(delta($before, $m2, L('leadlist_request_duration_seconds_count', $LOC)),
    2, 'request_duration_seconds_count: +2');
 
 
+# ------------------------------------------------------------ work not done
+
+# Only work stored now counts as prospects: a dry run (Prefer:
+# tx=rollback) answers 200 with the counts an add would have, and stores
+# nothing; a replayed answer (Idempotency-Key) was counted when it first
+# ran.  Both are answers of the location all the same.
+
+sub add_one {
+    my ($id, @headers) = @_;
+    my $body = qq({"persons":[{"id":"$id"}]});
+    return http($ng->{port}, "POST /api/lead-lists/l/add-prospects HTTP/1.0"
+                . "\r\nHost: x\r\nAuthorization: Bearer user=u;org=$org\r\n"
+                . "Content-Type: application/json\r\n"
+                . join('', map { "$_\r\n" } @headers)
+                . "Content-Length: " . length($body) . "\r\n\r\n$body");
+}
+
+sub answered {
+    my ($before, $n) = @_;
+    return scrape_when(sub {
+        delta($before, $_[0],
+              L('leadlist_request_duration_seconds_count', $LOC)) >= $n });
+}
+
+$before = scrape();
+$r = add_one('dry1', 'Prefer: tx=rollback');
+is($r->{status}, 200, 'a dry run: 200');
+is($r->{head}{'preference-applied'}, 'tx=rollback',
+   'a dry run: Preference-Applied: tx=rollback');
+like($r->{body}, qr/"addedCount":\s*1\b/, 'a dry run: it would add 1');
+my $md = answered($before, 1);
+is(delta($before, $md, L('leadlist_responses_total', $LOC, 'status="200"')),
+   1, 'a dry run: responses_total{status="200"}: +1');
+is(delta($before, $md, L('leadlist_prospects_added_total', $LOC)), 0,
+   'a dry run: prospects_added_total: +0');
+is(delta($before, $md, L('leadlist_prospects_selected_total', $LOC)), 0,
+   'a dry run: prospects_selected_total: +0');
+
+# the same add for real: it stores what the dry run did not, and counts
+$before = $md;
+$r = add_one('dry1');
+is($r->{status}, 200, 'the dry run for real: 200');
+like($r->{body}, qr/"addedCount":\s*1\b/,
+     'the dry run for real: it adds 1 (the dry run stored nothing)');
+$md = answered($before, 1);
+is(delta($before, $md, L('leadlist_prospects_added_total', $LOC)), 1,
+   'the dry run for real: prospects_added_total: +1');
+is(delta($before, $md, L('leadlist_prospects_selected_total', $LOC)), 1,
+   'the dry run for real: prospects_selected_total: +1');
+
+# a key of this run only: keys outlive the fixture, which clears lists
+my $key = "Idempotency-Key: k092-$$-" . int(time);
+$before = $md;
+my @idem = map { add_one('idem1', $key) } 1 .. 2;
+is($idem[0]{status}, 200, 'a keyed add: 200');
+is($idem[1]{status}, 200, 'its retry: 200');
+is($idem[1]{head}{'idempotent-replayed'}, 'true', 'its retry is a replay');
+$md = answered($before, 2);
+is(delta($before, $md, L('leadlist_responses_total', $LOC, 'status="200"')),
+   2, 'an add and its replay: responses_total{status="200"}: +2');
+is(delta($before, $md, L('leadlist_prospects_added_total', $LOC)), 1,
+   'an add and its replay: prospects_added_total: +1, the add only');
+is(delta($before, $md, L('leadlist_prospects_selected_total', $LOC)), 1,
+   'an add and its replay: prospects_selected_total: +1, the add only');
+
+
 # ------------------------------------------------------------ held
 
 my $lock = take_lock(60);
