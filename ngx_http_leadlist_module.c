@@ -17,6 +17,7 @@
 #include "ngx_http_leadlist_body.h"
 #include "ngx_http_leadlist_handler.h"
 #include "ngx_http_leadlist_response.h"
+#include "ngx_http_leadlist_syntax.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
 #include "ngx_http_leadlist_variables.h"
@@ -35,8 +36,12 @@ static char *ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_leadlist_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_leadlist_add_prospects(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_leadlist_list_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_leadlist_auth_request(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_leadlist_header_name(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 static ngx_conf_num_bounds_t  ngx_http_leadlist_keepalive_bounds = {
@@ -74,6 +79,11 @@ static ngx_conf_num_bounds_t  ngx_http_leadlist_idem_ttl_bounds = {
 static ngx_conf_deprecated_t  ngx_http_leadlist_old_keepalive_timeout = {
     ngx_conf_deprecated, "leadlist_pg_keepalive_timeout",
     "leadlist_pg_idle_timeout"
+};
+
+
+static ngx_conf_post_t  ngx_http_leadlist_header_name_post = {
+    ngx_http_leadlist_header_name
 };
 
 
@@ -179,7 +189,7 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
 
     { ngx_string("leadlist_list_id"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_leadlist_list_id,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_leadlist_loc_conf_t, list_id),
       NULL },
@@ -196,21 +206,21 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_leadlist_loc_conf_t, user_header),
-      NULL },
+      &ngx_http_leadlist_header_name_post },
 
     { ngx_string("leadlist_auth_org_header"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_leadlist_loc_conf_t, org_header),
-      NULL },
+      &ngx_http_leadlist_header_name_post },
 
     { ngx_string("leadlist_auth_role_header"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_leadlist_loc_conf_t, role_header),
-      NULL },
+      &ngx_http_leadlist_header_name_post },
 
     { ngx_string("leadlist_max_persons"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -465,6 +475,29 @@ ngx_http_leadlist_add_prospects(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * A value with variables may come out empty for some requests, which is
+ * the client's doing; one empty as configured would answer every request
+ * with a 400 that blames the client's leadListId.
+ */
+
+static char *
+ngx_http_leadlist_list_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty value in \"%V\" directive", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_set_complex_value_slot(cf, cmd, conf);
+}
+
+
 static char *
 ngx_http_leadlist_auth_request(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -489,4 +522,32 @@ ngx_http_leadlist_auth_request(ngx_conf_t *cf, ngx_command_t *cmd,
     llcf->auth_uri = value[1];
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The post handler of the leadlist_auth_*_header directives: the identity
+ * is read from the auth response's header of this name, and a name no
+ * header field can have (empty, or not an RFC 9110 token) would answer
+ * every request with a 401 or, for the role, every admin with a 403.
+ */
+
+static char *
+ngx_http_leadlist_header_name(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    ngx_str_t  *value;
+
+    if (ngx_http_leadlist_header_name_ok(name->data, name->len)) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid header name \"%V\" in \"%V\" directive",
+                       name, &value[0]);
+
+    return NGX_CONF_ERROR;
 }

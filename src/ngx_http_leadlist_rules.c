@@ -456,14 +456,17 @@ ngx_http_leadlist_rules_check_text(ngx_http_leadlist_parse_t *p, size_t i,
 }
 
 
+/*
+ * SPEC 1.3 limits departments to 64 items, each a string of any length:
+ * its 1,024-character limit applies to the listed text fields only.
+ */
+
 static void
 ngx_http_leadlist_rules_check_departments(ngx_http_leadlist_parse_t *p,
     size_t i, json_t *v)
 {
-    char         buf[NGX_HTTP_LEADLIST_MESSAGE_LEN];
-    size_t       j, n;
-    json_t      *d;
-    const char  *err;
+    char    buf[NGX_HTTP_LEADLIST_MESSAGE_LEN];
+    size_t  j, n;
 
     if (v == NULL || json_is_null(v)) {
         return;
@@ -484,13 +487,8 @@ ngx_http_leadlist_rules_check_departments(ngx_http_leadlist_parse_t *p,
     }
 
     for (j = 0; j < n && !ngx_http_leadlist_rules_full(p); j++) {
-        d = json_array_get(v, j);
-
-        err = json_is_string(d) ? ngx_http_leadlist_rules_text_error(d, buf)
-                                : NGX_HTTP_LEADLIST_MSG_STRING;
-
-        if (err) {
-            ngx_http_leadlist_rules_error(p, err,
+        if (!json_is_string(json_array_get(v, j))) {
+            ngx_http_leadlist_rules_error(p, NGX_HTTP_LEADLIST_MSG_STRING,
                                           "persons[%zu].departments[%zu]",
                                           i, j);
         }

@@ -1,7 +1,8 @@
 
 /*
  * Syntax of the request's path and header values (SPEC 1.2, 1.3, 1.6):
- * the lead list id, the Content-Type, Prefer and Idempotency-Key.
+ * the lead list id, the Content-Type, Prefer and Idempotency-Key; and of
+ * the header names the leadlist_auth_*_header directives give.
  *
  * Content-Type: leading and trailing spaces or tabs are ignored, and so
  * are spaces around ';'; a parameter is token=token or token="quoted";
@@ -564,4 +565,23 @@ ngx_http_leadlist_idempotency_key(const unsigned char *p, size_t len,
     *klen = n;
 
     return 0;
+}
+
+
+int
+ngx_http_leadlist_header_name_ok(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    if (p == NULL || len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!ngx_http_leadlist_syntax_tchar(p[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

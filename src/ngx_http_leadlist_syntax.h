@@ -1,7 +1,8 @@
 
 /*
- * Syntax of the request's path and header values: plain C99, no nginx
- * types, so that the unit tests link it.
+ * Syntax of the request's path and header values, and of the header
+ * names the configuration gives: plain C99, no nginx types, so that the
+ * unit tests link it.
  */
 
 
@@ -64,6 +65,9 @@ int ngx_http_leadlist_idempotency_key(const unsigned char *p, size_t len,
 
 /* 1 when the lead list id matches ^[A-Za-z0-9_-]{1,64}$ */
 int ngx_http_leadlist_list_id_ok(const unsigned char *p, size_t len);
+
+/* 1 when the value is a header field name: an RFC 9110 token, 1*tchar */
+int ngx_http_leadlist_header_name_ok(const unsigned char *p, size_t len);
 
 
 #endif /* _NGX_HTTP_LEADLIST_SYNTAX_H_INCLUDED_ */

@@ -402,3 +402,89 @@ invalid value "0" in "leadlist_pg_connect_concurrency"
 --- must_die
 --- error_log
 options set a statement_timeout that is not a time from 1ms to less than "leadlist_pg_query_timeout" 30000ms
+
+
+
+=== TEST 30: an empty leadlist_auth_role_header would make every admin a 403
+--- config
+    leadlist_auth_role_header "";
+--- must_die
+--- error_log
+invalid header name "" in "leadlist_auth_role_header" directive
+
+
+
+=== TEST 31: an empty leadlist_auth_user_header
+--- config
+    leadlist_auth_user_header "";
+--- must_die
+--- error_log
+invalid header name "" in "leadlist_auth_user_header" directive
+
+
+
+=== TEST 32: an empty leadlist_auth_org_header
+--- config
+    location /a {
+        leadlist_auth_org_header "";
+    }
+--- must_die
+--- error_log
+invalid header name "" in "leadlist_auth_org_header" directive
+
+
+
+=== TEST 33: a header name with a space is no RFC 9110 token
+--- config
+    leadlist_auth_user_header "X User";
+--- must_die
+--- error_log
+invalid header name "X User" in "leadlist_auth_user_header" directive
+
+
+
+=== TEST 34: a header name with a colon is no RFC 9110 token
+--- http_config
+    leadlist_auth_org_header X-Org:Id;
+--- config
+--- must_die
+--- error_log
+invalid header name "X-Org:Id" in "leadlist_auth_org_header" directive
+
+
+
+=== TEST 35: a header name with a non-ASCII letter is no RFC 9110 token
+--- config eval
+qq{    leadlist_auth_role_header "X-R\xc3\xb4le";\n}
+--- must_die
+--- error_log eval
+qq{invalid header name "X-R\xc3\xb4le" in "leadlist_auth_role_header" directive}
+
+
+
+=== TEST 36: header names of any RFC 9110 tchar are accepted
+--- http_config eval
+$::http_config . <<'_EOC_';
+    leadlist_auth_user_header "!#$%&'*+-.^_`|~09azAZ";
+_EOC_
+--- config eval
+Leadlist::endpoint("leadlist_auth_org_header x; leadlist_auth_role_header Y_1;")
+--- request
+GET /api/lead-lists/x/add-prospects
+--- error_code: 405
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 37: leadlist_list_id empty as configured would blame every client
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id "";
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+empty value in "leadlist_list_id" directive

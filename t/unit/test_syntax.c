@@ -2,7 +2,9 @@
 /*
  * Unit tests of the request header parsers of SPEC 1.6 in
  * ngx_http_leadlist_syntax.h: Prefer (RFC 7240) and Idempotency-Key
- * (RFC 8941 sf-string), printing TAP; exits non-zero on any failure.
+ * (RFC 8941 sf-string), and of the header name check of the
+ * leadlist_auth_*_header directives, printing TAP; exits non-zero on any
+ * failure.
  * make test-unit builds and runs them:
  *
  *   cc -std=gnu99 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined
@@ -46,6 +48,7 @@ static void ngx_http_leadlist_test_prefer(void);
 static void ngx_http_leadlist_test_prefer_headers(void);
 static void ngx_http_leadlist_test_key(void);
 static void ngx_http_leadlist_test_key_lengths(void);
+static void ngx_http_leadlist_test_header_name(void);
 
 
 int
@@ -55,6 +58,7 @@ main(void)
     ngx_http_leadlist_test_prefer_headers();
     ngx_http_leadlist_test_key();
     ngx_http_leadlist_test_key_lengths();
+    ngx_http_leadlist_test_header_name();
 
     return ngx_http_leadlist_done("test_syntax");
 }
@@ -394,4 +398,74 @@ ngx_http_leadlist_test_key_lengths(void)
     rc = ngx_http_leadlist_key(value, len, key, &klen);
     ngx_http_leadlist_ok(rc == -1,
                          "Idempotency-Key of 256 escaped characters refused");
+}
+
+
+/* a header field name is an RFC 9110 token: 1*tchar */
+
+static void
+ngx_http_leadlist_test_header_name(void)
+{
+    int             ok;
+    size_t          i, len;
+    unsigned char  *copy;
+
+    static const struct {
+        const char  *name;
+        int          ok;
+    } cases[] = {
+        { "X-User-Id", 1 },
+        { "x", 1 },
+        { "X_Role.v2", 1 },
+        { "!#$%&'*+-.^_`|~09azAZ", 1 },
+        { "", 0 },
+        { "X User", 0 },
+        { " X-User-Id", 0 },
+        { "X-User-Id ", 0 },
+        { "X\tUser", 0 },
+        { "X-User:Id", 0 },
+        { "X-User-Id:", 0 },
+        { "\"X-User-Id\"", 0 },
+        { "X(User)", 0 },
+        { "X,User", 0 },
+        { "X;User", 0 },
+        { "X/User", 0 },
+        { "X@User", 0 },
+        { "X[User]", 0 },
+        { "X{User}", 0 },
+        { "X=User", 0 },
+        { "X?User", 0 },
+        { "X\\User", 0 },
+        { "X<User>", 0 },
+        { "X-R\xc3\xb4le", 0 },
+        { "X\x7f", 0 },
+        { "X\x01", 0 },
+        { NULL, 0 }
+    };
+
+    for (i = 0; cases[i].name; i++) {
+        len = strlen(cases[i].name);
+
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, cases[i].name, len);
+        ok = ngx_http_leadlist_header_name_ok(copy, len);
+        free(copy);
+
+        ngx_http_leadlist_ok(ok == cases[i].ok, "header name '%s' %s",
+                             cases[i].name,
+                             cases[i].ok ? "accepted" : "refused");
+    }
+
+    ngx_http_leadlist_ok(!ngx_http_leadlist_header_name_ok(NULL, 0),
+                         "header name refused: NULL");
+    ngx_http_leadlist_ok(!ngx_http_leadlist_header_name_ok(
+                             (const unsigned char *) "X\0Y", 3),
+                         "header name refused: a NUL inside");
+    ngx_http_leadlist_ok(ngx_http_leadlist_header_name_ok(
+                             (const unsigned char *) "X-Id Y", 4),
+                         "header name: only len bytes are read");
 }
