@@ -476,25 +476,39 @@ ngx_http_leadlist_add_prospects(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * A value with variables may come out empty for some requests, which is
- * the client's doing; one empty as configured would answer every request
- * with a 400 that blames the client's leadListId.
+ * A value with variables may come out wrong for some requests, which is
+ * the client's doing; a constant one that is not a valid id would answer
+ * every request with a 400 that blames the client's leadListId.
  */
 
 static char *
 ngx_http_leadlist_list_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t  *value;
+    char                      *rv;
+    ngx_str_t                 *value;
+    ngx_http_complex_value_t  *cv;
 
-    value = cf->args->elts;
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
 
-    if (value[1].len == 0) {
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    cv = *(ngx_http_complex_value_t **) ((char *) conf + cmd->offset);
+
+    if (cv->lengths == NULL
+        && !ngx_http_leadlist_list_id_ok(cv->value.data, cv->value.len))
+    {
+        value = cf->args->elts;
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "empty value in \"%V\" directive", &cmd->name);
+                           "invalid list id \"%V\" in \"%V\" directive, "
+                           "it must be 1 to 64 characters of "
+                           "[A-Za-z0-9_-]", &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_set_complex_value_slot(cf, cmd, conf);
+    return NGX_CONF_OK;
 }
 
 

@@ -487,4 +487,49 @@ GET /api/lead-lists/x/add-prospects
     }
 --- must_die
 --- error_log
-empty value in "leadlist_list_id" directive
+invalid list id "" in "leadlist_list_id" directive
+
+
+
+=== TEST 38: a constant leadlist_list_id with a character outside [A-Za-z0-9_-]
+--- http_config eval: $::http_config
+--- config
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id "a b";
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+invalid list id "a b" in "leadlist_list_id" directive
+
+
+
+=== TEST 39: a constant leadlist_list_id of 65 characters
+--- http_config eval: $::http_config
+--- config eval
+"    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id " . ('x' x 65) . ";
+        leadlist_auth_request /_auth;
+    }"
+--- must_die
+--- error_log eval
+'invalid list id "' . ('x' x 65) . '" in "leadlist_list_id" directive'
+
+
+
+=== TEST 40: a constant leadlist_list_id of 64 valid characters serves its list
+--- http_config eval: $::http_config
+--- config eval
+"    location = /_auth { return 204; }
+    location /a {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id " . ('x' x 63) . "_;
+        leadlist_auth_request /_auth;
+    }"
+--- request
+GET /a
+--- error_code: 405
+--- no_error_log
+[emerg]
