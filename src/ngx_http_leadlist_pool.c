@@ -385,6 +385,10 @@ ngx_http_leadlist_pool_idle_usable(ngx_http_leadlist_conn_t *lc)
 /*
  * An idle connection that PostgreSQL closed still says CONNECTION_OK
  * until libpq reads the EOF: read what is there, then peek for EOF.
+ * A pending EOF is read through too, since the server's last words come
+ * before it ("terminating connection due to administrator command"), and
+ * parsing them logs them: a worker that woke late would otherwise close
+ * the connection without saying why.
  */
 
 static ngx_int_t
@@ -399,9 +403,7 @@ ngx_http_leadlist_pool_idle_alive(ngx_http_leadlist_conn_t *lc)
 
     c = lc->connection;
 
-    if (lc->doomed || c->close || c->read->pending_eof
-        || ngx_http_leadlist_pool_expired(lc))
-    {
+    if (lc->doomed || c->close || ngx_http_leadlist_pool_expired(lc)) {
         return NGX_DECLINED;
     }
 

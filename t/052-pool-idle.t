@@ -213,6 +213,23 @@ _EOC_
     ok(!grep({ $_ == $left[0] } @seq), 'no request ran on the dead one');
     cmp_ok(scalar @{ backends($app) }, '<=', 2, 'still 2 at most');
 
+    # a worker that wakes late finds the server's last words and the EOF
+    # after them at once (epoll reports both): it still reads and logs
+    # why the server closed, before it closes its end
+    my $why = qr/terminating connection due to administrator/;
+    my $before = log_count($ng, $why);
+    my ($victim) = map { $_->[0] } @{ backends($app) };
+    my @workers = worker_pids($ng);
+    kill 'STOP', @workers;
+    su("SELECT pg_terminate_backend($victim);");
+    wait_until(10, sub { !grep { $_->[0] == $victim } @{ backends($app) } });
+    sleep 0.2;
+    kill 'CONT', @workers;
+    ok(wait_until(10, sub { log_count($ng, $why) > $before }),
+       'a worker that wakes after the EOF still logs why the server closed');
+    my @seq2 = sequence($ng, $app, 'after-late-kill', 2);
+    ok(!grep({ $_ == $victim } @seq2), 'and no request ran on that one');
+
     log_check($ng, 'idle');
     stop_nginx($ng);
 }
