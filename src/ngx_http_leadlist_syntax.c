@@ -17,10 +17,13 @@
  *     parameter  = token [ BWS "=" BWS word ]
  *     word       = token / quoted-string
  *
- * with the list rule's empty elements (", ,") allowed.  An element that
- * does not parse is skipped up to the next comma outside a quoted-string
- * and counts as no instance of anything: unknown or malformed
- * preferences are no errors (RFC 7240 section 2).
+ * with the list rule's empty elements (", ,") allowed.  An element ends
+ * at the next comma outside a quoted-string; one that does not parse
+ * counts as no instance of anything: unknown or malformed preferences are
+ * no errors (RFC 7240 section 2).  A quoted-string runs from a quote to
+ * the next one not escaped by a backslash; a quote with no such end
+ * opens none, so that it cannot hide the preferences after it: in
+ * 'return="a, tx=rollback' the dry run is still asked for.
  */
 
 
@@ -40,13 +43,15 @@ static int ngx_http_leadlist_syntax_word(const unsigned char **pp,
     const unsigned char *end, unsigned char *val, size_t *vlen);
 static int ngx_http_leadlist_syntax_charset_ok(const unsigned char *v,
     size_t n);
+static const unsigned char *ngx_http_leadlist_syntax_pref_end(
+    const unsigned char *p, const unsigned char *end, int *unclosed);
+static const unsigned char *ngx_http_leadlist_syntax_quote_end(
+    const unsigned char *p, const unsigned char *end);
 static int ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
-    const unsigned char **pp, const unsigned char *end);
+    const unsigned char *p, const unsigned char *end);
 static int ngx_http_leadlist_syntax_pref_pair(const unsigned char **pp,
     const unsigned char *end, const unsigned char **name, size_t *nlen,
     unsigned char *val, size_t *vlen);
-static const unsigned char *ngx_http_leadlist_syntax_pref_skip(
-    const unsigned char *p, const unsigned char *end);
 static void ngx_http_leadlist_syntax_pref_apply(
     ngx_http_leadlist_prefer_t *pr, const unsigned char *name, size_t nlen,
     const unsigned char *val, size_t vlen);
@@ -304,13 +309,15 @@ void
 ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
     const unsigned char *p, size_t len)
 {
-    const unsigned char  *end, *q;
+    int                   unclosed;
+    const unsigned char  *end, *next;
 
     if (p == NULL) {
         return;
     }
 
     end = p + len;
+    unclosed = 0;
 
     for ( ;; ) {
         p = ngx_http_leadlist_syntax_ows(p, end);
@@ -324,29 +331,89 @@ ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
             continue;
         }
 
-        q = p;
+        /*
+         * the element's end first, then its syntax within it: a malformed
+         * element ends where a well-formed one would, and is no instance
+         */
 
-        if (ngx_http_leadlist_syntax_pref(pr, &q, end) == 0) {
-            p = q;
+        next = ngx_http_leadlist_syntax_pref_end(p, end, &unclosed);
 
-        } else {
-            p = ngx_http_leadlist_syntax_pref_skip(p, end);
-        }
+        (void) ngx_http_leadlist_syntax_pref(pr, p, next);
+
+        p = next;
     }
 }
 
 
-/* one preference, up to the comma or end that follows it */
+/*
+ * The end of the element at p: the next comma outside a quoted-string,
+ * or end.  A quote whose quoted-string never ends is an ordinary byte.
+ * *unclosed, once set, says that no later quote of the value ends either:
+ * the search that failed read every later byte in the state a search
+ * from a later quote starts in (such a quote was an escaped byte to it),
+ * so that a value of many open quotes is read once, not once per quote.
+ */
+
+static const unsigned char *
+ngx_http_leadlist_syntax_pref_end(const unsigned char *p,
+    const unsigned char *end, int *unclosed)
+{
+    const unsigned char  *q;
+
+    for ( /* void */ ; p < end && *p != ','; p++) {
+
+        if (*p != '"' || *unclosed) {
+            continue;
+        }
+
+        q = ngx_http_leadlist_syntax_quote_end(p, end);
+
+        if (q == NULL) {
+            *unclosed = 1;
+            continue;
+        }
+
+        p = q;
+    }
+
+    return p;
+}
+
+
+/* the quote that ends the quoted-string opened at p, or NULL */
+
+static const unsigned char *
+ngx_http_leadlist_syntax_quote_end(const unsigned char *p,
+    const unsigned char *end)
+{
+    for (p++; p < end; p++) {
+
+        if (*p == '\\') {
+            if (++p == end) {
+                break;
+            }
+
+            continue;
+        }
+
+        if (*p == '"') {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* one whole preference, p..end, applied if it is well-formed */
 
 static int
 ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
-    const unsigned char **pp, const unsigned char *end)
+    const unsigned char *p, const unsigned char *end)
 {
     size_t                nlen, vlen, plen, pvlen;
     unsigned char         val[16], pval[16];
-    const unsigned char  *p, *name, *pname;
-
-    p = *pp;
+    const unsigned char  *name, *pname;
 
     if (ngx_http_leadlist_syntax_pref_pair(&p, end, &name, &nlen, val, &vlen)
         != 0)
@@ -357,7 +424,7 @@ ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
     for ( ;; ) {
         p = ngx_http_leadlist_syntax_ows(p, end);
 
-        if (p == end || *p == ',') {
+        if (p == end) {
             break;
         }
 
@@ -367,7 +434,7 @@ ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
 
         p = ngx_http_leadlist_syntax_ows(p + 1, end);
 
-        if (p == end || *p == ',' || *p == ';') {
+        if (p == end || *p == ';') {
             continue;
         }
 
@@ -382,8 +449,6 @@ ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
     }
 
     ngx_http_leadlist_syntax_pref_apply(pr, name, nlen, val, vlen);
-
-    *pp = p;
 
     return 0;
 }
@@ -429,38 +494,6 @@ ngx_http_leadlist_syntax_pref_pair(const unsigned char **pp,
     *pp = p;
 
     return 0;
-}
-
-
-/* past a malformed element: to the next comma outside a quoted-string */
-
-static const unsigned char *
-ngx_http_leadlist_syntax_pref_skip(const unsigned char *p,
-    const unsigned char *end)
-{
-    int  quoted;
-
-    quoted = 0;
-
-    for ( /* void */ ; p < end; p++) {
-
-        if (quoted && *p == '\\') {
-            if (++p == end) {
-                break;
-            }
-
-            continue;
-        }
-
-        if (*p == '"') {
-            quoted = !quoted;
-
-        } else if (*p == ',' && !quoted) {
-            break;
-        }
-    }
-
-    return p;
 }
 
 

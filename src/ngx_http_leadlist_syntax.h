@@ -49,7 +49,8 @@ int ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len);
  * values the endpoint knows are case-insensitive; parameters, unknown
  * preferences and unknown values are ignored; only the first instance
  * of a preference counts (RFC 7240 section 2); a malformed preference is
- * skipped as if absent.  Never an error.
+ * skipped as if absent, up to the next comma outside a quoted-string (a
+ * quote that never closes opens none).  Never an error.
  */
 void ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
     const unsigned char *p, size_t len);

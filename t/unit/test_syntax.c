@@ -15,6 +15,7 @@
  */
 
 
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ static int ngx_http_leadlist_key(const char *value, size_t len,
     char *key, size_t *klen);
 static void ngx_http_leadlist_test_prefer(void);
 static void ngx_http_leadlist_test_prefer_headers(void);
+static void ngx_http_leadlist_test_prefer_open_quotes(void);
 static void ngx_http_leadlist_test_key(void);
 static void ngx_http_leadlist_test_key_lengths(void);
 static void ngx_http_leadlist_test_header_name(void);
@@ -56,6 +58,7 @@ main(void)
 {
     ngx_http_leadlist_test_prefer();
     ngx_http_leadlist_test_prefer_headers();
+    ngx_http_leadlist_test_prefer_open_quotes();
     ngx_http_leadlist_test_key();
     ngx_http_leadlist_test_key_lengths();
     ngx_http_leadlist_test_header_name();
@@ -174,14 +177,51 @@ ngx_http_leadlist_test_prefer(void)
         { "tx=rollback; =b", 0, 0 },
         { "foo bar=\"a,b\", tx=rollback", T, T },
         { "foo bar=\"a\\\",b\", tx=rollback", T, T },
-        { "foo=\"unterminated, tx=rollback", 0, 0 },
-        { "return=\"representation, tx=rollback", 0, 0 },
         { "foo=\xc3\xa9, tx=rollback", T, T },
         { "return=repr\x01sentation, tx=rollback", T, T },
         { "return=\"repr\x01sentation\", tx=rollback", T, T },
         { "{}, return=representation", R, R },
         { "return=representation tx=rollback", 0, 0 },
         { "return=representation;tx=rollback", R, R },
+
+        /* a quoted-string that ends protects the commas inside it */
+        { "foo=\"a,b\", tx=rollback", T, T },
+        { "foo=\"a, tx=rollback\", return=representation", R, R },
+        { "foo=\"a,b\" x, tx=rollback", T, T },
+        { "\", \", tx=rollback", T, T },
+        { "tx=rollback; foo=\"a,b\", return=representation", R | T, R | T },
+        { "return=\"a\\\\\", tx=rollback", T, R | T },
+        { "return=\"a\\\", return=representation\", tx=rollback", T, R | T },
+
+        /* a quote ends at the next unescaped quote, wherever it is */
+        { "foo=\"a, tx=rollback, bar=\"b\"", 0, 0 },
+        { "foo=\"a, b=\"c, tx=rollback", T, T },
+
+        /*
+         * a quote that never ends opens nothing: its element ends at the
+         * next comma, and is no instance; the elements after it count
+         */
+        { "foo=\"unterminated, tx=rollback", T, T },
+        { "return=\"representation, tx=rollback", T, T },
+        { "return=\"representation, tx=rollback, return=representation",
+          R | T, R | T },
+        { "return=\"minimal, return=representation", R, R },
+        { "foo=\"a, return=representation, tx=rollback", R | T, R | T },
+        { "tx=rollback; foo=\"bar, return=representation", R, R },
+        { "tx=rollback;foo=\"bar,tx=commit, return=representation",
+          R, R | T },
+        { "return=\"a\\\", tx=rollback", T, T },
+        { "foo=\"a\\\\\\\", tx=rollback", T, T },
+        { "foo=\"a\\, tx=rollback", T, T },
+        { "tx=rollback, foo=\"a\\", T, T },
+        { "foo=\"a,b\" \"c, tx=rollback", T, T },
+        { "\"foo, tx=rollback", T, T },
+        { "foo\\\", tx=rollback", T, T },
+        { "tx=rollback, return=\"representation", T, T },
+        { "tx=rollback, foo=\"", T, T },
+        { "tx=rollback; a=\"", 0, 0 },
+        { "tx=\"rollback", 0, 0 },
+        { "\"", 0, 0 },
         { NULL, 0, 0 }
     };
 
@@ -258,6 +298,50 @@ ngx_http_leadlist_test_prefer_headers(void)
     ngx_http_leadlist_prefer(&pr, "tx=rollback", 11);
     ngx_http_leadlist_ok(pr.flags == T,
                          "two headers: an open quote ends with its header");
+}
+
+
+/*
+ * 65,536 elements x\" (outside a quoted-string the backslash is a byte
+ * like any other, so each quote opens one that never ends): each element
+ * ends at its comma, and the value is read in linear time, not once more
+ * to its end for each open quote (about 10^10 steps here)
+ */
+
+static void
+ngx_http_leadlist_test_prefer_open_quotes(void)
+{
+    char                        *value;
+    size_t                       i, n, len;
+    clock_t                      start;
+    ngx_http_leadlist_prefer_t   pr;
+
+    n = 65536;
+    len = n * 4 + sizeof("tx=rollback") - 1;
+
+    value = malloc(len);
+    if (value == NULL) {
+        abort();
+    }
+
+    for (i = 0; i < n; i++) {
+        memcpy(value + i * 4, "x\\\",", 4);
+    }
+
+    memcpy(value + n * 4, "tx=rollback", sizeof("tx=rollback") - 1);
+
+    memset(&pr, 0, sizeof(pr));
+    start = clock();
+    ngx_http_leadlist_prefer(&pr, value, len);
+
+    ngx_http_leadlist_ok(pr.flags == T && pr.seen == T,
+                         "Prefer: 65,536 open quotes, then tx=rollback");
+    ngx_http_leadlist_ok(clock() - start < CLOCKS_PER_SEC,
+                         "Prefer: 65,536 open quotes read in linear time "
+                         "(%.3f s)",
+                         (double) (clock() - start) / CLOCKS_PER_SEC);
+
+    free(value);
 }
 
 
