@@ -177,17 +177,41 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
     ctx->list_id.len = id.len;
     *ngx_cpymem(ctx->list_id.data, id.data, id.len) = '\0';
 
-    /* nginx keeps the first of repeated headers: a second type is ambiguous */
-
     ct = r->headers_in.content_type;
+
+    if (ct == NULL) {
+        return ngx_http_leadlist_send_error(r,
+                                            NGX_HTTP_LEADLIST_ERR_INVALID_TYPE,
+                                            NULL, 0);
+    }
+
+    /*
+     * nginx keeps the first of repeated headers: a second type is
+     * ambiguous, whatever either says
+     */
+
     headers = &r->headers_in.headers;
     pos.part = NULL;
 
-    if (ct == NULL
-        || !ngx_http_leadlist_content_type_ok(ct->value.data, ct->value.len)
-        || (ngx_http_leadlist_header_next(headers, &ct->key, &pos)
-            && ngx_http_leadlist_header_next(headers, &ct->key, &pos)))
+    if (ngx_http_leadlist_header_next(headers, &ct->key, &pos)
+        && ngx_http_leadlist_header_next(headers, &ct->key, &pos))
     {
+        return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_REPEATED_TYPE,
+                                    NULL, 0);
+    }
+
+    switch (ngx_http_leadlist_content_type(ct->value.data, ct->value.len)) {
+
+    case NGX_HTTP_LEADLIST_TYPE_JSON:
+        break;
+
+    case NGX_HTTP_LEADLIST_TYPE_CHARSET:
+        return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_INVALID_CHARSET,
+                                    NULL, 0);
+
+    default:
         return ngx_http_leadlist_send_error(r,
                                             NGX_HTTP_LEADLIST_ERR_INVALID_TYPE,
                                             NULL, 0);

@@ -80,6 +80,16 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
       "Unsupported content type",
       "Content-Type", "must be application/json" },
 
+    /* the type is right: say what is not, RFC 8259 wants UTF-8 */
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Unsupported content type",
+      "Content-Type", "charset must be utf-8" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Invalid Content-Type",
+      "Content-Type", "must be sent once" },
+
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
       "Invalid Idempotency-Key",
       "Idempotency-Key", "must be 1 to "

@@ -7,7 +7,9 @@
  * Content-Type: leading and trailing spaces or tabs are ignored, and so
  * are spaces around ';'; a parameter is token=token or token="quoted";
  * an empty parameter (";;", trailing ';') is allowed, a malformed one is
- * not; every charset parameter must be utf-8 or utf8.
+ * not; every charset parameter must be utf-8 or utf8 (RFC 8259: JSON
+ * exchanged between systems is UTF-8).  A charset is told apart from a
+ * wrong type so that the client learns which of the two to change.
  *
  * Prefer (RFC 7240):
  *
@@ -38,7 +40,7 @@ static int ngx_http_leadlist_syntax_tchar(unsigned char c);
 static int ngx_http_leadlist_syntax_caseeq(const unsigned char *p, size_t n,
     const char *s);
 static int ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
-    const unsigned char *end);
+    const unsigned char *end, int *charset);
 static int ngx_http_leadlist_syntax_word(const unsigned char **pp,
     const unsigned char *end, unsigned char *val, size_t *vlen);
 static int ngx_http_leadlist_syntax_charset_ok(const unsigned char *v,
@@ -74,13 +76,14 @@ static const ngx_http_leadlist_syntax_pref_t
 };
 
 
-int
-ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len)
+ngx_http_leadlist_type_e
+ngx_http_leadlist_content_type(const unsigned char *p, size_t len)
 {
+    int                   charset;
     const unsigned char  *end;
 
     if (p == NULL) {
-        return 0;
+        return NGX_HTTP_LEADLIST_TYPE_OTHER;
     }
 
     end = p + len;
@@ -90,20 +93,25 @@ ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len)
         || !ngx_http_leadlist_syntax_caseeq(p, sizeof("application/json") - 1,
                                      "application/json"))
     {
-        return 0;
+        return NGX_HTTP_LEADLIST_TYPE_OTHER;
     }
 
     p += sizeof("application/json") - 1;
+
+    /* a bad charset is told only once the whole value is well-formed */
+
+    charset = 1;
 
     for ( ;; ) {
         p = ngx_http_leadlist_syntax_ows(p, end);
 
         if (p == end) {
-            return 1;
+            return charset ? NGX_HTTP_LEADLIST_TYPE_JSON
+                           : NGX_HTTP_LEADLIST_TYPE_CHARSET;
         }
 
         if (*p != ';') {
-            return 0;
+            return NGX_HTTP_LEADLIST_TYPE_OTHER;
         }
 
         p = ngx_http_leadlist_syntax_ows(p + 1, end);
@@ -114,8 +122,8 @@ ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len)
             continue;
         }
 
-        if (ngx_http_leadlist_syntax_ct_param(&p, end) != 0) {
-            return 0;
+        if (ngx_http_leadlist_syntax_ct_param(&p, end, &charset) != 0) {
+            return NGX_HTTP_LEADLIST_TYPE_OTHER;
         }
     }
 }
@@ -169,11 +177,14 @@ ngx_http_leadlist_syntax_caseeq(const unsigned char *p, size_t n, const char *s)
 }
 
 
-/* one parameter: token "=" ( token / quoted-string ) */
+/*
+ * one parameter: token "=" ( token / quoted-string ); -1 if malformed;
+ * a charset other than UTF-8 clears *charset
+ */
 
 static int
 ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
-    const unsigned char *end)
+    const unsigned char *end, int *charset)
 {
     size_t                nlen, vlen;
     unsigned char         val[16];
@@ -201,7 +212,7 @@ ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
     if (ngx_http_leadlist_syntax_caseeq(name, nlen, "charset")
         && !ngx_http_leadlist_syntax_charset_ok(val, vlen))
     {
-        return -1;
+        *charset = 0;
     }
 
     *pp = p;

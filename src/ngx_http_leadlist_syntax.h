@@ -35,12 +35,23 @@ typedef struct {
 } ngx_http_leadlist_prefer_t;
 
 
+/* what a Content-Type value is, to the endpoint */
+typedef enum {
+    NGX_HTTP_LEADLIST_TYPE_JSON = 0,     /* application/json, UTF-8 */
+    NGX_HTTP_LEADLIST_TYPE_OTHER,        /* another type, or malformed */
+    NGX_HTTP_LEADLIST_TYPE_CHARSET       /* application/json, not UTF-8 */
+} ngx_http_leadlist_type_e;
+
+
 /*
- * 1 when the Content-Type value is application/json (case-insensitive),
- * optionally followed by parameters; a charset other than utf-8 or utf8
- * (any case, quoted or not) is rejected; 0 otherwise, empty included.
+ * A Content-Type value: application/json (case-insensitive), optionally
+ * followed by parameters, whose every charset is utf-8 or utf8 (any case,
+ * quoted or not), is JSON; well-formed application/json with another
+ * charset is CHARSET; anything else is OTHER: another type, an empty or
+ * NULL value, a malformed parameter (whatever the charset says).
  */
-int ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len);
+ngx_http_leadlist_type_e ngx_http_leadlist_content_type(
+    const unsigned char *p, size_t len);
 
 /*
  * Reads one Prefer header value (RFC 7240) into pr, which starts zeroed

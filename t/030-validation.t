@@ -449,17 +449,67 @@ POST /api/lead-lists/list-a/add-prospects
 
 
 
-=== TEST 21: Content-Type application/json; charset=latin1: 400
---- more_headers
-Authorization: Bearer user=u-1;org=t030
-Content-Type: application/json; charset=latin1
---- request
-POST /api/lead-lists/list-a/add-prospects
-{"persons":[{"id":"p-1"}]}
---- error_code: 400
+=== TEST 21: application/json with a charset other than UTF-8 (latin1, us-ascii, quoted, utf-16): 400 that names the charset
+--- more_headers eval
+[map { "Authorization: Bearer user=u-1;org=t030\nContent-Type: $_" }
+ 'application/json; charset=latin1',
+ 'application/json; charset=us-ascii',
+ 'Application/JSON;charset="ISO-8859-1"',
+ 'application/json; charset=utf-16',
+ 'application/json; charset=utf-8; charset=latin1']
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 5]
+--- error_code eval
+[(400) x 5]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 5]
 --- response_body_like eval
-main::err_re('BAD_REQUEST', 'Unsupported content type',
-    [['Content-Type', 'must be application/json']])
+[(main::err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'charset must be utf-8']])) x 5]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21b: another type with a charset, or a malformed one, is still a wrong type
+--- more_headers eval
+[map { "Authorization: Bearer user=u-1;org=t030\nContent-Type: $_" }
+ 'text/plain; charset=latin1',
+ 'text/plain; charset=utf-8',
+ 'application/json; charset']
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 3]
+--- error_code eval
+[(400) x 3]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+[(main::err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'must be application/json']])) x 3]
+--- no_error_log
+[error]
+
+
+
+=== TEST 21c: two Content-Type headers, equal or not: 400 "must be sent once" (nginx would keep the first one silently)
+--- more_headers eval
+[map { "Authorization: Bearer user=u-1;org=t030\n$_" }
+ "Content-Type: application/json\nContent-Type: application/json",
+ "Content-Type: application/json\nContent-Type: text/plain",
+ "Content-Type: text/plain\nContent-Type: application/json"]
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 3]
+--- error_code eval
+[(400) x 3]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+[(main::err_re('BAD_REQUEST', 'Invalid Content-Type',
+    [['Content-Type', 'must be sent once']])) x 3]
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
