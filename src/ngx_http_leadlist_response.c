@@ -27,7 +27,11 @@
 
 #define NGX_HTTP_LEADLIST_INVALID_BODY  "Request body validation failed"
 
-/* RFC 9110: nginx 1.22 has no name for it */
+/*
+ * RFC 9110: nginx 1.22 has no name for it, and would send the status line
+ * "HTTP/1.1 422 " without a reason phrase; every other status an endpoint
+ * answers has one in nginx's table
+ */
 #define NGX_HTTP_LEADLIST_UNPROCESSABLE  422
 
 
@@ -163,6 +167,8 @@ static ngx_str_t  ngx_http_leadlist_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_leadlist_allow = ngx_string("POST");
 static ngx_str_t  ngx_http_leadlist_retry_after = ngx_string("1");
 static ngx_str_t  ngx_http_leadlist_true = ngx_string("true");
+static ngx_str_t  ngx_http_leadlist_unprocessable_line =
+    ngx_string("422 Unprocessable Content");
 
 /* Preference-Applied, by the NGX_HTTP_LEADLIST_PREFER_* bits applied */
 static ngx_str_t  ngx_http_leadlist_applied[] = {
@@ -461,6 +467,18 @@ ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
     }
 
     status = r->headers_out.status;
+
+    /*
+     * HTTP/1.x sends status_line as it is; HTTP/2 has no reason phrase
+     * and ignores it.  Here, so that a 422 nginx makes in the location
+     * (return 422) gets it too.
+     */
+
+    if (status == NGX_HTTP_LEADLIST_UNPROCESSABLE
+        && r->headers_out.status_line.len == 0)
+    {
+        r->headers_out.status_line = ngx_http_leadlist_unprocessable_line;
+    }
 
     /*
      * here rather than where the module answers: a 405 or 503 that nginx

@@ -40,6 +40,9 @@ reset_db();
 our $H = "Authorization: Bearer user=u-1;org=t030\nContent-Type: application/json";
 our $URI = '/api/lead-lists/list-a/add-prospects';
 
+# every status an endpoint answers (SPEC 1.5, and nginx's 411 and 408)
+our @STATUSES = (400, 401, 403, 404, 405, 409, 411, 413, 422, 500, 503);
+
 # "POST uri\nbody" for request eval
 sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body }
 
@@ -1821,6 +1824,30 @@ Allow: POST
 main::err('METHOD_NOT_ALLOWED', 'Method not allowed, use POST')
 --- no_error_log
 [error]
+
+
+=== TEST 99b: every status an endpoint answers has a reason phrase on its status line (nginx makes them here, in an endpoint location each; the module's own go through the same filter)
+--- config eval
+main::endpoint() . CORE::join '', map { <<"_EOC_" } @::STATUSES
+    location = /s/$_ {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id list-a;
+        leadlist_auth_request /_auth;
+        return $_;
+    }
+_EOC_
+--- more_headers eval: $::H
+--- request eval
+[map { main::post('{"persons":[{"id":"p-1"}]}', "/s/$_") } @::STATUSES]
+--- error_code eval
+[@::STATUSES]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x @::STATUSES]
+--- raw_response_headers_like eval
+[map { qr{^HTTP/1\.1 $_ [A-Z][A-Za-z -]+\r\n} } @::STATUSES]
+--- raw_response_headers_unlike eval
+[(qr{^HTTP/1\.1 \d{3} ?\r\n}) x @::STATUSES]
+
 
 
 === TEST 100: a problem the parser finds names the value that holds it (body parsed whole)
