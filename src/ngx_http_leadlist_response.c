@@ -94,6 +94,12 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
       "Invalid Content-Type",
       "Content-Type", "must be sent once" },
 
+    /* SPEC 1.5's statuses are fixed: a coding it cannot read, 400 not 415 */
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Unsupported content encoding",
+      "Content-Encoding", "is not supported: send the body uncompressed" },
+
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
       "Invalid Idempotency-Key",
       "Idempotency-Key", "must be 1 to "

@@ -1,8 +1,9 @@
 
 /*
  * Syntax of the request's path and header values (SPEC 1.2, 1.3, 1.6):
- * the lead list id, the Content-Type, Prefer and Idempotency-Key; and of
- * the header names the leadlist_auth_*_header directives give.
+ * the lead list id, the Content-Type, Content-Encoding, Prefer and
+ * Idempotency-Key; and of the header names the leadlist_auth_*_header
+ * directives give.
  *
  * Content-Type: leading and trailing spaces or tabs are ignored, and so
  * are spaces around ';'; a parameter is token=token or token="quoted";
@@ -10,6 +11,12 @@
  * not; every charset parameter must be utf-8 or utf8 (RFC 8259: JSON
  * exchanged between systems is UTF-8).  A charset is told apart from a
  * wrong type so that the client learns which of the two to change.
+ *
+ * Content-Encoding (RFC 9110 section 8.4): a list of codings, of which
+ * only identity (no coding at all) is accepted: nginx hands the body over
+ * as it came and the module decodes none, so a gzip body would be read
+ * as bytes that are no JSON, and a plain one labelled gzip as what it
+ * says it is not.
  *
  * Prefer (RFC 7240):
  *
@@ -289,6 +296,46 @@ ngx_http_leadlist_syntax_charset_ok(const unsigned char *v, size_t n)
 {
     return n <= 16 && (ngx_http_leadlist_syntax_caseeq(v, n, "utf-8")
                        || ngx_http_leadlist_syntax_caseeq(v, n, "utf8"));
+}
+
+
+int
+ngx_http_leadlist_content_encoding_ok(const unsigned char *p, size_t len)
+{
+    const unsigned char  *end, *q;
+
+    if (p == NULL) {
+        return 1;
+    }
+
+    end = p + len;
+
+    for ( ;; ) {
+        p = ngx_http_leadlist_syntax_ows(p, end);
+
+        for (q = p; q < end && *q != ',' && *q != ' ' && *q != '\t'; q++) {
+            /* void */
+        }
+
+        if (q > p
+            && !ngx_http_leadlist_syntax_caseeq(p, (size_t) (q - p),
+                                                "identity"))
+        {
+            return 0;
+        }
+
+        p = ngx_http_leadlist_syntax_ows(q, end);
+
+        if (p == end) {
+            return 1;
+        }
+
+        if (*p != ',') {
+            return 0;
+        }
+
+        p++;
+    }
 }
 
 

@@ -54,6 +54,15 @@ ngx_http_leadlist_type_e ngx_http_leadlist_content_type(
     const unsigned char *p, size_t len);
 
 /*
+ * 1 when a Content-Encoding value lists no coding but identity (any case):
+ * a comma-separated list whose elements, OWS aside, are identity or
+ * empty (an empty value included); 0 for any other coding (gzip, br,
+ * ...), which the endpoint cannot read.
+ */
+int ngx_http_leadlist_content_encoding_ok(const unsigned char *p,
+    size_t len);
+
+/*
  * Reads one Prefer header value (RFC 7240) into pr, which starts zeroed
  * and is passed to each Prefer header of a request in turn: a list of
  * preferences, each token [= word] with ;-parameters.  Names and the

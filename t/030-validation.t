@@ -14,6 +14,7 @@
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
 use Leadlist;
+use IO::Compress::Gzip ();
 
 repeat_each(1);
 no_shuffle();
@@ -45,6 +46,14 @@ our @STATUSES = (400, 401, 403, 404, 405, 409, 411, 413, 422, 500, 503);
 
 # "POST uri\nbody" for request eval
 sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body }
+
+# a body gzipped, and the headers that send it as it is (exact length)
+sub gz {
+    my ($body) = @_;
+    my $z;
+    IO::Compress::Gzip::gzip(\$body => \$z) or die "gzip failed";
+    return $z;
+}
 
 # {"persons":[...]} of n persons made by $make->($i)
 sub persons {
@@ -517,6 +526,52 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21d: Content-Encoding other than identity: 400 on Content-Encoding (nginx does not decode a body), whether the body is gzip or plain, nothing stored
+--- more_headers eval
+[(map { "$::H\nContent-Encoding: $_" }
+  'gzip', 'br', 'deflate', 'GZIP', 'identity, gzip', 'gzip, identity'),
+ "$::H\nContent-Encoding: identity\nContent-Encoding: gzip",
+ "$::H\nContent-Encoding: gzip\nContent-Length: "
+     . length(main::gz('{"persons":[{"id":"p-1"}]}'))]
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 7,
+ main::post(main::gz('{"persons":[{"id":"p-1"}]}'))]
+--- error_code eval
+[(400) x 8]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 8]
+--- response_body_like eval
+[(main::err_re('BAD_REQUEST', 'Unsupported content encoding',
+    [['Content-Encoding', 'is not supported: send the body uncompressed']])) x 8]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21e: Content-Encoding identity (any case, listed twice, empty) is no coding: accepted
+--- more_headers eval
+[map { "$::H\nContent-Encoding: $_" } 'identity', 'Identity', 'identity, identity', '']
+--- request eval
+[map { main::post(qq({"persons":[{"id":"p-$_"}]})) } 1 .. 4]
+--- error_code eval
+[(200) x 4]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 4]
+--- response_body eval
+[('{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}') x 4]
+--- db_check
+SELECT string_agg(person_id, ',' ORDER BY person_id) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+p-1,p-2,p-3,p-4
 --- no_error_log
 [error]
 
@@ -1435,6 +1490,36 @@ not json
 --- response_body_like eval
 main::err_re('BAD_REQUEST', 'Unsupported content type',
     [['Content-Type', 'must be application/json']])
+--- no_error_log
+[error]
+
+
+
+=== TEST 77b: order: 401, the path 400 and the content-type 400 come before the content-encoding 400, which comes before the Idempotency-Key 400 and the body 400
+--- more_headers eval
+["Authorization: Bearer status=401\nContent-Type: application/json\nContent-Encoding: gzip",
+ "$::H\nContent-Encoding: gzip",
+ "Authorization: Bearer user=u-1;org=t030\nContent-Type: text/plain\nContent-Encoding: gzip",
+ "$::H\nContent-Encoding: gzip\nIdempotency-Key: ",
+ "$::H\nContent-Encoding: gzip"]
+--- request eval
+[main::post('not json'),
+ main::post('not json', '/api/lead-lists/a.b/add-prospects'),
+ main::post('not json'),
+ main::post('not json'),
+ main::post('not json')]
+--- error_code eval
+[401, 400, 400, 400, 400]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 5]
+--- response_body_like eval
+[main::err('UNAUTHORIZED', 'Authentication required'),
+ main::err_re('BAD_REQUEST', 'Invalid lead list id',
+    [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']]),
+ main::err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'must be application/json']]),
+ (main::err_re('BAD_REQUEST', 'Unsupported content encoding',
+    [['Content-Encoding', 'is not supported: send the body uncompressed']])) x 2]
 --- no_error_log
 [error]
 

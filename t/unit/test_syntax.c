@@ -1,10 +1,11 @@
 
 /*
- * Unit tests of the request header parsers of SPEC 1.6 in
- * ngx_http_leadlist_syntax.h: Prefer (RFC 7240) and Idempotency-Key
- * (RFC 8941 sf-string), and of the header name check of the
+ * Unit tests of the request header parsers in ngx_http_leadlist_syntax.h:
+ * Prefer (RFC 7240), Idempotency-Key (RFC 8941 sf-string) and
+ * Content-Encoding, and of the header name check of the
  * leadlist_auth_*_header directives, printing TAP; exits non-zero on any
- * failure.
+ * failure.  The Content-Type parser is tested with the body's, in
+ * test_body.c.
  * make test-unit builds and runs them:
  *
  *   cc -std=gnu99 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined
@@ -51,6 +52,7 @@ static void ngx_http_leadlist_test_prefer_open_quotes(void);
 static void ngx_http_leadlist_test_key(void);
 static void ngx_http_leadlist_test_key_lengths(void);
 static void ngx_http_leadlist_test_header_name(void);
+static void ngx_http_leadlist_test_encoding(void);
 
 
 int
@@ -62,6 +64,7 @@ main(void)
     ngx_http_leadlist_test_key();
     ngx_http_leadlist_test_key_lengths();
     ngx_http_leadlist_test_header_name();
+    ngx_http_leadlist_test_encoding();
 
     return ngx_http_leadlist_done("test_syntax");
 }
@@ -552,4 +555,81 @@ ngx_http_leadlist_test_header_name(void)
     ngx_http_leadlist_ok(ngx_http_leadlist_header_name_ok(
                              (const unsigned char *) "X-Id Y", 4),
                          "header name: only len bytes are read");
+}
+
+
+/* Content-Encoding: no coding but identity, which is none */
+
+static void
+ngx_http_leadlist_test_encoding(void)
+{
+    size_t          i, len;
+    unsigned char  *copy;
+
+    static const char  *good[] = {
+        "identity",
+        "Identity",
+        "IDENTITY",
+        " identity\t",
+        "identity, identity",
+        "identity,,identity",
+        ",",
+        "",
+        "  ",
+        NULL
+    };
+
+    static const char  *bad[] = {
+        "gzip",
+        "x-gzip",
+        "deflate",
+        "br",
+        "zstd",
+        "compress",
+        "GZIP",
+        "identity, gzip",
+        "gzip, identity",
+        "identity;q=1",
+        "identity x",
+        "identityx",
+        "identit",
+        "\"identity\"",
+        "identity\x01",
+        NULL
+    };
+
+    for (i = 0; good[i]; i++) {
+        len = strlen(good[i]);
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, good[i], len);
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(copy, len)
+                             == 1,
+                             "Content-Encoding accepted: '%s'", good[i]);
+        free(copy);
+    }
+
+    for (i = 0; bad[i]; i++) {
+        len = strlen(bad[i]);
+        copy = malloc(len);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, bad[i], len);
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(copy, len)
+                             == 0,
+                             "Content-Encoding refused: '%s'", bad[i]);
+        free(copy);
+    }
+
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(
+                             (const unsigned char *) "identity\0", 9) == 0,
+                         "Content-Encoding refused: a NUL inside");
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(
+                             (const unsigned char *) "identitygzip", 8) == 1,
+                         "Content-Encoding: only len bytes are read");
 }
