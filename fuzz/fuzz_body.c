@@ -105,7 +105,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                          &ngx_http_leadlist_fuzz_b);
     ngx_http_leadlist_fuzz_check(data, size, rc, &ngx_http_leadlist_fuzz_b);
 
-    (void) ngx_http_leadlist_content_type_ok(data, size);
+    (void) ngx_http_leadlist_content_type(data, size);
+    (void) ngx_http_leadlist_content_encoding_ok(data, size);
     (void) ngx_http_leadlist_list_id_ok(data, size);
     ngx_http_leadlist_fuzz_prefer(data, size);
     ngx_http_leadlist_fuzz_key(data, size);

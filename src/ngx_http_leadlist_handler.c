@@ -23,9 +23,9 @@
 /*
  * POST /api/lead-lists/{id}/add-prospects: the checks that need no
  * database run here in the spec's order (405, 401, 413, 400 path, 400
- * type, 400 Idempotency-Key, 400 body); everything else is one
- * statement, whose outcome says what happened.  Prefer is read with the
- * other headers; it never fails.
+ * type, 400 encoding, 400 Idempotency-Key, 400 body); everything else is
+ * one statement, whose outcome says what happened.  Prefer is read with
+ * the other headers; it never fails.
  */
 
 
@@ -62,6 +62,8 @@ static ngx_http_leadlist_error_e  ngx_http_leadlist_handler_errors[] = {
 
 
 static ngx_str_t  ngx_http_leadlist_handler_prefer = ngx_string("Prefer");
+static ngx_str_t  ngx_http_leadlist_handler_encoding =
+    ngx_string("Content-Encoding");
 static ngx_str_t  ngx_http_leadlist_handler_idem_key =
     ngx_string("Idempotency-Key");
 
@@ -113,7 +115,7 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
 {
     ngx_str_t                        id;
     ngx_list_t                      *headers;
-    ngx_table_elt_t                 *ct;
+    ngx_table_elt_t                 *ct, *h;
     ngx_http_leadlist_loc_conf_t    *llcf;
     ngx_http_leadlist_header_pos_t   pos;
 
@@ -177,20 +179,68 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
     ctx->list_id.len = id.len;
     *ngx_cpymem(ctx->list_id.data, id.data, id.len) = '\0';
 
-    /* nginx keeps the first of repeated headers: a second type is ambiguous */
-
     ct = r->headers_in.content_type;
-    headers = &r->headers_in.headers;
-    pos.part = NULL;
 
-    if (ct == NULL
-        || !ngx_http_leadlist_content_type_ok(ct->value.data, ct->value.len)
-        || (ngx_http_leadlist_header_next(headers, &ct->key, &pos)
-            && ngx_http_leadlist_header_next(headers, &ct->key, &pos)))
-    {
+    if (ct == NULL) {
         return ngx_http_leadlist_send_error(r,
                                             NGX_HTTP_LEADLIST_ERR_INVALID_TYPE,
                                             NULL, 0);
+    }
+
+    /*
+     * nginx keeps the first of repeated headers: a second type is
+     * ambiguous, whatever either says
+     */
+
+    headers = &r->headers_in.headers;
+    pos.part = NULL;
+
+    if (ngx_http_leadlist_header_next(headers, &ct->key, &pos)
+        && ngx_http_leadlist_header_next(headers, &ct->key, &pos))
+    {
+        return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_REPEATED_TYPE,
+                                    NULL, 0);
+    }
+
+    switch (ngx_http_leadlist_content_type(ct->value.data, ct->value.len)) {
+
+    case NGX_HTTP_LEADLIST_TYPE_JSON:
+        break;
+
+    case NGX_HTTP_LEADLIST_TYPE_CHARSET:
+        return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_INVALID_CHARSET,
+                                    NULL, 0);
+
+    default:
+        return ngx_http_leadlist_send_error(r,
+                                            NGX_HTTP_LEADLIST_ERR_INVALID_TYPE,
+                                            NULL, 0);
+    }
+
+    /*
+     * nginx does not decode a request body: a coded one would reach the
+     * JSON parser as it came.  Several headers are one list of codings.
+     */
+
+    pos.part = NULL;
+
+    for ( ;; ) {
+        h = ngx_http_leadlist_header_next(headers,
+                                          &ngx_http_leadlist_handler_encoding,
+                                          &pos);
+        if (h == NULL) {
+            break;
+        }
+
+        if (!ngx_http_leadlist_content_encoding_ok(h->value.data,
+                                                   h->value.len))
+        {
+            return ngx_http_leadlist_send_error(r,
+                                    NGX_HTTP_LEADLIST_ERR_INVALID_ENCODING,
+                                    NULL, 0);
+        }
     }
 
     return ngx_http_leadlist_handler_headers(r, ctx);

@@ -27,7 +27,11 @@
 
 #define NGX_HTTP_LEADLIST_INVALID_BODY  "Request body validation failed"
 
-/* RFC 9110: nginx 1.22 has no name for it */
+/*
+ * RFC 9110: nginx 1.22 has no name for it, and would send the status line
+ * "HTTP/1.1 422 " without a reason phrase; every other status an endpoint
+ * answers has one in nginx's table
+ */
 #define NGX_HTTP_LEADLIST_UNPROCESSABLE  422
 
 
@@ -79,6 +83,22 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
       "Unsupported content type",
       "Content-Type", "must be application/json" },
+
+    /* the type is right: say what is not, RFC 8259 wants UTF-8 */
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Unsupported content type",
+      "Content-Type", "charset must be utf-8" },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Invalid Content-Type",
+      "Content-Type", "must be sent once" },
+
+    /* SPEC 1.5's statuses are fixed: a coding it cannot read, 400 not 415 */
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
+      "Unsupported content encoding",
+      "Content-Encoding", "is not supported: send the body uncompressed" },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST"),
       "Invalid Idempotency-Key",
@@ -153,6 +173,8 @@ static ngx_str_t  ngx_http_leadlist_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_leadlist_allow = ngx_string("POST");
 static ngx_str_t  ngx_http_leadlist_retry_after = ngx_string("1");
 static ngx_str_t  ngx_http_leadlist_true = ngx_string("true");
+static ngx_str_t  ngx_http_leadlist_unprocessable_line =
+    ngx_string("422 Unprocessable Content");
 
 /* Preference-Applied, by the NGX_HTTP_LEADLIST_PREFER_* bits applied */
 static ngx_str_t  ngx_http_leadlist_applied[] = {
@@ -451,6 +473,18 @@ ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
     }
 
     status = r->headers_out.status;
+
+    /*
+     * HTTP/1.x sends status_line as it is; HTTP/2 has no reason phrase
+     * and ignores it.  Here, so that a 422 nginx makes in the location
+     * (return 422) gets it too.
+     */
+
+    if (status == NGX_HTTP_LEADLIST_UNPROCESSABLE
+        && r->headers_out.status_line.len == 0)
+    {
+        r->headers_out.status_line = ngx_http_leadlist_unprocessable_line;
+    }
 
     /*
      * here rather than where the module answers: a 405 or 503 that nginx

@@ -1,13 +1,22 @@
 
 /*
  * Syntax of the request's path and header values (SPEC 1.2, 1.3, 1.6):
- * the lead list id, the Content-Type, Prefer and Idempotency-Key; and of
- * the header names the leadlist_auth_*_header directives give.
+ * the lead list id, the Content-Type, Content-Encoding, Prefer and
+ * Idempotency-Key; and of the header names the leadlist_auth_*_header
+ * directives give.
  *
  * Content-Type: leading and trailing spaces or tabs are ignored, and so
  * are spaces around ';'; a parameter is token=token or token="quoted";
  * an empty parameter (";;", trailing ';') is allowed, a malformed one is
- * not; every charset parameter must be utf-8 or utf8.
+ * not; every charset parameter must be utf-8 or utf8 (RFC 8259: JSON
+ * exchanged between systems is UTF-8).  A charset is told apart from a
+ * wrong type so that the client learns which of the two to change.
+ *
+ * Content-Encoding (RFC 9110 section 8.4): a list of codings, of which
+ * only identity (no coding at all) is accepted: nginx hands the body over
+ * as it came and the module decodes none, so a gzip body would be read
+ * as bytes that are no JSON, and a plain one labelled gzip as what it
+ * says it is not.
  *
  * Prefer (RFC 7240):
  *
@@ -17,10 +26,13 @@
  *     parameter  = token [ BWS "=" BWS word ]
  *     word       = token / quoted-string
  *
- * with the list rule's empty elements (", ,") allowed.  An element that
- * does not parse is skipped up to the next comma outside a quoted-string
- * and counts as no instance of anything: unknown or malformed
- * preferences are no errors (RFC 7240 section 2).
+ * with the list rule's empty elements (", ,") allowed.  An element ends
+ * at the next comma outside a quoted-string; one that does not parse
+ * counts as no instance of anything: unknown or malformed preferences are
+ * no errors (RFC 7240 section 2).  A quoted-string runs from a quote to
+ * the next one not escaped by a backslash; a quote with no such end
+ * opens none, so that it cannot hide the preferences after it: in
+ * 'return="a, tx=rollback' the dry run is still asked for.
  */
 
 
@@ -35,18 +47,20 @@ static int ngx_http_leadlist_syntax_tchar(unsigned char c);
 static int ngx_http_leadlist_syntax_caseeq(const unsigned char *p, size_t n,
     const char *s);
 static int ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
-    const unsigned char *end);
+    const unsigned char *end, int *charset);
 static int ngx_http_leadlist_syntax_word(const unsigned char **pp,
     const unsigned char *end, unsigned char *val, size_t *vlen);
 static int ngx_http_leadlist_syntax_charset_ok(const unsigned char *v,
     size_t n);
+static const unsigned char *ngx_http_leadlist_syntax_pref_end(
+    const unsigned char *p, const unsigned char *end, int *unclosed);
+static const unsigned char *ngx_http_leadlist_syntax_quote_end(
+    const unsigned char *p, const unsigned char *end);
 static int ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
-    const unsigned char **pp, const unsigned char *end);
+    const unsigned char *p, const unsigned char *end);
 static int ngx_http_leadlist_syntax_pref_pair(const unsigned char **pp,
     const unsigned char *end, const unsigned char **name, size_t *nlen,
     unsigned char *val, size_t *vlen);
-static const unsigned char *ngx_http_leadlist_syntax_pref_skip(
-    const unsigned char *p, const unsigned char *end);
 static void ngx_http_leadlist_syntax_pref_apply(
     ngx_http_leadlist_prefer_t *pr, const unsigned char *name, size_t nlen,
     const unsigned char *val, size_t vlen);
@@ -69,13 +83,14 @@ static const ngx_http_leadlist_syntax_pref_t
 };
 
 
-int
-ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len)
+ngx_http_leadlist_type_e
+ngx_http_leadlist_content_type(const unsigned char *p, size_t len)
 {
+    int                   charset;
     const unsigned char  *end;
 
     if (p == NULL) {
-        return 0;
+        return NGX_HTTP_LEADLIST_TYPE_OTHER;
     }
 
     end = p + len;
@@ -85,20 +100,25 @@ ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len)
         || !ngx_http_leadlist_syntax_caseeq(p, sizeof("application/json") - 1,
                                      "application/json"))
     {
-        return 0;
+        return NGX_HTTP_LEADLIST_TYPE_OTHER;
     }
 
     p += sizeof("application/json") - 1;
+
+    /* a bad charset is told only once the whole value is well-formed */
+
+    charset = 1;
 
     for ( ;; ) {
         p = ngx_http_leadlist_syntax_ows(p, end);
 
         if (p == end) {
-            return 1;
+            return charset ? NGX_HTTP_LEADLIST_TYPE_JSON
+                           : NGX_HTTP_LEADLIST_TYPE_CHARSET;
         }
 
         if (*p != ';') {
-            return 0;
+            return NGX_HTTP_LEADLIST_TYPE_OTHER;
         }
 
         p = ngx_http_leadlist_syntax_ows(p + 1, end);
@@ -109,8 +129,8 @@ ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len)
             continue;
         }
 
-        if (ngx_http_leadlist_syntax_ct_param(&p, end) != 0) {
-            return 0;
+        if (ngx_http_leadlist_syntax_ct_param(&p, end, &charset) != 0) {
+            return NGX_HTTP_LEADLIST_TYPE_OTHER;
         }
     }
 }
@@ -164,11 +184,14 @@ ngx_http_leadlist_syntax_caseeq(const unsigned char *p, size_t n, const char *s)
 }
 
 
-/* one parameter: token "=" ( token / quoted-string ) */
+/*
+ * one parameter: token "=" ( token / quoted-string ); -1 if malformed;
+ * a charset other than UTF-8 clears *charset
+ */
 
 static int
 ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
-    const unsigned char *end)
+    const unsigned char *end, int *charset)
 {
     size_t                nlen, vlen;
     unsigned char         val[16];
@@ -196,7 +219,7 @@ ngx_http_leadlist_syntax_ct_param(const unsigned char **pp,
     if (ngx_http_leadlist_syntax_caseeq(name, nlen, "charset")
         && !ngx_http_leadlist_syntax_charset_ok(val, vlen))
     {
-        return -1;
+        *charset = 0;
     }
 
     *pp = p;
@@ -277,6 +300,46 @@ ngx_http_leadlist_syntax_charset_ok(const unsigned char *v, size_t n)
 
 
 int
+ngx_http_leadlist_content_encoding_ok(const unsigned char *p, size_t len)
+{
+    const unsigned char  *end, *q;
+
+    if (p == NULL) {
+        return 1;
+    }
+
+    end = p + len;
+
+    for ( ;; ) {
+        p = ngx_http_leadlist_syntax_ows(p, end);
+
+        for (q = p; q < end && *q != ',' && *q != ' ' && *q != '\t'; q++) {
+            /* void */
+        }
+
+        if (q > p
+            && !ngx_http_leadlist_syntax_caseeq(p, (size_t) (q - p),
+                                                "identity"))
+        {
+            return 0;
+        }
+
+        p = ngx_http_leadlist_syntax_ows(q, end);
+
+        if (p == end) {
+            return 1;
+        }
+
+        if (*p != ',') {
+            return 0;
+        }
+
+        p++;
+    }
+}
+
+
+int
 ngx_http_leadlist_list_id_ok(const unsigned char *p, size_t len)
 {
     size_t         i;
@@ -304,13 +367,15 @@ void
 ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
     const unsigned char *p, size_t len)
 {
-    const unsigned char  *end, *q;
+    int                   unclosed;
+    const unsigned char  *end, *next;
 
     if (p == NULL) {
         return;
     }
 
     end = p + len;
+    unclosed = 0;
 
     for ( ;; ) {
         p = ngx_http_leadlist_syntax_ows(p, end);
@@ -324,29 +389,89 @@ ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
             continue;
         }
 
-        q = p;
+        /*
+         * the element's end first, then its syntax within it: a malformed
+         * element ends where a well-formed one would, and is no instance
+         */
 
-        if (ngx_http_leadlist_syntax_pref(pr, &q, end) == 0) {
-            p = q;
+        next = ngx_http_leadlist_syntax_pref_end(p, end, &unclosed);
 
-        } else {
-            p = ngx_http_leadlist_syntax_pref_skip(p, end);
-        }
+        (void) ngx_http_leadlist_syntax_pref(pr, p, next);
+
+        p = next;
     }
 }
 
 
-/* one preference, up to the comma or end that follows it */
+/*
+ * The end of the element at p: the next comma outside a quoted-string,
+ * or end.  A quote whose quoted-string never ends is an ordinary byte.
+ * *unclosed, once set, says that no later quote of the value ends either:
+ * the search that failed read every later byte in the state a search
+ * from a later quote starts in (such a quote was an escaped byte to it),
+ * so that a value of many open quotes is read once, not once per quote.
+ */
+
+static const unsigned char *
+ngx_http_leadlist_syntax_pref_end(const unsigned char *p,
+    const unsigned char *end, int *unclosed)
+{
+    const unsigned char  *q;
+
+    for ( /* void */ ; p < end && *p != ','; p++) {
+
+        if (*p != '"' || *unclosed) {
+            continue;
+        }
+
+        q = ngx_http_leadlist_syntax_quote_end(p, end);
+
+        if (q == NULL) {
+            *unclosed = 1;
+            continue;
+        }
+
+        p = q;
+    }
+
+    return p;
+}
+
+
+/* the quote that ends the quoted-string opened at p, or NULL */
+
+static const unsigned char *
+ngx_http_leadlist_syntax_quote_end(const unsigned char *p,
+    const unsigned char *end)
+{
+    for (p++; p < end; p++) {
+
+        if (*p == '\\') {
+            if (++p == end) {
+                break;
+            }
+
+            continue;
+        }
+
+        if (*p == '"') {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* one whole preference, p..end, applied if it is well-formed */
 
 static int
 ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
-    const unsigned char **pp, const unsigned char *end)
+    const unsigned char *p, const unsigned char *end)
 {
     size_t                nlen, vlen, plen, pvlen;
     unsigned char         val[16], pval[16];
-    const unsigned char  *p, *name, *pname;
-
-    p = *pp;
+    const unsigned char  *name, *pname;
 
     if (ngx_http_leadlist_syntax_pref_pair(&p, end, &name, &nlen, val, &vlen)
         != 0)
@@ -357,7 +482,7 @@ ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
     for ( ;; ) {
         p = ngx_http_leadlist_syntax_ows(p, end);
 
-        if (p == end || *p == ',') {
+        if (p == end) {
             break;
         }
 
@@ -367,7 +492,7 @@ ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
 
         p = ngx_http_leadlist_syntax_ows(p + 1, end);
 
-        if (p == end || *p == ',' || *p == ';') {
+        if (p == end || *p == ';') {
             continue;
         }
 
@@ -382,8 +507,6 @@ ngx_http_leadlist_syntax_pref(ngx_http_leadlist_prefer_t *pr,
     }
 
     ngx_http_leadlist_syntax_pref_apply(pr, name, nlen, val, vlen);
-
-    *pp = p;
 
     return 0;
 }
@@ -429,38 +552,6 @@ ngx_http_leadlist_syntax_pref_pair(const unsigned char **pp,
     *pp = p;
 
     return 0;
-}
-
-
-/* past a malformed element: to the next comma outside a quoted-string */
-
-static const unsigned char *
-ngx_http_leadlist_syntax_pref_skip(const unsigned char *p,
-    const unsigned char *end)
-{
-    int  quoted;
-
-    quoted = 0;
-
-    for ( /* void */ ; p < end; p++) {
-
-        if (quoted && *p == '\\') {
-            if (++p == end) {
-                break;
-            }
-
-            continue;
-        }
-
-        if (*p == '"') {
-            quoted = !quoted;
-
-        } else if (*p == ',' && !quoted) {
-            break;
-        }
-    }
-
-    return p;
 }
 
 

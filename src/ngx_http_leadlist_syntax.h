@@ -35,12 +35,32 @@ typedef struct {
 } ngx_http_leadlist_prefer_t;
 
 
+/* what a Content-Type value is, to the endpoint */
+typedef enum {
+    NGX_HTTP_LEADLIST_TYPE_JSON = 0,     /* application/json, UTF-8 */
+    NGX_HTTP_LEADLIST_TYPE_OTHER,        /* another type, or malformed */
+    NGX_HTTP_LEADLIST_TYPE_CHARSET       /* application/json, not UTF-8 */
+} ngx_http_leadlist_type_e;
+
+
 /*
- * 1 when the Content-Type value is application/json (case-insensitive),
- * optionally followed by parameters; a charset other than utf-8 or utf8
- * (any case, quoted or not) is rejected; 0 otherwise, empty included.
+ * A Content-Type value: application/json (case-insensitive), optionally
+ * followed by parameters, whose every charset is utf-8 or utf8 (any case,
+ * quoted or not), is JSON; well-formed application/json with another
+ * charset is CHARSET; anything else is OTHER: another type, an empty or
+ * NULL value, a malformed parameter (whatever the charset says).
  */
-int ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len);
+ngx_http_leadlist_type_e ngx_http_leadlist_content_type(
+    const unsigned char *p, size_t len);
+
+/*
+ * 1 when a Content-Encoding value lists no coding but identity (any case):
+ * a comma-separated list whose elements, OWS aside, are identity or
+ * empty (an empty value included); 0 for any other coding (gzip, br,
+ * ...), which the endpoint cannot read.
+ */
+int ngx_http_leadlist_content_encoding_ok(const unsigned char *p,
+    size_t len);
 
 /*
  * Reads one Prefer header value (RFC 7240) into pr, which starts zeroed
@@ -49,7 +69,8 @@ int ngx_http_leadlist_content_type_ok(const unsigned char *p, size_t len);
  * values the endpoint knows are case-insensitive; parameters, unknown
  * preferences and unknown values are ignored; only the first instance
  * of a preference counts (RFC 7240 section 2); a malformed preference is
- * skipped as if absent.  Never an error.
+ * skipped as if absent, up to the next comma outside a quoted-string (a
+ * quote that never closes opens none).  Never an error.
  */
 void ngx_http_leadlist_prefer_parse(ngx_http_leadlist_prefer_t *pr,
     const unsigned char *p, size_t len);

@@ -14,6 +14,7 @@
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
 use Leadlist;
+use IO::Compress::Gzip ();
 
 repeat_each(1);
 no_shuffle();
@@ -40,8 +41,19 @@ reset_db();
 our $H = "Authorization: Bearer user=u-1;org=t030\nContent-Type: application/json";
 our $URI = '/api/lead-lists/list-a/add-prospects';
 
+# every status an endpoint answers (SPEC 1.5, and nginx's 411 and 408)
+our @STATUSES = (400, 401, 403, 404, 405, 409, 411, 413, 422, 500, 503);
+
 # "POST uri\nbody" for request eval
 sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body }
+
+# a body gzipped, and the headers that send it as it is (exact length)
+sub gz {
+    my ($body) = @_;
+    my $z;
+    IO::Compress::Gzip::gzip(\$body => \$z) or die "gzip failed";
+    return $z;
+}
 
 # {"persons":[...]} of n persons made by $make->($i)
 sub persons {
@@ -449,21 +461,117 @@ POST /api/lead-lists/list-a/add-prospects
 
 
 
-=== TEST 21: Content-Type application/json; charset=latin1: 400
---- more_headers
-Authorization: Bearer user=u-1;org=t030
-Content-Type: application/json; charset=latin1
---- request
-POST /api/lead-lists/list-a/add-prospects
-{"persons":[{"id":"p-1"}]}
---- error_code: 400
+=== TEST 21: application/json with a charset other than UTF-8 (latin1, us-ascii, quoted, utf-16): 400 that names the charset
+--- more_headers eval
+[map { "Authorization: Bearer user=u-1;org=t030\nContent-Type: $_" }
+ 'application/json; charset=latin1',
+ 'application/json; charset=us-ascii',
+ 'Application/JSON;charset="ISO-8859-1"',
+ 'application/json; charset=utf-16',
+ 'application/json; charset=utf-8; charset=latin1']
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 5]
+--- error_code eval
+[(400) x 5]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 5]
 --- response_body_like eval
-main::err_re('BAD_REQUEST', 'Unsupported content type',
-    [['Content-Type', 'must be application/json']])
+[(main::err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'charset must be utf-8']])) x 5]
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
 --- db_expected
 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21b: another type with a charset, or a malformed one, is still a wrong type
+--- more_headers eval
+[map { "Authorization: Bearer user=u-1;org=t030\nContent-Type: $_" }
+ 'text/plain; charset=latin1',
+ 'text/plain; charset=utf-8',
+ 'application/json; charset']
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 3]
+--- error_code eval
+[(400) x 3]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+[(main::err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'must be application/json']])) x 3]
+--- no_error_log
+[error]
+
+
+
+=== TEST 21c: two Content-Type headers, equal or not: 400 "must be sent once" (nginx would keep the first one silently)
+--- more_headers eval
+[map { "Authorization: Bearer user=u-1;org=t030\n$_" }
+ "Content-Type: application/json\nContent-Type: application/json",
+ "Content-Type: application/json\nContent-Type: text/plain",
+ "Content-Type: text/plain\nContent-Type: application/json"]
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 3]
+--- error_code eval
+[(400) x 3]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 3]
+--- response_body_like eval
+[(main::err_re('BAD_REQUEST', 'Invalid Content-Type',
+    [['Content-Type', 'must be sent once']])) x 3]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21d: Content-Encoding other than identity: 400 on Content-Encoding (nginx does not decode a body), whether the body is gzip or plain, nothing stored
+--- more_headers eval
+[(map { "$::H\nContent-Encoding: $_" }
+  'gzip', 'br', 'deflate', 'GZIP', 'identity, gzip', 'gzip, identity'),
+ "$::H\nContent-Encoding: identity\nContent-Encoding: gzip",
+ "$::H\nContent-Encoding: gzip\nContent-Length: "
+     . length(main::gz('{"persons":[{"id":"p-1"}]}'))]
+--- request eval
+[(main::post('{"persons":[{"id":"p-1"}]}')) x 7,
+ main::post(main::gz('{"persons":[{"id":"p-1"}]}'))]
+--- error_code eval
+[(400) x 8]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 8]
+--- response_body_like eval
+[(main::err_re('BAD_REQUEST', 'Unsupported content encoding',
+    [['Content-Encoding', 'is not supported: send the body uncompressed']])) x 8]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21e: Content-Encoding identity (any case, listed twice, empty) is no coding: accepted
+--- more_headers eval
+[map { "$::H\nContent-Encoding: $_" } 'identity', 'Identity', 'identity, identity', '']
+--- request eval
+[map { main::post(qq({"persons":[{"id":"p-$_"}]})) } 1 .. 4]
+--- error_code eval
+[(200) x 4]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 4]
+--- response_body eval
+[('{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}') x 4]
+--- db_check
+SELECT string_agg(person_id, ',' ORDER BY person_id) FROM tenant.lead_list_persons WHERE org_id = 't030';
+--- db_expected
+p-1,p-2,p-3,p-4
 --- no_error_log
 [error]
 
@@ -1387,6 +1495,36 @@ main::err_re('BAD_REQUEST', 'Unsupported content type',
 
 
 
+=== TEST 77b: order: 401, the path 400 and the content-type 400 come before the content-encoding 400, which comes before the Idempotency-Key 400 and the body 400
+--- more_headers eval
+["Authorization: Bearer status=401\nContent-Type: application/json\nContent-Encoding: gzip",
+ "$::H\nContent-Encoding: gzip",
+ "Authorization: Bearer user=u-1;org=t030\nContent-Type: text/plain\nContent-Encoding: gzip",
+ "$::H\nContent-Encoding: gzip\nIdempotency-Key: ",
+ "$::H\nContent-Encoding: gzip"]
+--- request eval
+[main::post('not json'),
+ main::post('not json', '/api/lead-lists/a.b/add-prospects'),
+ main::post('not json'),
+ main::post('not json'),
+ main::post('not json')]
+--- error_code eval
+[401, 400, 400, 400, 400]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x 5]
+--- response_body_like eval
+[main::err('UNAUTHORIZED', 'Authentication required'),
+ main::err_re('BAD_REQUEST', 'Invalid lead list id',
+    [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']]),
+ main::err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'must be application/json']]),
+ (main::err_re('BAD_REQUEST', 'Unsupported content encoding',
+    [['Content-Encoding', 'is not supported: send the body uncompressed']])) x 2]
+--- no_error_log
+[error]
+
+
+
 === TEST 78: order: a bad body on a list that does not exist is a 400, not a 404
 --- more_headers eval: $::H
 --- request
@@ -1771,6 +1909,30 @@ Allow: POST
 main::err('METHOD_NOT_ALLOWED', 'Method not allowed, use POST')
 --- no_error_log
 [error]
+
+
+=== TEST 99b: every status an endpoint answers has a reason phrase on its status line (nginx makes them here, in an endpoint location each; the module's own go through the same filter)
+--- config eval
+main::endpoint() . CORE::join '', map { <<"_EOC_" } @::STATUSES
+    location = /s/$_ {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id list-a;
+        leadlist_auth_request /_auth;
+        return $_;
+    }
+_EOC_
+--- more_headers eval: $::H
+--- request eval
+[map { main::post('{"persons":[{"id":"p-1"}]}', "/s/$_") } @::STATUSES]
+--- error_code eval
+[@::STATUSES]
+--- response_headers_like eval
+[("Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}") x @::STATUSES]
+--- raw_response_headers_like eval
+[map { qr{^HTTP/1\.1 $_ [A-Z][A-Za-z -]+\r\n} } @::STATUSES]
+--- raw_response_headers_unlike eval
+[(qr{^HTTP/1\.1 \d{3} ?\r\n}) x @::STATUSES]
+
 
 
 === TEST 100: a problem the parser finds names the value that holds it (body parsed whole)

@@ -289,7 +289,7 @@ Content-Type: application/json
  ["return=rep resentation, return=representation", 1],
  ["foo bar=\"a, b\", return=representation", 1],
  [";;;=,\",", 0],
- ["return=\"representation, tx=rollback", 0],
+ ["foo=\"unterminated, return=representation", 1],
  ["caf\xc3\xa9, return=representation", 1]]
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't045' AND lead_list_id = 'list-a' AND person_id LIKE 'p-_';
@@ -300,6 +300,20 @@ SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't045' AND lead_lis
 
 === TEST 12: dry run, direct mode: the exact answer, nothing stored anywhere (a tenant copy it would merge included)
 --- more_headers eval: "$::H\nPrefer: tx=rollback"
+--- request eval: main::post($::DIRECT)
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+Preference-Applied: tx=rollback
+--- response_body eval: $::DIRECT_COUNTS
+--- db_unchanged
+--- no_error_log
+[error]
+
+
+
+=== TEST 12b: dry run asked for after an unterminated quote: the quote ends its element at the next comma, tx=rollback still applies, nothing stored
+--- more_headers eval: "$::H\nPrefer: return=\"unterminated, tx=rollback"
 --- request eval: main::post($::DIRECT)
 --- error_code: 200
 --- response_headers

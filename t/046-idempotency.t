@@ -270,6 +270,22 @@ u-1	k-nosearch	search_not_found
 
 
 
+=== TEST 9b: a 422 has a reason phrase on its status line, RFC 9110's "Unprocessable Content" (nginx 1.22 has none for 422)
+--- more_headers eval
+[main::H('k-9b'), main::H('k-9b')]
+--- request eval
+[main::post($::BODY), main::post('{"persons":[{"id":"p-1"}]}')]
+--- error_code eval
+[200, 422]
+--- raw_response_headers_like eval
+[qr{^HTTP/1\.1 200 OK\r\n}, qr{^HTTP/1\.1 422 Unprocessable Content\r\n}]
+--- response_body_like eval
+[qr/^\Q$::OK2\E\z/, $::R422]
+--- no_error_log
+[error]
+
+
+
 === TEST 10: keys are scoped to the caller: the same key of another user, or of another organization, is another key
 --- more_headers eval
 [main::H('k-10'),

@@ -57,6 +57,10 @@ our $BAD_ID = err_re('BAD_REQUEST', 'Invalid lead list id',
     [['leadListId', 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -']]);
 our $BAD_TYPE = err_re('BAD_REQUEST', 'Unsupported content type',
     [['Content-Type', 'must be application/json']]);
+our $BAD_CHARSET = err_re('BAD_REQUEST', 'Unsupported content type',
+    [['Content-Type', 'charset must be utf-8']]);
+our $TWO_TYPES = err_re('BAD_REQUEST', 'Invalid Content-Type',
+    [['Content-Type', 'must be sent once']]);
 our $NOT_ALLOWED = err('METHOD_NOT_ALLOWED', 'Method not allowed, use POST');
 our $NOT_FOUND = err('NOT_FOUND', 'Lead list not found');
 
@@ -614,7 +618,8 @@ big	32757	65514
 --- error_code eval
 [(400) x 9, 200]
 --- response_body_like eval
-[($::BAD_TYPE) x 9, $::OKRE]
+[($::TWO_TYPES) x 2, ($::BAD_TYPE) x 3, $::BAD_CHARSET, ($::BAD_TYPE) x 2,
+ $::BAD_CHARSET, $::OKRE]
 --- db_check
 SELECT string_agg(person_id, ',') FROM tenant.lead_list_persons WHERE org_id = 't070';
 --- db_expected

@@ -1926,59 +1926,92 @@ ngx_http_leadlist_test_content_type(void)
         NULL
     };
 
-    static const char  *bad[] = {
+    /* another type, or malformed: "must be application/json" */
+
+    static const char  *other[] = {
         "",
         " ",
         "text/plain",
+        "text/plain; charset=utf-8",
+        "text/plain; charset=latin1",
         "application/jsonx",
         "application/json-patch+json",
         "application/vnd.api+json",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
-        "application/json; charset=latin1",
-        "application/json; charset=\"iso-8859-1\"",
-        "application/json; charset=utf-16",
-        "application/json; charset=utf-8; charset=latin1",
         "application/json; charset=\"utf-8",
         "application/json; charset",
         "application/json; charset=",
-        "application/json; charset=\"\"",
         "application/json; =utf-8",
         "application/json; charset = utf-8",
         "application/json, text/plain",
         "application/json charset=utf-8",
-        "application/json; charset=utf-8x",
-        "application/json; charset=utf-8-but-longer-than-16",
         "application/json; a=b c",
+        "application/json; charset=latin1; a",
+        "application/json; a; charset=latin1",
+        "application/json; charset=latin1 x",
         "application/",
         "json",
         NULL
     };
 
+    /* well-formed application/json, but not UTF-8: "charset must be" */
+
+    static const char  *charset[] = {
+        "application/json; charset=latin1",
+        "application/json; charset=us-ascii",
+        "application/json; charset=US-ASCII",
+        "application/json; charset=\"iso-8859-1\"",
+        "application/json; charset=utf-16",
+        "application/json; charset=utf-8; charset=latin1",
+        "application/json; charset=latin1; charset=utf-8",
+        "application/json; charset=\"\"",
+        "application/json; charset=utf-8x",
+        "application/json; charset=utf-8-but-longer-than-16",
+        "application/json;charset=latin1;",
+        "APPLICATION/JSON; CHARSET=LATIN1; foo=bar",
+        NULL
+    };
+
     for (i = 0; good[i]; i++) {
         s = good[i];
-        ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
-                                 (const unsigned char *) s, strlen(s)) == 1,
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_type(
+                                 (const unsigned char *) s, strlen(s))
+                             == NGX_HTTP_LEADLIST_TYPE_JSON,
                              "content type accepted: '%s'", s);
     }
 
-    for (i = 0; bad[i]; i++) {
-        s = bad[i];
-        ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
-                                 (const unsigned char *) s, strlen(s)) == 0,
-                             "content type refused: '%s'", s);
+    for (i = 0; other[i]; i++) {
+        s = other[i];
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_type(
+                                 (const unsigned char *) s, strlen(s))
+                             == NGX_HTTP_LEADLIST_TYPE_OTHER,
+                             "content type refused, not JSON: '%s'", s);
     }
 
-    ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(NULL, 0) == 0,
+    for (i = 0; charset[i]; i++) {
+        s = charset[i];
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_type(
+                                 (const unsigned char *) s, strlen(s))
+                             == NGX_HTTP_LEADLIST_TYPE_CHARSET,
+                             "content type refused, the charset: '%s'", s);
+    }
+
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type(NULL, 0)
+                         == NGX_HTTP_LEADLIST_TYPE_OTHER,
                          "content type refused: NULL");
-    ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type(
                              (const unsigned char *) "application/json\0x",
-                             18) == 0,
+                             18) == NGX_HTTP_LEADLIST_TYPE_OTHER,
                          "content type refused: a NUL inside");
-    ngx_http_leadlist_ok(ngx_http_leadlist_content_type_ok(
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type(
                              (const unsigned char *) "application/jsonXYZ",
-                             16) == 1,
+                             16) == NGX_HTTP_LEADLIST_TYPE_JSON,
                          "content type: only len bytes are read");
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_type(
+                 (const unsigned char *) "application/json; charset=utf-8x",
+                 31) == NGX_HTTP_LEADLIST_TYPE_JSON,
+                 "content type: only len bytes of the charset are read");
 }
 
 

@@ -1,10 +1,11 @@
 
 /*
- * Unit tests of the request header parsers of SPEC 1.6 in
- * ngx_http_leadlist_syntax.h: Prefer (RFC 7240) and Idempotency-Key
- * (RFC 8941 sf-string), and of the header name check of the
+ * Unit tests of the request header parsers in ngx_http_leadlist_syntax.h:
+ * Prefer (RFC 7240), Idempotency-Key (RFC 8941 sf-string) and
+ * Content-Encoding, and of the header name check of the
  * leadlist_auth_*_header directives, printing TAP; exits non-zero on any
- * failure.
+ * failure.  The Content-Type parser is tested with the body's, in
+ * test_body.c.
  * make test-unit builds and runs them:
  *
  *   cc -std=gnu99 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined
@@ -15,6 +16,7 @@
  */
 
 
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +48,11 @@ static int ngx_http_leadlist_key(const char *value, size_t len,
     char *key, size_t *klen);
 static void ngx_http_leadlist_test_prefer(void);
 static void ngx_http_leadlist_test_prefer_headers(void);
+static void ngx_http_leadlist_test_prefer_open_quotes(void);
 static void ngx_http_leadlist_test_key(void);
 static void ngx_http_leadlist_test_key_lengths(void);
 static void ngx_http_leadlist_test_header_name(void);
+static void ngx_http_leadlist_test_encoding(void);
 
 
 int
@@ -56,9 +60,11 @@ main(void)
 {
     ngx_http_leadlist_test_prefer();
     ngx_http_leadlist_test_prefer_headers();
+    ngx_http_leadlist_test_prefer_open_quotes();
     ngx_http_leadlist_test_key();
     ngx_http_leadlist_test_key_lengths();
     ngx_http_leadlist_test_header_name();
+    ngx_http_leadlist_test_encoding();
 
     return ngx_http_leadlist_done("test_syntax");
 }
@@ -174,14 +180,51 @@ ngx_http_leadlist_test_prefer(void)
         { "tx=rollback; =b", 0, 0 },
         { "foo bar=\"a,b\", tx=rollback", T, T },
         { "foo bar=\"a\\\",b\", tx=rollback", T, T },
-        { "foo=\"unterminated, tx=rollback", 0, 0 },
-        { "return=\"representation, tx=rollback", 0, 0 },
         { "foo=\xc3\xa9, tx=rollback", T, T },
         { "return=repr\x01sentation, tx=rollback", T, T },
         { "return=\"repr\x01sentation\", tx=rollback", T, T },
         { "{}, return=representation", R, R },
         { "return=representation tx=rollback", 0, 0 },
         { "return=representation;tx=rollback", R, R },
+
+        /* a quoted-string that ends protects the commas inside it */
+        { "foo=\"a,b\", tx=rollback", T, T },
+        { "foo=\"a, tx=rollback\", return=representation", R, R },
+        { "foo=\"a,b\" x, tx=rollback", T, T },
+        { "\", \", tx=rollback", T, T },
+        { "tx=rollback; foo=\"a,b\", return=representation", R | T, R | T },
+        { "return=\"a\\\\\", tx=rollback", T, R | T },
+        { "return=\"a\\\", return=representation\", tx=rollback", T, R | T },
+
+        /* a quote ends at the next unescaped quote, wherever it is */
+        { "foo=\"a, tx=rollback, bar=\"b\"", 0, 0 },
+        { "foo=\"a, b=\"c, tx=rollback", T, T },
+
+        /*
+         * a quote that never ends opens nothing: its element ends at the
+         * next comma, and is no instance; the elements after it count
+         */
+        { "foo=\"unterminated, tx=rollback", T, T },
+        { "return=\"representation, tx=rollback", T, T },
+        { "return=\"representation, tx=rollback, return=representation",
+          R | T, R | T },
+        { "return=\"minimal, return=representation", R, R },
+        { "foo=\"a, return=representation, tx=rollback", R | T, R | T },
+        { "tx=rollback; foo=\"bar, return=representation", R, R },
+        { "tx=rollback;foo=\"bar,tx=commit, return=representation",
+          R, R | T },
+        { "return=\"a\\\", tx=rollback", T, T },
+        { "foo=\"a\\\\\\\", tx=rollback", T, T },
+        { "foo=\"a\\, tx=rollback", T, T },
+        { "tx=rollback, foo=\"a\\", T, T },
+        { "foo=\"a,b\" \"c, tx=rollback", T, T },
+        { "\"foo, tx=rollback", T, T },
+        { "foo\\\", tx=rollback", T, T },
+        { "tx=rollback, return=\"representation", T, T },
+        { "tx=rollback, foo=\"", T, T },
+        { "tx=rollback; a=\"", 0, 0 },
+        { "tx=\"rollback", 0, 0 },
+        { "\"", 0, 0 },
         { NULL, 0, 0 }
     };
 
@@ -258,6 +301,50 @@ ngx_http_leadlist_test_prefer_headers(void)
     ngx_http_leadlist_prefer(&pr, "tx=rollback", 11);
     ngx_http_leadlist_ok(pr.flags == T,
                          "two headers: an open quote ends with its header");
+}
+
+
+/*
+ * 65,536 elements x\" (outside a quoted-string the backslash is a byte
+ * like any other, so each quote opens one that never ends): each element
+ * ends at its comma, and the value is read in linear time, not once more
+ * to its end for each open quote (about 10^10 steps here)
+ */
+
+static void
+ngx_http_leadlist_test_prefer_open_quotes(void)
+{
+    char                        *value;
+    size_t                       i, n, len;
+    clock_t                      start;
+    ngx_http_leadlist_prefer_t   pr;
+
+    n = 65536;
+    len = n * 4 + sizeof("tx=rollback") - 1;
+
+    value = malloc(len);
+    if (value == NULL) {
+        abort();
+    }
+
+    for (i = 0; i < n; i++) {
+        memcpy(value + i * 4, "x\\\",", 4);
+    }
+
+    memcpy(value + n * 4, "tx=rollback", sizeof("tx=rollback") - 1);
+
+    memset(&pr, 0, sizeof(pr));
+    start = clock();
+    ngx_http_leadlist_prefer(&pr, value, len);
+
+    ngx_http_leadlist_ok(pr.flags == T && pr.seen == T,
+                         "Prefer: 65,536 open quotes, then tx=rollback");
+    ngx_http_leadlist_ok(clock() - start < CLOCKS_PER_SEC,
+                         "Prefer: 65,536 open quotes read in linear time "
+                         "(%.3f s)",
+                         (double) (clock() - start) / CLOCKS_PER_SEC);
+
+    free(value);
 }
 
 
@@ -468,4 +555,81 @@ ngx_http_leadlist_test_header_name(void)
     ngx_http_leadlist_ok(ngx_http_leadlist_header_name_ok(
                              (const unsigned char *) "X-Id Y", 4),
                          "header name: only len bytes are read");
+}
+
+
+/* Content-Encoding: no coding but identity, which is none */
+
+static void
+ngx_http_leadlist_test_encoding(void)
+{
+    size_t          i, len;
+    unsigned char  *copy;
+
+    static const char  *good[] = {
+        "identity",
+        "Identity",
+        "IDENTITY",
+        " identity\t",
+        "identity, identity",
+        "identity,,identity",
+        ",",
+        "",
+        "  ",
+        NULL
+    };
+
+    static const char  *bad[] = {
+        "gzip",
+        "x-gzip",
+        "deflate",
+        "br",
+        "zstd",
+        "compress",
+        "GZIP",
+        "identity, gzip",
+        "gzip, identity",
+        "identity;q=1",
+        "identity x",
+        "identityx",
+        "identit",
+        "\"identity\"",
+        "identity\x01",
+        NULL
+    };
+
+    for (i = 0; good[i]; i++) {
+        len = strlen(good[i]);
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, good[i], len);
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(copy, len)
+                             == 1,
+                             "Content-Encoding accepted: '%s'", good[i]);
+        free(copy);
+    }
+
+    for (i = 0; bad[i]; i++) {
+        len = strlen(bad[i]);
+        copy = malloc(len);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, bad[i], len);
+        ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(copy, len)
+                             == 0,
+                             "Content-Encoding refused: '%s'", bad[i]);
+        free(copy);
+    }
+
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(
+                             (const unsigned char *) "identity\0", 9) == 0,
+                         "Content-Encoding refused: a NUL inside");
+    ngx_http_leadlist_ok(ngx_http_leadlist_content_encoding_ok(
+                             (const unsigned char *) "identitygzip", 8) == 1,
+                         "Content-Encoding: only len bytes are read");
 }
