@@ -29,7 +29,9 @@
 #   rep    Prefer: return=representation (flags 1)
 #   dry    Prefer: tx=rollback (flags 2)
 #   key    a new Idempotency-Key per call (TTL 24 h): the recording cost
-#   fn:S.F a function of 006's signature, flags 0 (to try other shapes)
+#   fn:S.F a function of 006's signature, flags 0 (to try other shapes,
+#          or an earlier version: BENCH_SQL names a file of SQL run as the
+#          superuser once the cluster is up, which may create it)
 #
 # Variants run in alternating order from round to round (old new ... then
 # ... new old), so that the tables' growth during a round favours none.
@@ -110,6 +112,7 @@ git -C "$root" show "$old_rev:sql/003-add-prospects.sql" \
           -e 's/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /' \
     | spsql >/dev/null
 spsql -c 'GRANT EXECUTE ON FUNCTION leadlist.add_prospects_old(text, text, boolean, text, jsonb, integer) TO leadlist_app'
+[ -z "${BENCH_SQL:-}" ] || spsql -f "$BENCH_SQL" >/dev/null
 
 
 # ------------------------------------------------------------ the scripts
