@@ -31,6 +31,7 @@
 
 static ngx_int_t ngx_http_leadlist_handler_check(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx);
+static ngx_int_t ngx_http_leadlist_handler_media(ngx_http_request_t *r);
 static ngx_int_t ngx_http_leadlist_handler_headers(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx);
 static ngx_int_t ngx_http_leadlist_handler_body_filter(ngx_http_request_t *r,
@@ -113,11 +114,9 @@ static ngx_int_t
 ngx_http_leadlist_handler_check(ngx_http_request_t *r,
     ngx_http_leadlist_ctx_t *ctx)
 {
-    ngx_str_t                        id;
-    ngx_list_t                      *headers;
-    ngx_table_elt_t                 *ct, *h;
-    ngx_http_leadlist_loc_conf_t    *llcf;
-    ngx_http_leadlist_header_pos_t   pos;
+    ngx_int_t                      rc;
+    ngx_str_t                      id;
+    ngx_http_leadlist_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
 
@@ -178,6 +177,29 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
 
     ctx->list_id.len = id.len;
     *ngx_cpymem(ctx->list_id.data, id.data, id.len) = '\0';
+
+    rc = ngx_http_leadlist_handler_media(r);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_leadlist_handler_headers(r, ctx);
+}
+
+
+/*
+ * The body's media (SPEC 1.3): a Content-Type of JSON, sent once, and no
+ * coding.  NGX_DECLINED, or the 400 saying which of them is wrong was
+ * sent.
+ */
+
+static ngx_int_t
+ngx_http_leadlist_handler_media(ngx_http_request_t *r)
+{
+    ngx_list_t                      *headers;
+    ngx_table_elt_t                 *ct, *h;
+    ngx_http_leadlist_header_pos_t   pos;
 
     ct = r->headers_in.content_type;
 
@@ -243,7 +265,7 @@ ngx_http_leadlist_handler_check(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_leadlist_handler_headers(r, ctx);
+    return NGX_DECLINED;
 }
 
 
