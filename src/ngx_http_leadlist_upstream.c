@@ -115,6 +115,8 @@ static ngx_int_t ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf,
     ngx_str_t *hosts, ngx_str_t *addrs);
 static ngx_int_t ngx_http_leadlist_upstream_parse(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *conninfo, ngx_array_t *kv);
+static void ngx_http_leadlist_upstream_parse_error(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *conninfo, u_char *err, size_t len);
 static ngx_int_t ngx_http_leadlist_upstream_strdup(ngx_pool_t *pool,
     const char *s, ngx_str_t *to);
 
@@ -252,11 +254,16 @@ ngx_http_leadlist_upstream_queue(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
+    /*
+     * a request that waits for a connect waits in the queue: with none,
+     * no connection would ever be opened
+     */
+
     n = ngx_atoi(value[1].data, value[1].len);
-    if (n == NGX_ERROR) {
+    if (n == NGX_ERROR || n == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid queue size \"%V\" in \"%V\"",
-                           &value[1], &cmd->name);
+                           "invalid queue size \"%V\" in \"%V\", "
+                           "it must be at least 1", &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -277,10 +284,12 @@ ngx_http_leadlist_upstream_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     s.len = value[2].len - 8;
 
     lscf->queue_timeout = ngx_parse_time(&s, 0);
-    if (lscf->queue_timeout == (ngx_msec_t) NGX_ERROR) {
+    if (lscf->queue_timeout == (ngx_msec_t) NGX_ERROR
+        || lscf->queue_timeout == 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid timeout \"%V\" in \"%V\"",
-                           &value[2], &cmd->name);
+                           "invalid timeout \"%V\" in \"%V\", "
+                           "it must be more than 0", &value[2], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -524,12 +533,30 @@ ngx_http_leadlist_upstream_defaults(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (lscf->query_timeout <= NGX_HTTP_LEADLIST_STMT_MARGIN) {
+    /*
+     * the server's statement_timeout is the query timeout less the
+     * margin: below twice the margin, it would cut ordinary statements
+     */
+
+    if (lscf->query_timeout < 2 * NGX_HTTP_LEADLIST_STMT_MARGIN) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"leadlist_pg_query_timeout\" must be more than %uims "
+                      "\"leadlist_pg_query_timeout\" must be at least %uims "
                       "in upstream \"%V\" in %s:%ui",
-                      (ngx_uint_t) NGX_HTTP_LEADLIST_STMT_MARGIN, &us->host,
-                      us->file_name, us->line);
+                      (ngx_uint_t) (2 * NGX_HTTP_LEADLIST_STMT_MARGIN),
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    /* 0 would fail every connect, or close every connection at release */
+
+    if (lscf->connect_timeout == 0 || lscf->keepalive_time == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" must be more than 0 in upstream \"%V\" "
+                      "in %s:%ui",
+                      lscf->connect_timeout == 0
+                      ? "leadlist_pg_connect_timeout"
+                      : "leadlist_pg_keepalive_time",
+                      &us->host, us->file_name, us->line);
         return NGX_ERROR;
     }
 
@@ -1189,6 +1216,46 @@ ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf, ngx_str_t *hosts,
 }
 
 
+/*
+ * libpq's parse error quotes a URI conninfo whole, password included
+ * ("... in URI: \"postgres://user:secret@...\""): the conninfo is never
+ * logged, so each copy of it in the message is replaced.
+ */
+
+static void
+ngx_http_leadlist_upstream_parse_error(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *conninfo, u_char *err, size_t len)
+{
+    u_char  *p, *last, *hit, *end;
+    u_char   buf[NGX_MAX_CONF_ERRSTR];
+
+    p = buf;
+    last = buf + sizeof(buf);
+    end = err + len;
+
+    while (err < end && p < last) {
+        hit = conninfo->len ? ngx_strlcasestrn(err, end, conninfo->data,
+                                               conninfo->len - 1)
+                            : NULL;
+
+        if (hit == NULL) {
+            p = ngx_cpymem(p, err, ngx_min((size_t) (end - err),
+                                           (size_t) (last - p)));
+            break;
+        }
+
+        p = ngx_cpymem(p, err, ngx_min((size_t) (hit - err),
+                                       (size_t) (last - p)));
+        p = ngx_slprintf(p, last, "(the conninfo)");
+        err = hit + conninfo->len;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid conninfo in \"%V\": %*s",
+                       name, (size_t) (p - buf), buf);
+}
+
+
 /* PQconninfoParse() only parses: no I/O, safe at any time */
 
 static ngx_int_t
@@ -1213,9 +1280,8 @@ ngx_http_leadlist_upstream_parse(ngx_conf_t *cf, ngx_str_t *name,
                 len--;
             }
 
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid conninfo in \"%V\": %*s",
-                               name, len, err);
+            ngx_http_leadlist_upstream_parse_error(cf, name, conninfo,
+                                                   (u_char *) err, len);
             PQfreemem(err);
         }
 

@@ -326,7 +326,7 @@ invalid conninfo in "leadlist_pg_server": invalid connection option "hots"
 --- config
 --- must_die
 --- error_log
-"leadlist_pg_query_timeout" must be more than 500ms
+"leadlist_pg_query_timeout" must be at least 1000ms
 
 
 
@@ -533,3 +533,82 @@ GET /a
 --- error_code: 405
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 41: a query timeout that would leave the server 1ms
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_query_timeout 501ms;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_query_timeout" must be at least 1000ms
+
+
+
+=== TEST 42: a connect timeout of 0 would fail every connect
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_connect_timeout 0;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_connect_timeout" must be more than 0 in upstream "u"
+
+
+
+=== TEST 43: a keepalive time of 0 would close every connection at release
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_keepalive_time 0;
+    }
+--- config
+--- must_die
+--- error_log
+"leadlist_pg_keepalive_time" must be more than 0 in upstream "u"
+
+
+
+=== TEST 44: a wait queue of 0 would never let a connection open
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_queue 0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid queue size "0" in "leadlist_pg_queue", it must be at least 1
+
+
+
+=== TEST 45: a wait timeout of 0 would refuse every request that waits
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        leadlist_pg_queue 10 timeout=0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid timeout "timeout=0" in "leadlist_pg_queue", it must be more than 0
+
+
+
+=== TEST 46: a malformed URI conninfo: libpq's reason, never the password
+--- http_config
+    upstream u {
+        leadlist_pg_server "postgres://leadlist_app:s3cr3tPW@[::1/leadlist";
+    }
+--- config
+--- must_die
+--- error_log
+invalid conninfo in "leadlist_pg_server": end of string reached when looking for matching "]" in IPv6 host address in URI: "(the conninfo)"
+--- no_error_log
+s3cr3tPW
