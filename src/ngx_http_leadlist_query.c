@@ -138,7 +138,7 @@ ngx_http_leadlist_query_send(ngx_http_leadlist_conn_t *lc,
         goto failed;
     }
 
-    ngx_http_leadlist_metrics_sent(q, &lc->server->name);
+    ngx_http_leadlist_metrics_sent(q, &lc->host->name);
     lc->sent = ngx_http_leadlist_limit_now();
     lc->since = lc->sent;
     lc->running = 1;
@@ -252,7 +252,7 @@ ngx_http_leadlist_query_append(ngx_http_leadlist_conn_t *lc,
     q->conn = lc;
     q->reused = 1;
 
-    ngx_http_leadlist_metrics_sent(q, &lc->server->name);
+    ngx_http_leadlist_metrics_sent(q, &lc->host->name);
     ngx_http_leadlist_metrics_event(lc->pool->conf,
                                     NGX_HTTP_LEADLIST_EVENT_PIPELINED);
 

@@ -249,3 +249,21 @@ qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[2\] selected
 Idempotent-Replayed: true
 --- access_log eval
 qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[\] selected=\[\] $::ran status=200$/
+
+
+
+=== TEST 19: a line of several hosts: the host that ran the statement, not the line
+--- http_config eval
+$::http_config . <<"_EOC_";
+    upstream multi {
+        leadlist_pg_server "host=127.0.0.1,127.0.0.1 port=1,$ENV{TEST_NGINX_PG_PORT} dbname=leadlist user=leadlist_app password=$ENV{TEST_NGINX_PG_PASSWORD}";
+    }
+_EOC_
+--- config eval
+Leadlist::endpoint($::log) =~ s/leadlist_db/multi/r
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . ::body("p6")
+--- error_code: 200
+--- access_log eval
+qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[1\] selected=\[1\] $::ran status=200$/
