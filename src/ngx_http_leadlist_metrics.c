@@ -16,6 +16,7 @@
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_response.h"
 #include "ngx_http_leadlist_upstream.h"
+#include "ngx_http_leadlist_util.h"
 #include "ngx_http_leadlist_variables.h"
 
 
@@ -709,6 +710,17 @@ ngx_http_leadlist_metrics_not_allowed(ngx_http_request_t *r)
     ngx_str_set(&h->key, "Allow");
     ngx_str_set(&h->value, "GET, HEAD");
 
+    /* the body names the request id: the header does, as the endpoint's */
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value = *ngx_http_leadlist_request_id(r);
+
     return ngx_http_leadlist_send_error(r,
                                  NGX_HTTP_LEADLIST_ERR_METRICS_NOT_ALLOWED,
                                  NULL, 0);
@@ -944,7 +956,8 @@ ngx_http_leadlist_metrics_write_gauges(ngx_http_leadlist_metrics_writer_t *w,
     }
 
     ngx_http_leadlist_metrics_family(w, "leadlist_pool_limit", "gauge",
-        "Open connections allowed, summed over the workers.");
+        "Connections the workers may keep running a statement (the "
+        "adaptive limits), summed over the workers.");
 
     for (i = 0; i < mmcf->upstreams.nelts; i++) {
         ngx_http_leadlist_metrics_print(w,

@@ -114,6 +114,7 @@ POST /metrics
 --- response_headers
 Allow: GET, HEAD
 Content-Type: application/json
+--- raw_response_headers_like: \r\nX-Request-Id: [0-9a-f]{32}\r\n
 --- response_body_like: ^\{"code":"METHOD_NOT_ALLOWED","message":"Method not allowed, use GET or HEAD","requestId":"[0-9a-f]{32}"\}$
 --- no_error_log
 [error]
