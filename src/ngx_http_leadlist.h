@@ -80,7 +80,6 @@ typedef struct {
     unsigned                      responded:1;
     unsigned                      counted:1;  /* a 200 of the statement
                                                  now, not a replay */
-    unsigned                      dry_run:1;  /* that 200 stored nothing */
     unsigned                      replayed:1; /* a recorded answer */
 } ngx_http_leadlist_ctx_t;
 

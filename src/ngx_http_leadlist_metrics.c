@@ -15,6 +15,7 @@
 #include "ngx_http_leadlist_metrics.h"
 #include "ngx_http_leadlist_pool.h"
 #include "ngx_http_leadlist_response.h"
+#include "ngx_http_leadlist_syntax.h"
 #include "ngx_http_leadlist_upstream.h"
 #include "ngx_http_leadlist_util.h"
 #include "ngx_http_leadlist_variables.h"
@@ -601,7 +602,9 @@ ngx_http_leadlist_metrics_log_handler(ngx_http_request_t *r)
      * first ran, a dry run's were never stored
      */
 
-    if (ctx && ctx->counted && !ctx->dry_run) {
+    if (ctx && ctx->counted
+        && !(ctx->prefer & NGX_HTTP_LEADLIST_PREFER_ROLLBACK))
+    {
         (void) ngx_atomic_fetch_add(&e->added, ctx->added);
         (void) ngx_atomic_fetch_add(&e->selected, ctx->selected);
     }

@@ -173,7 +173,6 @@ ngx_http_leadlist_variables_set_result(ngx_http_request_t *r,
 
         if (ctx->prefer & NGX_HTTP_LEADLIST_PREFER_ROLLBACK) {
             ngx_str_set(&ctx->outcome, "dry_run");
-            ctx->dry_run = 1;
 
         } else {
             ngx_str_set(&ctx->outcome, "added");
