@@ -613,17 +613,36 @@ ngx_http_leadlist_query_ended(ngx_http_leadlist_conn_t *lc, ngx_uint_t sample)
 }
 
 
-/* the connection is in an unknown state: close it, answer the requests */
+/*
+ * The connection is in an unknown state: close it, answer the requests.
+ * The server's own error, when one came ("terminating connection due to
+ * administrator command"), says more than libpq's "server closed the
+ * connection".  A statement whose result came, but not the ReadyForQuery
+ * of its Sync, may have committed: its implicit transaction commits
+ * between the two.  It answers 503 all the same (SPEC 1.6: a retry with
+ * the same Idempotency-Key is safe), and the log says which it was.
+ */
 
 static void
 ngx_http_leadlist_query_fail(ngx_http_leadlist_conn_t *lc, ngx_uint_t status,
     const char *why)
 {
+    const char                *what;
     ngx_http_leadlist_pool_t  *pool;
 
     pool = lc->pool;
+    what = "connection failed";
 
-    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, "connection failed", why);
+    if (lc->running && lc->result) {
+        what = "connection failed after the statement's result, before its "
+               "commit was confirmed (it may have committed)";
+    }
+
+    if (lc->error) {
+        why = PQresultErrorMessage(lc->error);
+    }
+
+    ngx_http_leadlist_pool_log(lc, NGX_LOG_ERR, what, why);
     ngx_http_leadlist_query_lost(lc, status);
     ngx_http_leadlist_pool_dispatch(pool);
 }

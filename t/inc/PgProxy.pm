@@ -11,7 +11,10 @@ package PgProxy;
 # follows, by when the statement's implicit transaction has committed, and
 # then closes both sides: the client has sent its statement, PostgreSQL has
 # done and committed it, and the client gets no result, only a dead
-# connection.  The arming is used up by that one connection.
+# connection.  Armed with arm('sync'), it forwards the DataRow and the
+# CommandComplete, and withholds only the ReadyForQuery: the client has
+# the statement's result, not the word that its transaction committed.
+# The arming is used up by that one connection.
 #
 #   my $p = PgProxy->start(host => '127.0.0.1', target_port => 5432);
 #   $p->{port}          where nginx connects instead
@@ -76,8 +79,9 @@ sub start {
 
 
 sub arm {
-    my ($self) = @_;
+    my ($self, $mode) = @_;
     open my $fh, '>', "$self->{dir}/armed" or die "PgProxy: arm: $!";
+    print $fh $mode // 'row';
     close $fh;
 }
 
@@ -129,6 +133,7 @@ sub _serve {
     my $one_byte = 0;       # the server's next answer is a single byte
     my $raw = 0;            # TLS: forward without reading
     my $hold = 0;           # cutting: withhold until ReadyForQuery
+    my $sync = 0;           # cutting: forward until ReadyForQuery
     my $sbuf = '';
 
     while (1) {
@@ -184,10 +189,28 @@ sub _serve {
                     return;
                 }
 
+                if ($sync && $type eq 'Z') {
+                    _write_all($c, $out);
+                    open my $fh, '>>', "$self->{dir}/fired";
+                    print $fh "cut at ReadyForQuery\n";
+                    close $fh;
+                    return;
+                }
+
                 # unlink: of two connections, only one uses the arming up
-                if ($type eq 'D' && unlink "$self->{dir}/armed") {
-                    $hold = 1;
-                    next;
+                if ($type eq 'D' && !$sync
+                    && open(my $fh, '<', "$self->{dir}/armed"))
+                {
+                    my $mode = <$fh> // 'row';
+                    close $fh;
+                    if (unlink "$self->{dir}/armed") {
+                        if ($mode eq 'sync') {
+                            $sync = 1;
+                        } else {
+                            $hold = 1;
+                            next;
+                        }
+                    }
                 }
 
                 $out .= $msg;
