@@ -175,7 +175,9 @@ ngx_http_leadlist_query_flush(ngx_http_leadlist_conn_t *lc)
  * The busy connection with the fewest statements behind its own, among
  * those with room whose statement has run no longer than 4 times the
  * base (2 ms at least): a statement behind a slow one would wait for it.
- * None while more connections are busy than the limit allows: a busy
+ * Not one whose server has closed its end: a send there would find the
+ * EOF, and libpq would drop its queue before the results it holds are
+ * read.  None while more connections are busy than the limit allows: a busy
  * connection that always takes the next statement never goes idle, and
  * a limit that fell would never take effect.  now is read once per run
  * or dispatch, so that a statement it sent itself counts as young
@@ -208,6 +210,7 @@ ngx_http_leadlist_query_behind(ngx_http_leadlist_pool_t *pool,
 
         if (!lc->running || !lc->pipelined || lc->preparing || lc->flushing
             || lc->doomed || lc->read_only
+            || lc->connection->read->pending_eof
             || lc->nbehind + 1 >= depth
             || (now > lc->since && now - lc->since > young))
         {
@@ -386,8 +389,15 @@ ngx_http_leadlist_query_write_handler(ngx_event_t *ev)
 
 /*
  * Reads until the statement's results are complete (NGX_OK) or the
- * kernel has nothing more (NGX_AGAIN).  With edge-triggered events a
- * single PQconsumeInput() may leave bytes that no new event announces.
+ * kernel has nothing more (NGX_AGAIN).  What libpq holds already is
+ * parsed before it reads again: the results of statements behind this
+ * one may have come with its own, and a read that finds the server gone
+ * drops libpq's queue of the pipeline's statements, after which their
+ * results, committed, could no longer be told apart.  With
+ * edge-triggered events a single PQconsumeInput() may leave bytes that
+ * no new event announces, and an EOF too: a server that exits sends its
+ * last words and its FIN together, and the read that returns the words
+ * stops there.
  */
 
 static ngx_int_t
@@ -399,19 +409,20 @@ ngx_http_leadlist_query_consume(ngx_http_leadlist_conn_t *lc)
 
     for (i = 0; i < NGX_HTTP_LEADLIST_DRAIN_LOOPS; i++) {
 
-        if (!PQconsumeInput(lc->pg)) {
-            return NGX_ERROR;
-        }
-
         rc = ngx_http_leadlist_query_read_results(lc);
         if (rc != NGX_AGAIN) {
             return rc;
         }
 
-        if (ioctl(lc->connection->fd, FIONREAD, &avail) == -1
-            || avail == 0)
+        if (i > 0
+            && (ioctl(lc->connection->fd, FIONREAD, &avail) == -1
+                || (avail == 0 && !lc->connection->read->pending_eof)))
         {
             return NGX_AGAIN;
+        }
+
+        if (!PQconsumeInput(lc->pg)) {
+            return NGX_ERROR;
         }
     }
 
