@@ -222,9 +222,14 @@ ngx_http_leadlist_pool_run(ngx_http_leadlist_query_t *q)
             ngx_http_leadlist_pool_admissible(pool, limit,
                                               pool->nwaiters + 1))
         && ngx_http_leadlist_connect(pool) == NGX_DECLINED
-        && pool->connecting == 0)
+        && pool->connecting == 0
+        && pool->busy == 0)
     {
-        /* every server failed a moment ago: fail fast, do not queue */
+        /*
+         * every server failed a moment ago, and no connection is busy
+         * that could serve the request when it ends: fail fast, do not
+         * queue
+         */
 
         ngx_http_leadlist_pool_log_no_server(q);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -498,8 +503,9 @@ ngx_http_leadlist_pool_log_no_server(ngx_http_leadlist_query_t *q)
 /*
  * Hands free capacity to waiting queries, as far as the limit lets them
  * run: idle connections first, then new connects for those still
- * waiting.  When no server can be tried and nothing is under way, the
- * waiters fail at once instead of timing out.
+ * waiting.  When no server can be tried and nothing is under way (no
+ * connect, no statement whose connection will come back), the waiters
+ * fail at once instead of timing out.
  */
 
 void
@@ -567,11 +573,16 @@ ngx_http_leadlist_pool_dispatch(ngx_http_leadlist_pool_t *pool)
         return;
     }
 
-    if (pool->connecting || pool->open >= pool->conf->max) {
+    /*
+     * a server that refuses more connections (max_connections, a role's
+     * CONNECTION LIMIT) still serves the busy ones: wait for those
+     */
+
+    if (pool->connecting || pool->busy || pool->open >= pool->conf->max) {
         return;
     }
 
-    /* connects failed and every server waits out its backoff */
+    /* connects failed, every server waits out its backoff, none is busy */
 
     while ((q = ngx_http_leadlist_pool_next_waiter(pool)) != NULL) {
         ngx_http_leadlist_pool_log_no_server(q);

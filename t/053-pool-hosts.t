@@ -153,4 +153,35 @@ sub ok_200 {
     stop_nginx($ng);
 }
 
+{
+    # a server that admits fewer connections than leadlist_pg_max (its
+    # max_connections, or here the role's CONNECTION LIMIT): the connects
+    # beyond them fail, and the requests wait for the connections that do
+    # serve instead of failing at once while those are busy
+    my $app = 't052-connlimit';
+    su("ALTER ROLE leadlist_app CONNECTION LIMIT 3;");
+    my $ng = start_nginx(workers => 1, upstream => <<'_EOC_',
+        leadlist_pg_keepalive 8;
+        leadlist_pg_max 8;
+        leadlist_pg_queue 64 timeout=5s;
+        leadlist_pg_adaptive off;
+        leadlist_pg_pipeline 1;
+_EOC_
+        conninfo => "$ENV{TEST_NGINX_PG_CONNINFO} application_name=$app");
+    my $load = start_load(port => $ng->{port}, org => $org, clients => 8,
+                          duration => 3, timeout => 10, prefix => 'connlimit');
+    sleep 3;
+    my $recs = finish_load($load);
+    su("ALTER ROLE leadlist_app CONNECTION LIMIT -1;");
+    summarize('a server that admits 3 connections, 8 clients', $recs);
+    ok_200('a server that admits 3 connections, 8 clients', $recs);
+    cmp_ok(scalar @$recs, '>=', 8, 'requests were served');
+    ok(log_count($ng, qr/too many connections for role/),
+       'connects beyond the limit were refused, and the log says so');
+    log_check($ng, 'connection limit');
+    stop_nginx($ng);
+}
+
+END { su("ALTER ROLE leadlist_app CONNECTION LIMIT -1;") }
+
 done_testing();
