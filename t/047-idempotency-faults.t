@@ -33,6 +33,7 @@ use Leadlist qw(db db_fixture db_snapshot);
 use File::Temp ();
 use JSON::PP ();
 use POSIX ();
+use Time::HiRes ();
 use Test::More;
 
 faults_init();
@@ -58,7 +59,7 @@ my $ng = start_nginx(conninfo => $conninfo,
 sub post {
     my (%o) = @_;
     return http_call(
-        port => $ng->{port}, timeout => $o{timeout} // 8,
+        port => ($o{ng} // $ng)->{port}, timeout => $o{timeout} // 8,
         uri => '/api/lead-lists/' . ($o{list} // 'l') . '/add-prospects',
         headers => [['Authorization', "Bearer user=u;org=$org"],
                     ['Content-Type', 'application/json'],
@@ -311,6 +312,96 @@ sub collect {
        "$name: the addedCounts sum to 15");
     is(members('o'), join("\n", map { sprintf 'r-%02d', $_ } 10 .. 24),
        "$name: 15 memberships");
+}
+
+
+# ------------------------------------------------------------------
+# 4. two answers and the EOF in one read
+#
+# One connection (leadlist_pg_max 1), two requests at once: the second is
+# pipelined behind the first.  The proxy withholds both answers, both
+# committed, and sends them with the close.  Both were answered by
+# PostgreSQL, so both answer 200: the module reads what it holds before
+# it reads again, and the read that finds the EOF no longer costs the
+# second its answer.  The second goes behind only if it comes within
+# 2 ms of the first's send; a few tries make that near certain.  The old
+# read order answered the second 503.
+
+{
+    my $name = 'two answers and the EOF in one read';
+    my $ng2 = start_nginx(conninfo => $conninfo, workers => 1,
+                          upstream => <<'_EOC_');
+        leadlist_pg_keepalive 1;
+        leadlist_pg_max 1;
+        leadlist_pg_query_timeout 10s;
+_EOC_
+    my $warm = post(ng => $ng2, list => 'o', body => persons('b-warm'));
+    is($warm->{status}, 200, "$name: a first request") or diag(explain($warm));
+
+    # both requests written at once, on two connections, so that they
+    # reach the worker within a millisecond of each other; once the proxy
+    # holds both answers, the worker is stopped while it sends them and
+    # closes, so that it finds the answers and the EOF in one read
+    my $post_two = sub {
+        my @ids = @_;
+        my @s = map {
+            IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ng2->{port}, Timeout => 5)
+                or die "connect: $!";
+        } @ids;
+        for my $i (0 .. $#ids) {
+            my $body = persons($ids[$i]);
+            syswrite $s[$i], "POST /api/lead-lists/o/add-prospects HTTP/1.0\r\n"
+                . "Authorization: Bearer user=u;org=$org\r\n"
+                . "Content-Type: application/json\r\n"
+                . "Content-Length: " . length($body) . "\r\n\r\n$body";
+        }
+        if (wait_until(5, sub { $proxy->held })) {
+            my @workers = worker_pids($ng2);
+            my $cuts = $proxy->fired;
+            kill 'STOP', @workers;
+            $proxy->release;
+            wait_until(5, sub { $proxy->fired > $cuts });
+            Time::HiRes::sleep(0.2);
+            kill 'CONT', @workers;
+        }
+        return map {
+            my ($sock, $buf) = ($_, '');
+            local $SIG{ALRM} = sub { die "timeout\n" };
+            alarm 15;
+            1 while sysread($sock, $buf, 65536, length $buf);
+            alarm 0;
+            my ($status) = $buf =~ m{\AHTTP/1\.[01] (\d{3})};
+            my ($body) = $buf =~ /\r\n\r\n(.*)\z/s;
+            +{ status => $status, body => $body // $buf };
+        } @s;
+    };
+
+    my ($done, @recs);
+    for my $try (1 .. 10) {
+        $proxy->arm('batch');
+        @recs = $post_two->("b-$try-1", "b-$try-2");
+        my $cut = $proxy->fired_lines->[-1] // '';
+        if ($cut eq 'batch of 2 ReadyForQuery') {
+            $done = $try;
+            last;
+        }
+        unlink "$proxy->{dir}/armed";
+    }
+
+    SKIP: {
+        skip "$name: the second request never went behind the first", 3
+            unless $done;
+        is_deeply([map { $_->{status} } @recs], [200, 200],
+                  "$name: both answered 200 (try $done)")
+            or diag($json->encode(\@recs));
+        is(members('o') =~ /^b-$done-1\nb-$done-2$/m ? 1 : 0, 1,
+           "$name: both stored");
+        is(log_count($ng2, qr/\[error\]/), 0, "$name: no [error]")
+            or diag(join '', @{ log_lines($ng2, qr/\[error\]/) });
+    }
+
+    ok(stop_nginx($ng2), "$name: nginx stops gracefully");
 }
 
 

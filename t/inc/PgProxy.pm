@@ -14,6 +14,12 @@ package PgProxy;
 # connection.  Armed with arm('sync'), it forwards the DataRow and the
 # CommandComplete, and withholds only the ReadyForQuery: the client has
 # the statement's result, not the word that its transaction committed.
+# Armed with arm('batch'), it withholds everything from the DataRow on
+# until two ReadyForQuery have come (a statement and the one pipelined
+# behind it, both committed), says so (held()), and waits for release()
+# to send it all at once and close: a client stopped meanwhile reads the
+# two answers and the EOF together.  After 5 s it sends what it has.
+# fired_lines() says how many ReadyForQuery each cut carried.
 # The arming is used up by that one connection.
 #
 #   my $p = PgProxy->start(host => '127.0.0.1', target_port => 5432);
@@ -31,6 +37,7 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
+use Time::HiRes qw(time);
 
 my @proxies;
 my $parent = $$;
@@ -97,6 +104,25 @@ sub fired {
 }
 
 
+sub held { return -e "$_[0]{dir}/held" }
+
+
+sub release {
+    my ($self) = @_;
+    open my $fh, '>', "$self->{dir}/go" or die "PgProxy: release: $!";
+    close $fh;
+}
+
+
+sub fired_lines {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/fired" or return [];
+    my @l = <$fh>;
+    chomp @l;
+    return \@l;
+}
+
+
 sub stop {
     my ($self) = @_;
     return if $self->{stopped};
@@ -134,10 +160,30 @@ sub _serve {
     my $raw = 0;            # TLS: forward without reading
     my $hold = 0;           # cutting: withhold until ReadyForQuery
     my $sync = 0;           # cutting: forward until ReadyForQuery
+    my $batch;              # cutting: since when all is withheld
+    my ($held, $zs) = ('', 0);
     my $sbuf = '';
 
     while (1) {
-        for my $h ($sel->can_read) {
+        my @ready = $sel->can_read($batch ? 0.05 : undef);
+
+        if ($batch && $zs >= 2 && !-e "$self->{dir}/held") {
+            open my $fh, '>', "$self->{dir}/held";
+            close $fh;
+        }
+
+        if ($batch && (($zs >= 2 && unlink "$self->{dir}/go")
+                       || time - $batch > 5))
+        {
+            unlink "$self->{dir}/held";
+            _write_all($c, $held);
+            open my $fh, '>>', "$self->{dir}/fired";
+            print $fh "batch of $zs ReadyForQuery\n";
+            close $fh;
+            return;
+        }
+
+        for my $h (@ready) {
             my $n = sysread($h, my $buf, 65536);
             return unless $n;
 
@@ -181,6 +227,12 @@ sub _serve {
                 last if length $sbuf < 1 + $len;
                 my $msg = substr($sbuf, 0, 1 + $len, '');
 
+                if ($batch) {
+                    $held .= $msg;
+                    $zs++ if $type eq 'Z';
+                    next;
+                }
+
                 if ($hold) {
                     next unless $type eq 'Z';
                     open my $fh, '>>', "$self->{dir}/fired";
@@ -206,6 +258,10 @@ sub _serve {
                     if (unlink "$self->{dir}/armed") {
                         if ($mode eq 'sync') {
                             $sync = 1;
+                        } elsif ($mode eq 'batch') {
+                            $batch = time;
+                            $held = $msg;
+                            next;
                         } else {
                             $hold = 1;
                             next;
