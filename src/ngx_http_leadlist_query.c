@@ -319,10 +319,18 @@ ngx_http_leadlist_query_busy_handler(ngx_event_t *ev)
     lc = c->data;
     rc = lc->query ? lc->query->request->connection : NULL;
 
+    /*
+     * the server's statement_timeout did not end it in time: a frozen or
+     * overloaded server, or a network that holds the answer.  Closing
+     * does not stop a statement the server still runs: it may commit.
+     */
+
     if (c->read->timedout) {
         c->read->timedout = 0;
         ngx_http_leadlist_query_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "query timed out");
+                                    "query timed out, the server did not "
+                                    "cancel it in time (it may still run "
+                                    "and commit)");
         goto done;
     }
 

@@ -405,6 +405,45 @@ _EOC_
 }
 
 
+# ------------------------------------------------------------------
+# 5. an answer held past the query timeout
+#
+# PostgreSQL committed at once; the network (the proxy) holds the answer
+# longer than leadlist_pg_query_timeout.  The module gives up: 503, and
+# its log line says that the statement may still run and commit, as it
+# did.  The retry with the key answers the first request's 200.
+
+{
+    my $name = 'an answer held past the query timeout';
+    my $ng3 = start_nginx(conninfo => $conninfo, workers => 1,
+                          upstream => <<'_EOC_');
+        leadlist_pg_keepalive 1;
+        leadlist_pg_query_timeout 1s;
+_EOC_
+    my $warm = post(ng => $ng3, list => 'o', body => persons('t-warm'));
+    is($warm->{status}, 200, "$name: a first request") or diag(explain($warm));
+
+    $proxy->arm('batch');
+    my $r = post(ng => $ng3, list => 'o', key => 'k-held',
+                 body => persons('t-1'));
+    is_503($r, $name);
+    like(members('o'), qr/^t-1$/m, "$name: yet stored");
+    my ($rid) = ($r->{body} // '') =~ /"requestId":"([0-9a-f]{32})"/;
+    my $why = quotemeta('connection failed: query timed out, the server did'
+                        . ' not cancel it in time (it may still run and'
+                        . ' commit)');
+    is(log_count($ng3, qr/\[error\].* $why.*request_id: $rid/), 1,
+       "$name: the error log says it may still commit");
+
+    $r = post(ng => $ng3, list => 'o', key => 'k-held',
+              body => persons('t-1'));
+    is($r->{status}, 200, "$name: the retry: 200") or diag(explain($r));
+    is(header($r, 'idempotent-replayed'), 'true', "$name: replayed");
+
+    ok(stop_nginx($ng3), "$name: nginx stops gracefully");
+}
+
+
 ok(stop_nginx($ng), 'nginx stops gracefully');
 log_check($ng, 'idempotency faults');
 my $cut = join '', '\[error\].* connection failed(',
