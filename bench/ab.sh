@@ -23,7 +23,8 @@
 #                 and body (the sweep's ceiling), interleaved with the rest
 #   vs=N          the configuration (by its place, from 1) this one's
 #                 runs are compared with in each round (default 1)
-#   label=TEXT    its name in the table (default: the words themselves)
+#   label=TEXT    its name in the table (default: the words themselves);
+#                 the rest of the words, spaces and all: put it last
 #
 # AB_ROUNDS (default 5), BENCH_SECONDS (default 10 here).  Prints each
 # run, then per configuration the median req/s, p99, PostgreSQL and nginx
