@@ -27,6 +27,12 @@ package PgProxy;
 #   $p->arm;  ...;  $p->fired   how many connections were cut so far
 #   $p->stop            (also in END)
 #
+# Started with shape => 'trickle', it forwards the server's bytes in
+# pieces of 1 to 7 bytes, each written on its own, so that every message
+# comes apart at every place; with shape => 'burst', it gathers them for
+# 5 ms at a time, so that the answers of several pipelined statements
+# come in one read.  Arming still works on top (t/056-pool-shapes.t).
+#
 # A TLS connection cannot be read: the proxy then forwards it as it is and
 # never cuts it.  Give nginx sslmode=disable.
 
@@ -54,6 +60,7 @@ sub start {
         or die "PgProxy: listen: $!";
     my $dir = tempdir('leadlist-pgproxy-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $self = bless { port => $l->sockport, dir => $dir,
+                       shape => $o{shape} // '',
                        host => $o{host} // '127.0.0.1',
                        target_port => $o{target_port} }, $class;
 
@@ -132,6 +139,16 @@ sub stop {
 }
 
 
+# Writes $data in pieces of 1 to 7 bytes, each on its own.
+sub _trickle {
+    my ($h, $data) = @_;
+    while (length $data) {
+        _write_all($h, substr($data, 0, 1 + int(rand 7), '')) or return 0;
+    }
+    return 1;
+}
+
+
 sub _write_all {
     my ($h, $data) = @_;
     my $off = 0;
@@ -162,10 +179,21 @@ sub _serve {
     my $sync = 0;           # cutting: forward until ReadyForQuery
     my $batch;              # cutting: since when all is withheld
     my ($held, $zs) = ('', 0);
+    my ($pend, $pend_t) = ('', 0);  # burst: gathered since $pend_t
     my $sbuf = '';
 
     while (1) {
-        my @ready = $sel->can_read($batch ? 0.05 : undef);
+        my $wait = $batch ? 0.05 : undef;
+        if (length $pend) {
+            $wait = $pend_t + 0.005 - time;
+            $wait = 0 if $wait < 0;
+        }
+        my @ready = $sel->can_read($wait);
+
+        if (length $pend && time >= $pend_t + 0.005) {
+            _write_all($c, $pend) or return;
+            $pend = '';
+        }
 
         if ($batch && $zs >= 2 && !-e "$self->{dir}/held") {
             open my $fh, '>', "$self->{dir}/held";
@@ -185,7 +213,10 @@ sub _serve {
 
         for my $h (@ready) {
             my $n = sysread($h, my $buf, 65536);
-            return unless $n;
+            unless ($n) {
+                _write_all($c, $pend) if length $pend;
+                return;
+            }
 
             if ($h == $c) {
                 if ($first && length $buf >= 8) {
@@ -272,7 +303,16 @@ sub _serve {
                 $out .= $msg;
             }
 
-            _write_all($c, $out) or return if length $out;
+            next unless length $out;
+
+            if ($self->{shape} eq 'trickle') {
+                _trickle($c, $out) or return;
+            } elsif ($self->{shape} eq 'burst') {
+                $pend_t = time unless length $pend;
+                $pend .= $out;
+            } else {
+                _write_all($c, $out) or return;
+            }
         }
     }
 }

@@ -1,0 +1,135 @@
+# The pool's reads against the shapes a network gives PostgreSQL's bytes
+# (t/inc/PgProxy.pm between nginx and PostgreSQL):
+#
+#   trickle  every message comes apart: pieces of 1 to 7 bytes, each
+#            written on its own, so that each read the module does may
+#            end anywhere in a message;
+#   burst    the server's bytes are gathered for 5 ms at a time, so that
+#            the answers of several statements pipelined on a connection
+#            come in one read.
+#
+# Under each, 8 clients add one prospect per request for 3 s, with the
+# default pipeline (statements go behind one another).  Every request
+# answers 200, no [error] is logged, every prospect answered is stored
+# and nothing else is, and statements did go behind others.  Then burst
+# again while the backends are terminated every 200 ms: the answers the
+# proxy gathered come with the EOF, and the module must read them all
+# before it sees the EOF (the code before 7e7c8c8 answered some of them
+# 503, stored, and let others wait for their query timeout).
+#
+# Plain Test::More: it starts its own nginx (t/inc/Faults.pm).
+# Organization t056.
+
+use strict;
+use warnings;
+use lib 't/inc';
+use Faults;
+use LeadlistDbTest qw(su);
+use PgProxy;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+faults_init();
+
+my $org = 't056';
+fixture($org);
+
+(my $conninfo = $ENV{TEST_NGINX_PG_CONNINFO})
+    =~ s/\bport=\d+/port=PROXY/
+    or BAIL_OUT("no port= in TEST_NGINX_PG_CONNINFO");
+
+my @all;
+
+for my $shape (qw(trickle burst)) {
+    my $name = $shape;
+    my $proxy = PgProxy->start(host => '127.0.0.1', shape => $shape,
+                               target_port => $ENV{TEST_NGINX_PG_PORT});
+    (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
+
+    my $ng = start_nginx(conninfo => "$ci sslmode=disable", metrics => 1,
+                         upstream => <<'_EOC_');
+        leadlist_pg_keepalive 4;
+        leadlist_pg_max 8;
+        leadlist_pg_queue 64 timeout=5s;
+        leadlist_pg_query_timeout 5s;
+_EOC_
+    my %req = (port => $ng->{port}, org => $org, timeout => 8);
+
+    my $load = start_load(%req, clients => 8, prefix => $shape,
+                          duration => 3);
+    sleep 3;
+    my $recs = finish_load($load);
+    push @all, @$recs;
+
+    summarize($name, $recs);
+    cmp_ok(scalar @$recs, '>', 100, "$name: requests were sent");
+    is(scalar(grep { ($_->{status} // 0) != 200 } @$recs), 0,
+       "$name: every one answered 200");
+    cmp_ok(pool_metric($ng, 'leadlist_pool_statements_pipelined_total'),
+           '>', 0, "$name: statements went behind others");
+    is(log_count($ng, qr/\[error\]/), 0, "$name: no [error]")
+        or diag(join '', @{ log_lines($ng, qr/\[error\]/) }[0 .. 4]);
+
+    ok(stop_nginx($ng), "$name: nginx stops gracefully");
+    log_check($ng, $name);
+    $proxy->stop;
+}
+
+data_check('shapes', $org, \@all);
+
+
+# burst, and the backends terminated every 200 ms: each kill brings the
+# answers the proxy gathered and the EOF together.  A request answered
+# by PostgreSQL is answered 200, whatever came with it; a 503 may be
+# stored only when its log line says it may have committed.
+{
+    my $name = 'burst, backends terminated';
+    my $borg = 't056-kill';
+    fixture($borg);
+    my $proxy = PgProxy->start(host => '127.0.0.1', shape => 'burst',
+                               target_port => $ENV{TEST_NGINX_PG_PORT});
+    (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
+    my $ng = start_nginx(conninfo => "$ci sslmode=disable",
+                         upstream => <<'_EOC_');
+        leadlist_pg_keepalive 4;
+        leadlist_pg_max 8;
+        leadlist_pg_queue 64 timeout=5s;
+        leadlist_pg_query_timeout 5s;
+_EOC_
+    my %req = (port => $ng->{port}, org => $borg, timeout => 8);
+
+    my $load = start_load(%req, clients => 8, prefix => 'k', duration => 4);
+    sleep 0.5;
+    my $terminated = 0;
+    for (1 .. 12) {
+        $terminated += su("SELECT count(pg_terminate_backend(pid))"
+                          . " FROM pg_stat_activity"
+                          . " WHERE application_name = 'nginx-leadlist';")
+                       ->[0][0];
+        sleep 0.2;
+    }
+    sleep 1;
+    my $recs = finish_load($load);
+
+    summarize($name, $recs);
+    diag("$name: $terminated backends terminated");
+    cmp_ok($terminated, '>', 0, "$name: backends were terminated");
+    is(scalar(grep { my $s = $_->{status} // 0; $s != 200 && $s != 503 }
+                   @$recs), 0, "$name: every answer 200 or 503");
+    is(log_count($ng, qr/query timed out/), 0,
+       "$name: no statement waited for its query timeout");
+    is(log_count($ng, qr/arrived from server while idle/), 0,
+       "$name: libpq never lost track of an answer");
+
+    my %may = map { /request_id: ([0-9a-f]{32})/ ? ($1 => 1) : () }
+              @{ log_lines($ng, qr/may have committed/) };
+    data_check($name, $borg, $recs, ambiguous => sub {
+        ($_[0]{body} // '') =~ /"requestId":"([0-9a-f]{32})"/ && $may{$1};
+    });
+
+    ok(stop_nginx($ng), "$name: nginx stops gracefully");
+    log_check($ng, $name);
+    $proxy->stop;
+}
+
+done_testing();
