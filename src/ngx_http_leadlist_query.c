@@ -167,6 +167,10 @@ ngx_http_leadlist_query_flush(ngx_http_leadlist_conn_t *lc)
 
     lc->flushing = (rc == 1);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, lc->connection->log, 0,
+                   "leadlist flush: %s",
+                   lc->flushing ? "more to send, waiting to write" : "sent");
+
     return NGX_OK;
 }
 
@@ -334,12 +338,6 @@ ngx_http_leadlist_query_busy_handler(ngx_event_t *ev)
         goto done;
     }
 
-    if (lc->flushing && ngx_http_leadlist_query_flush(lc) != NGX_OK) {
-        ngx_http_leadlist_query_fail(lc, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    PQerrorMessage(lc->pg));
-        goto done;
-    }
-
     /*
      * a pipeline's later results may have come with the first: only the
      * first read is a sample, the others' turn on the backend began
@@ -398,10 +396,12 @@ ngx_http_leadlist_query_write_handler(ngx_event_t *ev)
 /*
  * Reads until the statement's results are complete (NGX_OK) or the
  * kernel has nothing more (NGX_AGAIN).  What libpq holds already is
- * parsed before it reads again: the results of statements behind this
- * one may have come with its own, and a read that finds the server gone
- * drops libpq's queue of the pipeline's statements, after which their
- * results, committed, could no longer be told apart.  With
+ * parsed before it reads or writes again: the results of statements
+ * behind this one may have come with its own, libpq reads while it waits
+ * to write a statement that did not fit in the socket, and a read that
+ * finds the server gone drops libpq's queue of the pipeline's
+ * statements, after which their results, committed, could no longer be
+ * told apart.  The rest of a statement being sent goes next.  With
  * edge-triggered events a single PQconsumeInput() may leave bytes that
  * no new event announces, and an EOF too: a server that exits sends its
  * last words and its FIN together, and the read that returns the words
@@ -420,6 +420,10 @@ ngx_http_leadlist_query_consume(ngx_http_leadlist_conn_t *lc)
         rc = ngx_http_leadlist_query_read_results(lc);
         if (rc != NGX_AGAIN) {
             return rc;
+        }
+
+        if (lc->flushing && ngx_http_leadlist_query_flush(lc) != NGX_OK) {
+            return NGX_ERROR;
         }
 
         if (i > 0

@@ -6,7 +6,9 @@
 #            end anywhere in a message;
 #   burst    the server's bytes are gathered for 5 ms at a time, so that
 #            the answers of several statements pipelined on a connection
-#            come in one read.
+#            come in one read;
+#   slowread the module's bytes are taken slowly, so that a large
+#            statement does not fit in the socket at once.
 #
 # Under each, 8 clients add one prospect per request for 3 s, with the
 # default pipeline (statements go behind one another).  Every request
@@ -28,6 +30,7 @@ use LeadlistDbTest qw(su);
 use PgProxy;
 use Test::More;
 use Time::HiRes qw(sleep);
+use POSIX ();
 
 faults_init();
 
@@ -76,6 +79,76 @@ _EOC_
 }
 
 data_check('shapes', $org, \@all);
+
+
+# slowread: PostgreSQL's side takes the module's bytes slowly, so that a
+# statement of 100 persons with 64 long departments each (about 6 MB)
+# does not fit in the socket: the module sends the rest as the socket
+# drains, while the statements ahead of it answer.  4 such requests at
+# once, twice: each answers 200 with its 100 added.
+{
+    my $name = 'slowread';
+    my $sorg = 't056-slow';
+    fixture($sorg);
+    my $proxy = PgProxy->start(host => '127.0.0.1', shape => 'slowread',
+                               target_port => $ENV{TEST_NGINX_PG_PORT});
+    (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
+    my $ng = start_nginx(conninfo => "$ci sslmode=disable", workers => 1,
+                         log_level => 'debug',
+                         location => 'client_max_body_size 16m;',
+                         upstream => <<'_EOC_');
+        leadlist_pg_keepalive 2;
+        leadlist_pg_max 2;
+        leadlist_pg_queue 64 timeout=20s;
+        leadlist_pg_query_timeout 20s;
+_EOC_
+
+    my $departments = join ',', map { '"' . ($_ x 900) . '"' } 'a' .. 'z',
+                      'A' .. 'Z', 0 .. 9, 'b', 'c';
+    my @answers;
+    for my $round (1 .. 2) {
+        my @kids;
+        for my $k (1 .. 4) {
+            my $body = '{"persons":[' . join(',', map {
+                qq({"id":"s-$round-$k-$_","departments":[$departments]})
+            } 1 .. 100) . ']}';
+            my $file = "$ng->{dir}/answer-$round-$k";
+            my $pid = fork // die "fork: $!";
+            if ($pid == 0) {
+                my $r = http_call(
+                    port => $ng->{port}, timeout => 30,
+                    uri => '/api/lead-lists/l/add-prospects',
+                    headers => [['Authorization', "Bearer user=u;org=$sorg"],
+                                ['Content-Type', 'application/json']],
+                    body => $body);
+                open my $fh, '>', $file or POSIX::_exit(1);
+                print $fh ($r->{status} // 'none'), ' ', ($r->{body} // '');
+                close $fh;
+                POSIX::_exit(0);
+            }
+            push @kids, [$pid, $file];
+        }
+        for my $kid (@kids) {
+            waitpid $kid->[0], 0;
+            open my $fh, '<', $kid->[1] or next;
+            push @answers, scalar <$fh>;
+        }
+    }
+
+    is(scalar(grep { m{^200 \{"addedCount":100,} } @answers), 8,
+       "$name: 8 answers of 200, each with its 100 added")
+        or diag(join "\n", map { substr($_, 0, 200) } @answers);
+    is(su("SELECT count(*) FROM tenant.lead_list_persons"
+          . " WHERE org_id = '$sorg';")->[0][0], 800,
+       "$name: 800 memberships");
+    cmp_ok(log_count($ng, qr/leadlist flush: more to send/), '>', 0,
+           "$name: statements did not fit in the socket at once");
+    is(log_count($ng, qr/\[error\]/), 0, "$name: no [error]");
+
+    ok(stop_nginx($ng), "$name: nginx stops gracefully");
+    log_check($ng, $name);
+    $proxy->stop;
+}
 
 
 # burst, and the backends terminated every 200 ms: each kill brings the

@@ -133,6 +133,7 @@ sub _conf {
                              location => $o{location});
 
     return own_nginx_conf(dir => $dir, main => $main,
+                          log_level => $o{log_level},
                           workers => $o{workers} // 2, connections => 1024,
                           access_log => "$dir/logs/access.log",
                           http => <<"_EOC_");
@@ -157,7 +158,8 @@ _EOC_
 # port), conninfo, app (the application_name of its PostgreSQL
 # connections), metrics (a leadlist_metrics location at /metrics on
 # $ng->{ports}[0]), ports (how many more free ports to pick:
-# $ng->{ports}[i]), workers (worker processes, default 2).
+# $ng->{ports}[i]), workers (worker processes, default 2), log_level
+# (error_log's, default info).
 sub start_nginx {
     my (%o) = @_;
 

@@ -21,6 +21,7 @@ our @EXPORT = qw(own_nginx_conf auth_server start_own_nginx stop_own_nginx);
 #   workers      worker_processes, default 1
 #   connections  worker_connections, default 128
 #   access_log   default off
+#   log_level    error_log's level, default info
 #   http         what the http {} block holds besides the temp paths
 sub own_nginx_conf {
     my (%o) = @_;
@@ -31,12 +32,13 @@ sub own_nginx_conf {
     my $workers = $o{workers} // 1;
     my $connections = $o{connections} // 128;
     my $access_log = $o{access_log} // 'off';
+    my $level = $o{log_level} // 'info';
     my $http = $o{http} // '';
 
     return <<"_EOC_";
 $main
 worker_processes $workers;
-error_log $dir/logs/error.log info;
+error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
 $user
 

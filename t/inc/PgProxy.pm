@@ -31,7 +31,10 @@ package PgProxy;
 # pieces of 1 to 7 bytes, each written on its own, so that every message
 # comes apart at every place; with shape => 'burst', it gathers them for
 # 5 ms at a time, so that the answers of several pipelined statements
-# come in one read.  Arming still works on top (t/056-pool-shapes.t).
+# come in one read; with shape => 'slowread', it takes the client's bytes
+# 64 kB a millisecond through a 64 kB receive buffer, so that a
+# statement of several MB does not fit in the client's socket at once.  Arming still
+# works on top (t/056-pool-shapes.t).
 #
 # A TLS connection cannot be read: the proxy then forwards it as it is and
 # never cuts it.  Give nginx sslmode=disable.
@@ -43,6 +46,7 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
+use Socket ();
 use Time::HiRes qw(time);
 
 my @proxies;
@@ -58,6 +62,9 @@ sub start {
     my $l = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
                                   LocalPort => 0, ReuseAddr => 1)
         or die "PgProxy: listen: $!";
+    # accepted sockets inherit it: the window nginx may fill stays small
+    setsockopt($l, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 65536)
+        if ($o{shape} // '') eq 'slowread';
     my $dir = tempdir('leadlist-pgproxy-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $self = bless { port => $l->sockport, dir => $dir,
                        shape => $o{shape} // '',
@@ -212,7 +219,9 @@ sub _serve {
         }
 
         for my $h (@ready) {
+            my $slow = $h == $c && $self->{shape} eq 'slowread';
             my $n = sysread($h, my $buf, 65536);
+            Time::HiRes::sleep(0.001) if $slow;
             unless ($n) {
                 _write_all($c, $pend) if length $pend;
                 return;
