@@ -169,9 +169,14 @@ ngx_http_leadlist_variables_set_result(ngx_http_request_t *r,
          * say what would have been added, and nothing was.  The log
          * keeps the counts the client was told, but must not read as
          * an add; the metrics leave them out, as they do a replay's.
+         * A replay (never of a dry run: those are not recorded) added
+         * nothing either, and says so.
          */
 
-        if (ctx->prefer & NGX_HTTP_LEADLIST_PREFER_ROLLBACK) {
+        if (result->replayed) {
+            ngx_str_set(&ctx->outcome, "replayed");
+
+        } else if (ctx->prefer & NGX_HTTP_LEADLIST_PREFER_ROLLBACK) {
             ngx_str_set(&ctx->outcome, "dry_run");
 
         } else {

@@ -240,7 +240,7 @@ qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[2\] selected
 
 
 
-=== TEST 18: its replay: added as the answer says, no counts: it added nothing this time
+=== TEST 18: its replay: replayed, no counts: it added nothing this time
 --- more_headers eval: "$::A\nIdempotency-Key: k093"
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . ::body("p4", "p5")
@@ -248,7 +248,7 @@ qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[2\] selected
 --- response_headers
 Idempotent-Replayed: true
 --- access_log eval
-qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[\] selected=\[\] $::ran status=200$/
+qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[replayed\] added=\[\] selected=\[\] $::ran status=200$/
 
 
 
