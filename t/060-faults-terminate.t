@@ -126,20 +126,24 @@ log_check($ng, $name);
 # is terminated (its FATAL message and FIN both arrive), and the worker
 # continues.  The request answers 503 at once, logged with the server's
 # reason, not after its 30 s query timeout (the client gives up at 10).
-{
-    my $name = 'terminate (late worker)';
-    my $ng = start_nginx(workers => 1, upstream => <<'_EOC_');
+# With statements pipelined (the default) and one per connection: either
+# way libpq waits for the ReadyForQuery after the error, which never
+# comes, and only the EOF ends the wait.
+for my $pipeline (4, 1) {
+    my $name = "terminate (late worker, pipeline $pipeline)";
+    my $ng = start_nginx(workers => 1, upstream => <<"_EOC_");
         leadlist_pg_keepalive 4;
+        leadlist_pg_pipeline $pipeline;
         leadlist_pg_query_timeout 30s;
 _EOC_
     my %req = (port => $ng->{port}, org => $org, timeout => 10);
 
-    my $warm = sequential_requests(%req, ids => ['late-warm']);
+    my $warm = sequential_requests(%req, ids => ["late-warm-$pipeline"]);
     is($warm->[0]{status}, 200, "$name: a request first")
         or diag(explain($warm));
 
     my $lock = take_lock(30);
-    my $h = spawn_requests(%req, ids => ['late-1']);
+    my $h = spawn_requests(%req, ids => ["late-1-$pipeline"]);
     ok(wait_until(10, sub { pg_lock_waiters() == 1 }),
        "$name: its statement waits for the lock");
     my ($victim) = map { $_->[0] }
@@ -163,7 +167,7 @@ _EOC_
     is(log_count($ng, qr/query timed out/), 0,
        "$name: not after the query timeout");
 
-    my $after = sequential_requests(%req, ids => ['late-2']);
+    my $after = sequential_requests(%req, ids => ["late-2-$pipeline"]);
     is($after->[0]{status}, 200, "$name: the next request: 200");
 
     ok(stop_nginx($ng), "$name: nginx stops gracefully");
