@@ -17,7 +17,8 @@
 # again while the backends are terminated every 200 ms: the answers the
 # proxy gathered come with the EOF, and the module must read them all
 # before it sees the EOF (the code before 7e7c8c8 answered some of them
-# 503, stored, and let others wait for their query timeout).
+# 503, stored, and let others wait for their query timeout); and trickle
+# under the same kills.
 #
 # Plain Test::More: it starts its own nginx (t/inc/Faults.pm).
 # Organization t056.
@@ -152,14 +153,15 @@ _EOC_
 
 
 # burst, and the backends terminated every 200 ms: each kill brings the
-# answers the proxy gathered and the EOF together.  A request answered
-# by PostgreSQL is answered 200, whatever came with it; a 503 may be
-# stored only when its log line says it may have committed.
-{
-    my $name = 'burst, backends terminated';
-    my $borg = 't056-kill';
+# answers the proxy gathered and the EOF together.  Then trickle, so that
+# the server's last words come in pieces, the EOF after the last.  A
+# request answered by PostgreSQL is answered 200, whatever came with it;
+# a 503 may be stored only when its log line says it may have committed.
+for my $shape (qw(burst trickle)) {
+    my $name = "$shape, backends terminated";
+    my $borg = "t056-kill-$shape";
     fixture($borg);
-    my $proxy = PgProxy->start(host => '127.0.0.1', shape => 'burst',
+    my $proxy = PgProxy->start(host => '127.0.0.1', shape => $shape,
                                target_port => $ENV{TEST_NGINX_PG_PORT});
     (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
     my $ng = start_nginx(conninfo => "$ci sslmode=disable",
@@ -171,7 +173,8 @@ _EOC_
 _EOC_
     my %req = (port => $ng->{port}, org => $borg, timeout => 8);
 
-    my $load = start_load(%req, clients => 8, prefix => 'k', duration => 4);
+    my $load = start_load(%req, clients => 8, prefix => "k-$shape",
+                          duration => 4);
     sleep 0.5;
     my $terminated = 0;
     for (1 .. 12) {

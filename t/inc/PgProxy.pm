@@ -187,6 +187,7 @@ sub _serve {
     my $batch;              # cutting: since when all is withheld
     my ($held, $zs) = ('', 0);
     my ($pend, $pend_t) = ('', 0);  # burst: gathered since $pend_t
+    my $server_gone = 0;    # a write to the server failed
     my $sbuf = '';
 
     while (1) {
@@ -233,7 +234,11 @@ sub _serve {
                     $one_byte = 1 if $len == 8 && $ONE_BYTE_ANSWER{$code};
                     $first = 0;
                 }
-                _write_all($s, $buf) or return;
+                # a server gone may still have answers on their way to
+                # the client, as the kernel would deliver them: the
+                # client's bytes are dropped, the server's forwarded
+                # until its EOF
+                $server_gone ||= !_write_all($s, $buf);
                 next;
             }
 
