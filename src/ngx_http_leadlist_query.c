@@ -167,9 +167,10 @@ ngx_http_leadlist_query_flush(ngx_http_leadlist_conn_t *lc)
 
     lc->flushing = (rc == 1);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, lc->connection->log, 0,
-                   "leadlist flush: %s",
-                   lc->flushing ? "more to send, waiting to write" : "sent");
+    if (lc->flushing) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, lc->connection->log, 0,
+                       "leadlist flush: more to send, waiting to write");
+    }
 
     return NGX_OK;
 }
