@@ -183,11 +183,9 @@ sub is_503 {
     is($proxy->fired, 4, "$name: cut");
     is_503($r, $name);
     like(members('l'), qr/^p-5$/m, "$name: stored");
-    my ($rid) = ($r->{body} // '') =~ /"requestId":"([0-9a-f]{32})"/;
-    my $may = quotemeta("connection failed after the statement's result,"
-                        . " before its commit was confirmed (it may have"
-                        . " committed):");
-    is(log_count($ng, qr/\[error\].* $may.*request_id: $rid/), 1,
+    is(error_lines_for($ng, "connection failed after the statement's"
+                            . " result, before its commit was confirmed (it"
+                            . " may have committed):", $r), 1,
        "$name: the error log says it may have committed");
 
     $r = post(key => 'k-sync', body => persons('p-5'));
@@ -428,11 +426,9 @@ _EOC_
                  body => persons('t-1'));
     is_503($r, $name);
     like(members('o'), qr/^t-1$/m, "$name: yet stored");
-    my ($rid) = ($r->{body} // '') =~ /"requestId":"([0-9a-f]{32})"/;
-    my $why = quotemeta('connection failed: query timed out, the server did'
-                        . ' not cancel it in time (it may still run and'
-                        . ' commit)');
-    is(log_count($ng3, qr/\[error\].* $why.*request_id: $rid/), 1,
+    is(error_lines_for($ng3, 'connection failed: query timed out, the'
+                             . ' server did not cancel it in time (it may'
+                             . ' still run and commit)', $r), 1,
        "$name: the error log says it may still commit");
 
     $r = post(ng => $ng3, list => 'o', key => 'k-held',

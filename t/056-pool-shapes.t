@@ -38,25 +38,31 @@ faults_init();
 my $org = 't056';
 fixture($org);
 
-(my $conninfo = $ENV{TEST_NGINX_PG_CONNINFO})
-    =~ s/\bport=\d+/port=PROXY/
-    or BAIL_OUT("no port= in TEST_NGINX_PG_CONNINFO");
-
-my @all;
-
-for my $shape (qw(trickle burst)) {
-    my $name = $shape;
+# A proxy of $shape in front of PostgreSQL, and an nginx whose upstream
+# goes through it (the pool of 4 to 8 connections the load phases use,
+# unless $o{upstream} says otherwise; the rest of %o to start_nginx).
+sub proxied_nginx {
+    my ($shape, %o) = @_;
     my $proxy = PgProxy->start(host => '127.0.0.1', shape => $shape,
                                target_port => $ENV{TEST_NGINX_PG_PORT});
-    (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
-
-    my $ng = start_nginx(conninfo => "$ci sslmode=disable", metrics => 1,
-                         upstream => <<'_EOC_');
+    (my $ci = $ENV{TEST_NGINX_PG_CONNINFO})
+        =~ s/\bport=\d+/port=$proxy->{port}/
+        or BAIL_OUT("no port= in TEST_NGINX_PG_CONNINFO");
+    my $ng = start_nginx(conninfo => "$ci sslmode=disable",
+                         upstream => <<'_EOC_', %o);
         leadlist_pg_keepalive 4;
         leadlist_pg_max 8;
         leadlist_pg_queue 64 timeout=5s;
         leadlist_pg_query_timeout 5s;
 _EOC_
+    return ($proxy, $ng);
+}
+
+my @all;
+
+for my $shape (qw(trickle burst)) {
+    my $name = $shape;
+    my ($proxy, $ng) = proxied_nginx($shape, metrics => 1);
     my %req = (port => $ng->{port}, org => $org, timeout => 8);
 
     my $load = start_load(%req, clients => 8, prefix => $shape,
@@ -91,13 +97,10 @@ data_check('shapes', $org, \@all);
     my $name = 'slowread';
     my $sorg = 't056-slow';
     fixture($sorg);
-    my $proxy = PgProxy->start(host => '127.0.0.1', shape => 'slowread',
-                               target_port => $ENV{TEST_NGINX_PG_PORT});
-    (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
-    my $ng = start_nginx(conninfo => "$ci sslmode=disable", workers => 1,
-                         log_level => 'debug',
-                         location => 'client_max_body_size 16m;',
-                         upstream => <<'_EOC_');
+    my ($proxy, $ng) = proxied_nginx('slowread', workers => 1,
+                                     log_level => 'debug',
+                                     location => 'client_max_body_size 16m;',
+                                     upstream => <<'_EOC_');
         leadlist_pg_keepalive 2;
         leadlist_pg_max 2;
         leadlist_pg_queue 64 timeout=20s;
@@ -161,16 +164,7 @@ for my $shape (qw(burst trickle)) {
     my $name = "$shape, backends terminated";
     my $borg = "t056-kill-$shape";
     fixture($borg);
-    my $proxy = PgProxy->start(host => '127.0.0.1', shape => $shape,
-                               target_port => $ENV{TEST_NGINX_PG_PORT});
-    (my $ci = $conninfo) =~ s/port=PROXY/port=$proxy->{port}/;
-    my $ng = start_nginx(conninfo => "$ci sslmode=disable",
-                         upstream => <<'_EOC_');
-        leadlist_pg_keepalive 4;
-        leadlist_pg_max 8;
-        leadlist_pg_queue 64 timeout=5s;
-        leadlist_pg_query_timeout 5s;
-_EOC_
+    my ($proxy, $ng) = proxied_nginx($shape);
     my %req = (port => $ng->{port}, org => $borg, timeout => 8);
 
     my $load = start_load(%req, clients => 8, prefix => "k-$shape",
@@ -197,11 +191,7 @@ _EOC_
     is(log_count($ng, qr/arrived from server while idle/), 0,
        "$name: libpq never lost track of an answer");
 
-    my %may = map { /request_id: ([0-9a-f]{32})/ ? ($1 => 1) : () }
-              @{ log_lines($ng, qr/may have committed/) };
-    data_check($name, $borg, $recs, ambiguous => sub {
-        ($_[0]{body} // '') =~ /"requestId":"([0-9a-f]{32})"/ && $may{$1};
-    });
+    data_check($name, $borg, $recs, ambiguous => may_have_committed($ng));
 
     ok(stop_nginx($ng), "$name: nginx stops gracefully");
     log_check($ng, $name);

@@ -104,13 +104,7 @@ is(scalar(grep { ($_->{status} // 0) != 200 } @after), 0,
 # a 503 whose connection died after its statement's result came, but
 # before the commit was confirmed, may have been committed (SPEC 1.6);
 # the module says so in its error log line, and only those may be stored
-my %may_have_committed =
-    map { /request_id: ([0-9a-f]{32})/ ? ($1 => 1) : () }
-    @{ log_lines($ng, qr/may have committed/) };
-data_check($name, $org, \@all, ambiguous => sub {
-    ($_[0]{body} // '') =~ /"requestId":"([0-9a-f]{32})"/
-        && $may_have_committed{$1};
-});
+data_check($name, $org, \@all, ambiguous => may_have_committed($ng));
 
 # nothing here is slow: a statement that timed out waited for an EOF the
 # module had missed
@@ -158,7 +152,7 @@ _EOC_
     my $recs = collect_requests($h);
     release_lock($lock);
     is($recs->[0]{status}, 503, "$name: 503") or diag(explain($recs));
-    my ($rid) = ($recs->[0]{body} // '') =~ /"requestId":"([0-9a-f]{32})"/;
+    my $rid = request_id($recs->[0]);
     ok($rid && log_count($ng, qr/request_id: $rid/), "$name: logged");
     my $why = 'connection failed: FATAL:\s+terminating connection due to'
             . ' administrator command';

@@ -41,6 +41,7 @@ our @EXPORT = qw(
     collect_requests
     start_load finish_load
     summarize check_answers data_check log_check log_count log_lines
+    request_id error_lines_for may_have_committed
     http_call pg_stop pg_start pg_backends pg_lock_waiters take_lock
     release_lock app_pids metrics_text pool_metric org_trigger
     slow_http_server stop_child wait_until count_lines nginx_config_test
@@ -725,6 +726,35 @@ sub check_answers {
     is(scalar @slow, 0, "$name: no answer slower than $o{max_latency}s")
         or diag($show->(@slow))
         if defined $o{max_latency};
+}
+
+
+# The requestId of an answer's JSON body, or undef.
+sub request_id {
+    my ($r) = @_;
+    return ($r->{body} // '') =~ /"requestId":"([0-9a-f]{32})"/ ? $1 : undef;
+}
+
+
+# How many [error] lines of $ng hold $text, as it is, and the request id
+# of the answer $r.
+sub error_lines_for {
+    my ($ng, $text, $r) = @_;
+    my $id = request_id($r) // return 0;
+    return log_count($ng, qr/\[error\].*\Q$text\E.*request_id: $id/);
+}
+
+
+# A data_check() ambiguous predicate: a failed request whose error log
+# line in $ng says that its statement may have committed (SPEC 1.6).
+sub may_have_committed {
+    my ($ng) = @_;
+    my %may = map { /request_id: ([0-9a-f]{32})/ ? ($1 => 1) : () }
+              @{ log_lines($ng, qr/may have committed/) };
+    return sub {
+        my $id = request_id($_[0]);
+        return defined $id && $may{$id};
+    };
 }
 
 
