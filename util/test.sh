@@ -26,4 +26,4 @@ LD_PRELOAD=${TEST_NGINX_LD_PRELOAD:-} \
 
 [ $# -eq 0 ] && set -- t
 
-prove -I t/lib -r "$@"
+prove -I t/lib -r ${PROVE_FLAGS:-} "$@"
