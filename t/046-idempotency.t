@@ -96,6 +96,33 @@ add_block_preprocessor(sub {
     }
 });
 
+# --- request_ids_logged: FILE
+# Each answer's requestId is its own request's $request_id: FILE, the
+# location's access log of "$request_id $status", has it, and no earlier
+# answer of the block had it (a replay does not repeat the recorded id).
+my %seen_ids;
+add_response_body_check(sub {
+    my ($block, $body, $i, $rep, $dry) = @_;
+    my $file = $block->request_ids_logged;
+    return if $dry || !defined $file;
+    %seen_ids = () if $i == 0;
+    my ($id) = ($body // '') =~ /"requestId":"([0-9a-f]{32})"/;
+    my $found = 0;
+    # nginx writes the access log line as the request ends, after the answer
+    for (1 .. 50) {
+        last if !defined $id;
+        if (open my $fh, '<', server_root() . "/$file") {
+            $found ||= index($_, "$id ") == 0 while <$fh>;
+            close $fh;
+        }
+        last if $found;
+        nap(0.02);
+    }
+    Test::More::ok($found && !$seen_ids{$id}++,
+                   $block->name . " - answer $i carries its own request's id "
+                   . ($id // '(none)'));
+});
+
 endpoint_defaults(init => 'reset_db()');
 
 run_tests();
@@ -171,6 +198,39 @@ Idempotent-Replayed: true
 
 
 
+=== TEST 4b: numbers are compared as jsonb prints them: 100, 1e2 and 1.00E+2 are one number, and -0 is 0; 100.0 is not 100, nor 0.0 0
+--- more_headers eval
+[(main::H('k-num')) x 5]
+--- request eval
+[main::post('{"persons":[{"id":"p-1","n":100,"z":0}]}'),
+ main::post('{"persons":[{"id":"p-1","n":1e2,"z":-0}]}'),
+ main::post('{"persons":[{"id":"p-1","n":1.00E+2,"z":0}]}'),
+ main::post('{"persons":[{"id":"p-1","n":100.0,"z":0}]}'),
+ main::post('{"persons":[{"id":"p-1","n":100,"z":0.0}]}')]
+--- error_code eval
+[200, 200, 200, 422, 422]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true",
+ "Idempotent-Replayed: true", "!Idempotent-Replayed", "!Idempotent-Replayed"]
+--- response_body_like eval
+[(qr/^\Q{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}\E\z/) x 3,
+ ($::R422) x 2]
+
+
+
+=== TEST 4c: array order is part of the body: the same persons in another order are another request
+--- more_headers eval
+[(main::H('k-order')) x 2]
+--- request eval
+[main::post('{"persons":[{"id":"p-1"},{"id":"p-2"}]}'),
+ main::post('{"persons":[{"id":"p-2"},{"id":"p-1"}]}')]
+--- error_code eval
+[200, 422]
+--- response_body_like eval
+[qr/^\Q$::OK2\E\z/, $::R422]
+
+
+
 === TEST 5: the replay of a per-id report carries its Preference-Applied too
 --- more_headers eval
 [(main::H('k-3', 'Prefer: return=representation')) x 2]
@@ -214,6 +274,23 @@ db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t
 [404, 200]
 --- response_headers eval
 ["Idempotent-Replayed: true", "!Idempotent-Replayed"]
+
+
+
+=== TEST 7b: a replayed error is the recorded status and body with the retry's own requestId, the one in its X-Request-Id and its log lines
+--- http_config eval: $::http_config . "log_format t046rid '\$request_id \$status';\n"
+--- config eval: Leadlist::endpoint('        access_log logs/rid.log t046rid;')
+--- more_headers eval
+[(main::H('k-404r')) x 2]
+--- request eval
+[(main::post($::BODY, '/api/lead-lists/list-new/add-prospects')) x 2]
+--- error_code eval
+[404, 404]
+--- response_headers eval
+["!Idempotent-Replayed", "Idempotent-Replayed: true"]
+--- response_body_like eval
+[(main::err('NOT_FOUND', 'Lead list not found')) x 2]
+--- request_ids_logged: logs/rid.log
 
 
 
