@@ -90,13 +90,6 @@ ab_run() {
     split_run "$name" "$ab_label" "${sweep_args[@]}"
 }
 
-# median of the arguments
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR % 2) print v[(NR + 1) / 2];
-              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # every configuration is read once before the stack starts: a mistake
 # fails at once, not after the rounds before it
 nconfs=$#

@@ -39,6 +39,10 @@
 #                         adaptive off), default "2 3 4"; "" for none
 #   BENCH_SWEEP_BOUNCER   PgBouncer pool sizes of its reference runs, default
 #                         "8"; "" for none (skipped without pgbouncer)
+#   BENCH_ROUNDS          rounds of the sizes side by side after the sweep
+#                         (sweep_rounds), default 3; 0 for none
+#   BENCH_ROUND_SECONDS   seconds of each run of a round, default 10 (5
+#                         with BENCH_QUICK)
 
 set -eu
 
@@ -49,10 +53,12 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     rows=${BENCH_ROWS:-100000}
     dur=${BENCH_SECONDS:-${BENCH_DURATION:-5}}
     pgdir=${BENCH_PG_DIR:-$root/build/bench-pg-quick}
+    round_dur=${BENCH_ROUND_SECONDS:-5}
 else
     rows=${BENCH_ROWS:-1000000}
     dur=${BENCH_SECONDS:-${BENCH_DURATION:-30}}
     pgdir=${BENCH_PG_DIR:-$root/build/bench-pg}
+    round_dur=${BENCH_ROUND_SECONDS:-10}
 fi
 
 conns=${BENCH_CONNECTIONS:-16}
@@ -72,6 +78,7 @@ sweep_clients=${BENCH_SWEEP_CLIENTS:-8 32 2}
 sweep_fixed=${BENCH_SWEEP_FIXED-2 3 4}
 sweep_serial=${BENCH_SWEEP_SERIAL-16}
 sweep_bouncer=${BENCH_SWEEP_BOUNCER-8}
+sweep_nrounds=${BENCH_ROUNDS:-3}
 bouncer_port=$((port + 2))
 
 # the pool's directives in nginx.conf (nginx_conf): keepalive and max per
@@ -797,6 +804,19 @@ ratio() {
     awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
 
+# median of the arguments
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2];
+              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# lowest, median and highest of the arguments: "0.86 0.94 1.12"
+spread() {
+    printf '%.2f %.2f %.2f' "$(printf '%s\n' "$@" | sort -g | head -1)" \
+        "$(median "$@")" "$(printf '%s\n' "$@" | sort -g | tail -1)"
+}
+
 
 # ------------------------------------------------------------- bulk latency
 
@@ -852,6 +872,7 @@ bulk_latency() {
 # count (swdbx1_C, swdbx10_C).
 
 sweep_names=()
+round_names=()
 sweep_modes=
 
 # the body of 10 persons the lists of kind 2 hold, for pgbench's dup.sql:
@@ -1035,6 +1056,37 @@ sweep_pair() {
         "${sweep_args[@]}"
 }
 
+# sweep_rounds: the sweep's sizes side by side, adaptive on, 1 new person
+# a request: each size once a round, then pgbench on the same statement
+# with each of the sweep's client counts, for sweep_nrounds rounds of
+# round_dur seconds.  The machine's speed moves by more between runs
+# minutes apart than the targets' margins (README Performance); within a
+# round every configuration meets the same minute, so the targets are
+# read from ratios within rounds too (print_rounds).
+sweep_rounds() {
+    local workers=$sweep_workers conns=$sweep_conns dur=$round_dur r k c
+    local ngx_keepalive ngx_max='' ngx_adaptive=on ngx_pipeline=''
+
+    [ "$sweep_nrounds" -gt 0 ] || return 0
+    [ "$sweep_modes" = none ] && ngx_adaptive=
+
+    for r in $(seq "$sweep_nrounds"); do
+        for k in $sweep_sizes; do
+            ngx_keepalive=$k
+            sweep_restart "_rd${r}_$k" "rdw${r}x$k"
+            sweep_load new "rd${r}x$k"
+            split_run "rd${r}_$k" "round $r: 1 new, keepalive $k" \
+                "${sweep_args[@]}"
+            round_names+=("rd${r}_$k")
+        done
+        for c in $sweep_clients; do
+            sweep_pgbench "rdpg${r}_$c" \
+                "round $r: pgbench, 1 new person, $c clients" new "$c"
+            round_names+=("rdpg${r}_$c")
+        done
+    done
+}
+
 # sweep_restart NAME PREFIX: nginx restarted with the pool directives the
 # caller set, its connections and limit settled by 3 s of 1 new person a
 # request (a run NAME, out of the tables; ids made from PREFIX)
@@ -1118,10 +1170,12 @@ split_read() {
     R[$1.split]=${R[$1.split]:--}
 }
 
-# the best req/s (tps) among the runs whose names match a glob
+# sweep_best GLOB [ARRAY]: the best req/s (tps) among the runs whose names
+# match GLOB, in the array of run names named ARRAY (sweep_names)
 sweep_best() {
+    local -n names_=${2:-sweep_names}
     local n b=0
-    for n in "${sweep_names[@]}"; do
+    for n in "${names_[@]}"; do
         # shellcheck disable=SC2053
         [[ $n == $1 ]] || continue
         b=$(awk -v a="${R[$n.rps]}" -v b="$b" 'BEGIN { print (a > b ? a : b) }')
@@ -1258,6 +1312,63 @@ print_sweep_cpu() {
    (PgBouncer's runs are left out: its CPU is in none of the three); pgbench's pg includes its clients'
    connections (a backend's start and SCRAM), which its tps leaves out: short runs show /ceil above 1
 EOF2
+}
+
+# print_rounds: each size's medians over the rounds, and its req/s over
+# the best size's and over pgbench's best in the same round (lowest,
+# median, highest): issue 11's targets read within rounds
+print_rounds() {
+    local k c r n rps p99 rb rp splits miss
+    [ "$sweep_nrounds" -gt 0 ] || return 0
+    echo
+    echo "== the sizes side by side: $sweep_nrounds rounds of $round_dur s, each size once a round,"
+    echo "   then pgbench with $sweep_clients clients; 1 new person, adaptive on$([ "$sweep_modes" = none ] && echo ' (this module: its pool as it is)')"
+    echo
+    printf '%-34s %9s %8s %16s %16s  %-18s %s\n' run 'req/s' 'p99 ms' \
+        '/best lo med hi' '/pg lo med hi' 'splits' targets
+    for k in $sweep_sizes; do
+        rps=() p99=() rb=() rp=() splits=
+        for r in $(seq "$sweep_nrounds"); do
+            n=rd${r}_$k
+            rps+=("${R[$n.rps]}")
+            p99+=("${R[$n.p99_us]}")
+            rb+=("$(round_over "$n" "rd${r}_*")")
+            rp+=("$(round_over "$n" "rdpg${r}_*")")
+            splits="$splits${splits:+ }${R[$n.split]}"
+        done
+        miss=
+        awk -v r="$(median "${rb[@]}")" 'BEGIN { exit !(r < 0.9) }' && miss="$miss /best<0.9"
+        awk -v r="$(median "${rp[@]}")" 'BEGIN { exit !(r < 0.7) }' && miss="$miss /pg<0.7"
+        awk -v u="$(median "${p99[@]}")" 'BEGIN { exit !(u > 15000) }' && miss="$miss p99>15ms"
+        printf '%-34s %9.1f %8s %16s %16s  %-18s %s\n' \
+            "1 new, keepalive $k" \
+            "$(median "${rps[@]}")" "$(ms "$(median "${p99[@]}")")" \
+            "$(spread "${rb[@]}")" "$(spread "${rp[@]}")" "$splits" \
+            "${miss:- ok}"
+    done
+    for c in $sweep_clients; do
+        rps=() p99=()
+        for r in $(seq "$sweep_nrounds"); do
+            rps+=("${R[rdpg${r}_$c.rps]}")
+            p99+=("${R[rdpg${r}_$c.p99_us]}")
+        done
+        printf '%-34s %9.1f %8s\n' "pgbench, $c clients" \
+            "$(median "${rps[@]}")" "$(ms "$(median "${p99[@]}")")"
+    done
+    cat <<'EOF2'
+
+   req/s, p99: medians over the rounds; /best: req/s over the best size's in the same round; /pg: over
+   pgbench's best client count in the same round; lowest, median and highest over the rounds; splits:
+   wrk's connections per worker in each round; targets (issue 11), from the medians: /best >= 0.9,
+   /pg >= 0.7, p99 <= 15 ms
+EOF2
+}
+
+# round_over NAME GLOB: round run NAME's req/s over the best of the round
+# runs that match GLOB
+round_over() {
+    awk -v a="${R[$1.rps]}" -v b="$(sweep_best "$2" round_names)" \
+        'BEGIN { print (b > 0 ? a / b : 0) }'
 }
 
 # sweep_row_label NAME: a sweep run's name in the tables

@@ -34,6 +34,10 @@
 # at its default, the adaptive limit on and off, at 32 HTTP connections
 # over 2 workers: direct 1 new person and 10 persons already in the list,
 # against pgbench of the same statement at 8 and 32 clients; its own table.
+# Last, the sizes side by side (sweep_rounds): each size with the limit on
+# once a round, then pgbench, for BENCH_ROUNDS rounds (default 3) of
+# BENCH_ROUND_SECONDS (10), and issue 11's targets read within rounds,
+# where every configuration meets the same minute of a shared machine.
 #
 #   BENCH_ONLY=sweep bench/run.sh          the sweep alone (BENCH_ONLY=main:
 #                                          the main table alone)
@@ -130,11 +134,11 @@ EOF
 }
 
 [ "$only" = sweep ] || main_runs
-[ "$only" = main ] || pool_sweep
+[ "$only" = main ] || { pool_sweep; sweep_rounds; }
 
 print_header "leadlist benchmark$([ "${BENCH_QUICK:-0}" = 1 ] && echo ' (BENCH_QUICK)')"
 [ "$only" = sweep ] || main_report
-[ "$only" = main ] || print_sweep
+[ "$only" = main ] || { print_sweep; print_rounds; }
 
 echo
 echo "total time $(( $(date +%s) - t_start )) s; logs in $out"
