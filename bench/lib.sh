@@ -1402,8 +1402,9 @@ print_table() {
         run 'req/s' 'p50 ms' 'p99 ms' 'max ms' errors '/DB' '/HTTP' \
         'ngx us' 'pg us' 'cpu ngx/pg/gen' others
     for n in "${names[@]}"; do
-        # the sweep's runs have a table of their own (print_sweep)
-        [ "${n#sw}" = "$n" ] || continue
+        # the sweep's runs and its rounds have tables of their own
+        # (print_sweep, print_rounds)
+        [ "${n#sw}" = "$n" ] && [ "${n#rd}" = "$n" ] || continue
         dbr=-
         hr=-
         case $n in
