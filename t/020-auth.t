@@ -76,7 +76,7 @@ add_response_body_check(sub {
     my ($block, $body, $i, $rep, $dry) = @_;
     my $want = $block->logged_with_request_id;
     return if $dry || !defined $want;
-    my ($id) = ($body // '') =~ /"requestId":"([0-9a-f]{32})"/;
+    my $id = request_id_of($body);
     my $found = 0;
     if (defined $id && open my $fh, '<', server_root() . '/logs/error.log') {
         while (my $l = <$fh>) {

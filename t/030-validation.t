@@ -123,24 +123,14 @@ sub chunked {
 # --- request_id_everywhere
 # The requestId of the body, the X-Request-Id header and nginx's
 # $request_id are one value: the block's config logs the latter two to
-# logs/rid.log (log_format rid), this finds the body's id there.
+# logs/rid.log ($rid_log_format), this finds the body's id there.
 add_response_body_check(sub {
     my ($block, $body, $i, $rep, $dry) = @_;
     return if $dry || !defined $block->request_id_everywhere;
-    my ($id) = ($body // '') =~ /"requestId":"([0-9a-f]{32})"/;
-    my $found = 0;
-    for (1 .. 20) {         # the access log is written after the response
-        if (defined $id && open my $fh, '<', server_root() . '/logs/rid.log') {
-            while (my $l = <$fh>) {
-                $found = 1 if $l =~ /^rid=\Q$id\E hdr=\Q$id\E$/;
-            }
-            close $fh;
-        }
-        last if $found;
-        select undef, undef, undef, 0.05;
-    }
-    Test::More::ok($found, $block->name . " - requestId " . ($id // '(none)')
-                           . " is \$request_id and the X-Request-Id header");
+    my $id = request_id_of($body);
+    Test::More::ok(defined $id && rid_logged($id),
+                   $block->name . " - requestId " . ($id // '(none)')
+                   . " is \$request_id and the X-Request-Id header");
 });
 
 endpoint_defaults(init => 'reset_db()', json => 1);
@@ -1791,12 +1781,8 @@ qr/leadlist: 400 .*persons\[0\]\.email.*request_id: [0-9a-f]{32}/
 
 
 === TEST 94: requestId, X-Request-Id and $request_id are the same value
---- http_config eval
-$::http_config . q{
-    log_format rid 'rid=$request_id hdr=$sent_http_x_request_id';
-}
---- config eval
-"    access_log logs/rid.log rid;\n" . main::endpoint()
+--- http_config eval: $::http_config . $::rid_log_format
+--- config eval: $::rid_access_log . main::endpoint()
 --- more_headers eval
 [$::H, $::H, "Content-Type: application/json"]
 --- request eval

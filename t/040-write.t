@@ -106,7 +106,7 @@ add_response_body_check(sub {
     my ($block, $body, $i, $rep, $dry) = @_;
     my $want = $block->logged_with_request_id;
     return if $dry || !defined $want;
-    my ($id) = ($body // '') =~ /"requestId":"([0-9a-f]{32})"/;
+    my $id = request_id_of($body);
     return unless defined $id;      # only for the responses that have one
     my $found = 0;
     if (open my $fh, '<', server_root() . '/logs/error.log') {

@@ -96,29 +96,17 @@ add_block_preprocessor(sub {
     }
 });
 
-# --- request_ids_logged: FILE
-# Each answer's requestId is its own request's $request_id: FILE, the
-# location's access log of "$request_id $status", has it, and no earlier
+# --- request_ids_own
+# Each answer's requestId is its own request's $request_id and
+# X-Request-Id (the block logs them with $rid_log_format), and no earlier
 # answer of the block had it (a replay does not repeat the recorded id).
 my %seen_ids;
 add_response_body_check(sub {
     my ($block, $body, $i, $rep, $dry) = @_;
-    my $file = $block->request_ids_logged;
-    return if $dry || !defined $file;
+    return if $dry || !defined $block->request_ids_own;
     %seen_ids = () if $i == 0;
-    my ($id) = ($body // '') =~ /"requestId":"([0-9a-f]{32})"/;
-    my $found = 0;
-    # nginx writes the access log line as the request ends, after the answer
-    for (1 .. 50) {
-        last if !defined $id;
-        if (open my $fh, '<', server_root() . "/$file") {
-            $found ||= index($_, "$id ") == 0 while <$fh>;
-            close $fh;
-        }
-        last if $found;
-        nap(0.02);
-    }
-    Test::More::ok($found && !$seen_ids{$id}++,
+    my $id = request_id_of($body);
+    Test::More::ok(defined $id && rid_logged($id) && !$seen_ids{$id}++,
                    $block->name . " - answer $i carries its own request's id "
                    . ($id // '(none)'));
 });
@@ -278,8 +266,8 @@ db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t
 
 
 === TEST 7b: a replayed error is the recorded status and body with the retry's own requestId, the one in its X-Request-Id and its log lines
---- http_config eval: $::http_config . "log_format t046rid '\$request_id \$status';\n"
---- config eval: Leadlist::endpoint('        access_log logs/rid.log t046rid;')
+--- http_config eval: $::http_config . $::rid_log_format
+--- config eval: $::rid_access_log . main::endpoint()
 --- more_headers eval
 [(main::H('k-404r')) x 2]
 --- request eval
@@ -290,7 +278,7 @@ db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t
 ["!Idempotent-Replayed", "Idempotent-Replayed: true"]
 --- response_body_like eval
 [(main::err('NOT_FOUND', 'Lead list not found')) x 2]
---- request_ids_logged: logs/rid.log
+--- request_ids_own
 
 
 

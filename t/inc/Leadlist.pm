@@ -30,8 +30,9 @@ use Exporter 'import';
 our @EXPORT = qw($http_config $auth_locations endpoint endpoint_defaults
                  db db_fixture db_snapshot jstr err_re bad
                  err u8 user_u_of add_to_l sent error_log_lines
-                 error_log_count pooled_backends backend_gone boom_on
-                 boom_off);
+                 error_log_count request_id_of $rid_log_format
+                 $rid_access_log rid_logged pooled_backends backend_gone
+                 boom_on boom_off);
 
 our $http_config = <<'_EOC_';
     upstream leadlist_db {
@@ -307,6 +308,37 @@ sub error_log_lines {
 }
 
 sub error_log_count { return scalar(my @l = error_log_lines(@_)) }
+
+
+# The requestId of an answer's JSON body, or undef.
+sub request_id_of {
+    my ($body) = @_;
+    return ($body // '') =~ /"requestId":"([0-9a-f]{32})"/ ? $1 : undef;
+}
+
+
+# A block's http_config and location lines that log each request's
+# $request_id and X-Request-Id header to logs/rid.log, for rid_logged.
+our $rid_log_format =
+    "    log_format rid 'rid=\$request_id hdr=\$sent_http_x_request_id';\n";
+our $rid_access_log = "    access_log logs/rid.log rid;\n";
+
+# Whether logs/rid.log has request $id's line: its $request_id and its
+# X-Request-Id both $id.  nginx writes it as the request ends, after the
+# answer: up to a second's wait.
+sub rid_logged {
+    my ($id) = @_;
+    for (1 .. 20) {
+        if (open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/rid.log") {
+            while (my $l = <$fh>) {
+                return 1 if $l =~ /^rid=\Q$id\E hdr=\Q$id\E$/;
+            }
+            close $fh;
+        }
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
 
 
 # The backend pids of the module's connections (application_name
