@@ -32,6 +32,10 @@
 #   fn:S.F a function of 006's signature, flags 0 (to try other shapes,
 #          or an earlier version: BENCH_SQL names a file of SQL run as the
 #          superuser once the cluster is up, which may create it)
+#   sql:F  the statement in file F instead of a function call: one
+#          statement that returns the function's columns, with pgbench's
+#          variables :o, :user, :admin and :list for the arguments and
+#          @BODY@ for the body (to try a shape without PL/pgSQL)
 #
 # Variants run in alternating order from round to round (old new ... then
 # ... new old), so that the tables' growth during a round favours none.
@@ -46,9 +50,10 @@
 # backend (postgres --single, as the superuser: row-level security and
 # privilege checks are skipped) runs 40 and then 240 calls of each
 # workload and variant under valgrind --tool=callgrind; per call is the
-# difference / 200.  The statements go as simple queries, so each call also
-# pays the parsing and planning of its own SELECT and of the body literal
-# (the module prepares its statement once; the body is parsed alike).
+# difference / 200.  Each variant's statement is prepared once, as the
+# module prepares it, and executed with the call's arguments: a call pays
+# its execution and the parse of its body, not the planning of the
+# statement (sql: variants included).
 # About 40 s per variant and workload.
 #
 # Printed per run: transactions/s, p50 latency, PostgreSQL CPU per call
@@ -140,14 +145,16 @@ script() {
         dry)  call="outcome, added_count, selected_count, response, replayed FROM leadlist.add_prospects($args, 2, NULL::text, 86400)" ;;
         key)  call="outcome, added_count, selected_count, response, replayed FROM leadlist.add_prospects($args, 0, 'k-' || :pid::text || '-' || :client_id::text, 86400)" ;;
         fn:*) call="outcome, added_count, selected_count, response, replayed FROM ${v#fn:}($args, 0, NULL::text, 86400)" ;;
+        sql:*) call=$(<"${v#sql:}"); call=${call//@BODY@/"$body"} ;;
         *)    die "unknown variant $v" ;;
     esac
+    [[ $v == sql:* ]] || call="SELECT $call"
     cat >"$f" <<EOF
 \\set o random(1, :orgs)
 \\set j random(0, :lists - 1)
 \\set list :o * 1000000 + :kind * 100000 + :j
 \\set pid random(1, 1000000000000)
-SELECT $call;
+$call;
 EOF
     echo "$f"
 }
@@ -339,10 +346,29 @@ fi
 
 # ------------------------------------------------------------- callgrind
 
-# calls WORKLOAD VARIANT N: N calls as simple queries, each with its own
-# list and (new1) its own new person
+# calls WORKLOAD VARIANT N: the variant's statement prepared once, as the
+# module prepares it, then N executions, each with its own list and (new1)
+# its own new person
 calls() {
-    local w=$1 v=$2 n=$3 i o j list body args fn key flags
+    local w=$1 v=$2 n=$3 i o j list body flags=0 key=NULL stmt
+    local fn=leadlist.add_prospects
+    case $v in
+        old)   stmt="SELECT outcome FROM leadlist.add_prospects_old(\$1, \$2, \$3, \$4, \$5, 1000)" ;;
+        sql:*) stmt=$(tr '\n' ' ' <"${v#sql:}")
+               stmt=${stmt//:o::/\$1::}
+               stmt=${stmt//:user::/\$2::}
+               stmt=${stmt//:admin::/\$3::}
+               stmt=${stmt//:list::/\$4::}
+               stmt=${stmt//@BODY@/\$5} ;;
+        *)     case $v in
+                   rep)  flags=1 ;;
+                   dry)  flags=2 ;;
+                   key)  key=\$6 ;;
+                   fn:*) fn=${v#fn:} ;;
+               esac
+               stmt="SELECT outcome FROM $fn(\$1, \$2, \$3, \$4, \$5, 1000, $flags, $key, 86400)" ;;
+    esac
+    echo "PREPARE c(text, text, boolean, text, jsonb, text) AS $stmt;"
     for i in $(seq 1 "$n"); do
         o=$(( (i * 7) % orgs + 1 ))
         j=$(( (i * 5) % lists ))
@@ -351,17 +377,7 @@ calls() {
             new1)  body=${tmpl1//@ID@/cg-$v-$n-$i-$$} ;;
             dup10) body=${tmpl10//@L@/$list} ;;
         esac
-        args="'$o', 'u-bench', false, '$list', '$body'::jsonb, 1000"
-        fn=leadlist.add_prospects flags=0 key=NULL
-        case $v in
-            old)  echo "SELECT outcome FROM leadlist.add_prospects_old($args);"
-                  continue ;;
-            rep)  flags=1 ;;
-            dry)  flags=2 ;;
-            key)  key="'cg-$w-$n-$i-$$'" ;;
-            fn:*) fn=${v#fn:} ;;
-        esac
-        echo "SELECT outcome FROM $fn($args, $flags, $key, 86400);"
+        echo "EXECUTE c('$o', 'u-bench', false, '$list', '$body', 'cg-$w-$n-$i-$$');"
     done
 }
 
