@@ -34,8 +34,10 @@
 #          superuser once the cluster is up, which may create it)
 #   sql:F  the statement in file F instead of a function call: one
 #          statement that returns the function's columns, with pgbench's
-#          variables :o, :user, :admin and :list for the arguments and
-#          @BODY@ for the body (to try a shape without PL/pgSQL)
+#          variables :o, :user, :admin and :list for the arguments, each
+#          with a cast (:o::text), @BODY@ for the body, and no -- comments
+#          (callgrind's run joins its lines); to try a shape without
+#          PL/pgSQL
 #
 # Variants run in alternating order from round to round (old new ... then
 # ... new old), so that the tables' growth during a round favours none.
