@@ -32,6 +32,7 @@
 #   fn:S.F a function of 006's signature, flags 0 (to try other shapes,
 #          or an earlier version: BENCH_SQL names a file of SQL run as the
 #          superuser once the cluster is up, which may create it)
+#   fnk:S.F the same with a new Idempotency-Key per call, as key
 #   sql:F  the statement in file F instead of a function call: one
 #          statement that returns the function's columns, with pgbench's
 #          variables :o, :user, :admin and :list for the arguments, each
@@ -147,6 +148,7 @@ script() {
         dry)  call="outcome, added_count, selected_count, response, replayed FROM leadlist.add_prospects($args, 2, NULL::text, 86400)" ;;
         key)  call="outcome, added_count, selected_count, response, replayed FROM leadlist.add_prospects($args, 0, 'k-' || :pid::text || '-' || :client_id::text, 86400)" ;;
         fn:*) call="outcome, added_count, selected_count, response, replayed FROM ${v#fn:}($args, 0, NULL::text, 86400)" ;;
+        fnk:*) call="outcome, added_count, selected_count, response, replayed FROM ${v#fnk:}($args, 0, 'k-' || :pid::text || '-' || :client_id::text, 86400)" ;;
         sql:*) call=$(<"${v#sql:}"); call=${call//@BODY@/"$body"} ;;
         *)    die "unknown variant $v" ;;
     esac
@@ -367,6 +369,7 @@ calls() {
                    dry)  flags=2 ;;
                    key)  key=\$6 ;;
                    fn:*) fn=${v#fn:} ;;
+                   fnk:*) fn=${v#fnk:}; key=\$6 ;;
                esac
                stmt="SELECT outcome FROM $fn(\$1, \$2, \$3, \$4, \$5, 1000, $flags, $key, 86400)" ;;
     esac
@@ -379,7 +382,7 @@ calls() {
             new1)  body=${tmpl1//@ID@/cg-$v-$n-$i-$$} ;;
             dup10) body=${tmpl10//@L@/$list} ;;
         esac
-        echo "EXECUTE c('$o', 'u-bench', false, '$list', '$body', 'cg-$w-$n-$i-$$');"
+        echo "EXECUTE c('$o', 'u-bench', false, '$list', '$body', 'cg-$w-${v//[^a-z0-9]/}-$n-$i-$$');"
     done
 }
 
