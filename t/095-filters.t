@@ -1,0 +1,194 @@
+# The module's answers pass through nginx's header and body filters as any
+# content handler's do, so that an operator's usual directives in the
+# endpoint's location (or server) apply to them: add_header, without
+# "always" on its success codes only and with it on every answer, the
+# module's JSON errors and the pages nginx makes itself included; gzip
+# for the JSON answer of a client that accepts it (on the statuses nginx's
+# gzip compresses: 200, 403 and 404).
+
+use lib 't/inc';
+use Test::Nginx::Socket 'no_plan';
+use Leadlist;
+use IO::Uncompress::Gunzip ();
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+
+db_fixture('t095', lists => [['l', 'person', 'u']]);
+
+our $A = "Authorization: Bearer user=u;org=t095\nContent-Type: application/json";
+
+our $http_config = $Leadlist::http_config . <<'_EOC_';
+    upstream down {
+        leadlist_pg_server "host=127.0.0.1 port=1 dbname=x user=x";
+    }
+_EOC_
+
+our $headers = <<'_EOC_';
+        add_header X-Frame-Options DENY;
+        add_header Access-Control-Allow-Origin "https://app.example" always;
+        client_max_body_size 64;
+_EOC_
+
+our $config = Leadlist::endpoint($headers) . <<'_EOC_';
+    location = /down/add-prospects {
+        leadlist_add_prospects down;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        add_header Access-Control-Allow-Origin "https://app.example" always;
+    }
+_EOC_
+
+# the body as the client reads it once it inflates it
+sub gunzip {
+    my ($z) = @_;
+    my $out;
+    IO::Uncompress::Gunzip::gunzip(\$z => \$out)
+        or return "not gzip: $IO::Uncompress::Gunzip::GunzipError";
+    return $out;
+}
+
+our $gzip = Leadlist::endpoint(<<'_EOC_');
+        gzip on;
+        gzip_types application/json;
+        gzip_min_length 1;
+_EOC_
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: 200: both headers
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- more_headers eval: $::A
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[{"id":"p1"}]}
+--- error_code: 200
+--- response_headers
+X-Frame-Options: DENY
+Access-Control-Allow-Origin: https://app.example
+--- response_body_like: ^\{"addedCount":1,
+
+
+
+=== TEST 2: the module's 400: only the "always" one
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- more_headers eval: $::A
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[]}
+--- error_code: 400
+--- response_headers
+X-Frame-Options:
+Access-Control-Allow-Origin: https://app.example
+--- response_body_like: ^\{"code":"BAD_REQUEST",
+
+
+
+=== TEST 3: 401
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- more_headers
+Content-Type: application/json
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[{"id":"p1"}]}
+--- error_code: 401
+--- response_headers
+X-Frame-Options:
+Access-Control-Allow-Origin: https://app.example
+--- response_body_like: ^\{"code":"UNAUTHORIZED",
+
+
+
+=== TEST 4: nginx's own 413, rewritten to JSON
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- more_headers eval: $::A
+--- request eval
+"POST /api/lead-lists/l/add-prospects\n" . '{"persons":[{"id":"' . ('x' x 100) . '"}]}'
+--- error_code: 413
+--- response_headers
+X-Frame-Options:
+Access-Control-Allow-Origin: https://app.example
+--- response_body_like: ^\{"code":"PAYLOAD_TOO_LARGE",
+
+
+
+=== TEST 5: 503 of a database that cannot be reached
+--- http_config eval: $::http_config
+--- config eval: $::config
+--- more_headers eval: $::A
+--- request
+POST /down/add-prospects
+{"persons":[{"id":"p1"}]}
+--- error_code: 503
+--- response_headers
+Access-Control-Allow-Origin: https://app.example
+Retry-After: 1
+--- response_body_like: ^\{"code":"SERVICE_UNAVAILABLE",
+
+
+
+=== TEST 6: gzip on, a client that accepts it: the JSON answer compressed
+--- http_config eval: $::http_config
+--- config eval: $::gzip
+--- more_headers eval: "$::A\nAccept-Encoding: gzip"
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[{"id":"p2"}]}
+--- error_code: 200
+--- response_headers
+Content-Encoding: gzip
+Content-Type: application/json
+--- response_body_filters eval: \&::gunzip
+--- response_body chomp
+{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0}
+
+
+
+=== TEST 7: the same client's 404, compressed too
+--- http_config eval: $::http_config
+--- config eval: $::gzip
+--- more_headers eval: "$::A\nAccept-Encoding: gzip"
+--- request
+POST /api/lead-lists/nope/add-prospects
+{"persons":[{"id":"p2"}]}
+--- error_code: 404
+--- response_headers
+Content-Encoding: gzip
+--- response_body_filters eval: \&::gunzip
+--- response_body_like: ^\{"code":"NOT_FOUND","message":"[^"]+","requestId":"[0-9a-f]{32}"\}$
+
+
+
+=== TEST 7b: and its 400 as it is: nginx's gzip takes 200, 403 and 404 only
+--- http_config eval: $::http_config
+--- config eval: $::gzip
+--- more_headers eval: "$::A\nAccept-Encoding: gzip"
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[{}]}
+--- error_code: 400
+--- response_headers
+Content-Encoding:
+--- response_body_like: ^\{"code":"BAD_REQUEST",
+
+
+
+=== TEST 8: a client that does not accept it: plain JSON
+--- http_config eval: $::http_config
+--- config eval: $::gzip
+--- more_headers eval: $::A
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[{"id":"p2"}]}
+--- error_code: 200
+--- response_headers
+Content-Encoding:
+--- response_body chomp
+{"addedCount":0,"alreadyInListCount":1,"notMatchedCount":0}
