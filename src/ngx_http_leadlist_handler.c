@@ -88,6 +88,13 @@ ngx_http_leadlist_handler(ngx_http_request_t *r)
 
     r->request_body_in_single_buf = 1;
 
+    /*
+     * the auth subrequest's upstream left "sending to client" in the log's
+     * action, which nginx appends to every line: say what is going on
+     */
+
+    r->connection->log->action = "reading client request body";
+
     rc = ngx_http_read_client_request_body(r, ngx_http_leadlist_handler_body);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -433,6 +440,7 @@ ngx_http_leadlist_handler_body(ngx_http_request_t *r)
     /* a client that leaves frees its place in the queue at once */
 
     r->read_event_handler = ngx_http_leadlist_handler_check_broken;
+    r->connection->log->action = "waiting for PostgreSQL";
 
     rc = ngx_http_leadlist_statement_run(r, data,
                                          ngx_http_leadlist_handler_done);

@@ -290,6 +290,7 @@ ngx_http_leadlist_send_json(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     ctx->responded = 1;
+    r->connection->log->action = "sending to client";
 
     r->headers_out.status = status;
     r->headers_out.content_type = ngx_http_leadlist_json_type;

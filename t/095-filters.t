@@ -4,7 +4,9 @@
 # "always" on its success codes only and with it on every answer, the
 # module's JSON errors and the pages nginx makes itself included; gzip
 # for the JSON answer of a client that accepts it (on the statuses nginx's
-# gzip compresses: 200, 403 and 404).
+# gzip compresses: 200, 403 and 404).  And the error log's context, which
+# nginx appends to a line: the module says what the request is doing (the
+# auth subrequest's upstream would leave "sending to client" behind).
 
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
@@ -131,6 +133,8 @@ POST /down/add-prospects
 Access-Control-Allow-Origin: https://app.example
 Retry-After: 1
 --- response_body_like: ^\{"code":"SERVICE_UNAVAILABLE",
+--- error_log eval
+qr/\[error\].* no PostgreSQL server of upstream "down" is available, request_id: [0-9a-f]{32} while waiting for PostgreSQL, client: /
 
 
 
