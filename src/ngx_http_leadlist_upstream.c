@@ -112,7 +112,7 @@ static ngx_int_t ngx_http_leadlist_upstream_keywords(ngx_conf_t *cf,
 static ngx_int_t ngx_http_leadlist_upstream_statement_timeout(
     ngx_str_t *options, ngx_msec_t *timeout);
 static ngx_int_t ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf,
-    ngx_str_t *hosts, ngx_str_t *addrs);
+    ngx_http_leadlist_server_t *server, ngx_str_t *hosts, ngx_str_t *addrs);
 static ngx_int_t ngx_http_leadlist_upstream_parse(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *conninfo, ngx_array_t *kv);
 static void ngx_http_leadlist_upstream_parse_error(ngx_conf_t *cf,
@@ -218,6 +218,9 @@ ngx_http_leadlist_upstream_server(ngx_conf_t *cf, ngx_command_t *cmd,
     if (server->conninfo == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    server->file_name = cf->conf_file->file.name.data;
+    server->line = cf->conf_file->line;
 
     value = cf->args->elts;
 
@@ -594,7 +597,7 @@ ngx_http_leadlist_upstream_finish_server(ngx_conf_t *cf,
     ngx_http_leadlist_upstream_scan(server->conninfo, &ci);
 
     if (ci.addr.len == 0 && ci.host.len
-        && ngx_http_leadlist_upstream_resolve(cf, &ci.host, &ci.addr)
+        && ngx_http_leadlist_upstream_resolve(cf, server, &ci.host, &ci.addr)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1153,12 +1156,14 @@ ngx_http_leadlist_upstream_statement_timeout(ngx_str_t *options,
 
 /*
  * "host" may list several hosts for libpq's own failover; "hostaddr" then
- * lists one address per host, empty for a socket directory
+ * lists one address per host, empty for a socket directory.  This runs
+ * as the upstream block ends, so a failure names the directive's own
+ * line, as nginx's "host not found in upstream" does.
  */
 
 static ngx_int_t
-ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf, ngx_str_t *hosts,
-    ngx_str_t *addrs)
+ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf,
+    ngx_http_leadlist_server_t *server, ngx_str_t *hosts, ngx_str_t *addrs)
 {
     u_char     *p, *last, *comma, *end;
     ngx_url_t   u;
@@ -1196,9 +1201,10 @@ ngx_http_leadlist_upstream_resolve(ngx_conf_t *cf, ngx_str_t *hosts,
             if (ngx_inet_resolve_host(cf->pool, &u) != NGX_OK
                 || u.naddrs == 0)
             {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"leadlist_pg_server\" host \"%V\" "
-                                   "not found", &u.host);
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"leadlist_pg_server\" host \"%V\" not "
+                              "found in %s:%ui", &u.host, server->file_name,
+                              server->line);
                 return NGX_ERROR;
             }
 

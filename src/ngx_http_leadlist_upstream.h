@@ -39,6 +39,8 @@ typedef struct {
     ngx_http_leadlist_host_t     *hosts;      /* in the order tried */
     ngx_uint_t                    nhosts;
     ngx_str_t                     name;       /* host:port/db, no secrets */
+    u_char                       *file_name;  /* where the line is, for */
+    ngx_uint_t                    line;       /* errors found later */
 } ngx_http_leadlist_server_t;
 
 

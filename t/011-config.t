@@ -283,15 +283,18 @@ invalid conninfo in "leadlist_pg_server": invalid connection option "hots"
 
 
 
-=== TEST 20: a host name that does not resolve fails at configuration time
+=== TEST 20: a host name that does not resolve fails at configuration time, at its own line
+The name is resolved as the upstream block ends, yet the message names the
+directive's line: the driver writes http_config from nginx.conf's line 27.
 --- http_config
     upstream u {
         leadlist_pg_server "host=no-such-host.invalid dbname=x";
+        leadlist_pg_keepalive 4;
     }
 --- config
 --- must_die
---- error_log
-"leadlist_pg_server" host "no-such-host.invalid" not found
+--- error_log eval
+qr{"leadlist_pg_server" host "no-such-host\.invalid" not found in \S+/nginx\.conf:28$}
 
 
 
