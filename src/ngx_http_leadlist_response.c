@@ -55,6 +55,8 @@ static size_t ngx_http_leadlist_response_str_len(const char *s);
 static u_char *ngx_http_leadlist_response_str(u_char *p, const char *s);
 static ngx_int_t ngx_http_leadlist_response_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
+static ngx_http_leadlist_error_e ngx_http_leadlist_response_nginx_error(
+    ngx_uint_t status);
 static ngx_int_t ngx_http_leadlist_response_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_leadlist_response_body_filter(
@@ -135,6 +137,14 @@ static ngx_http_leadlist_error_t  ngx_http_leadlist_errors[] = {
 
     { NGX_HTTP_NOT_FOUND, ngx_string("NOT_FOUND"),
       "Lead list not found", NULL, NULL },
+
+    /* nginx's own 403 and 404 in the location: not about a list */
+
+    { NGX_HTTP_FORBIDDEN, ngx_string("FORBIDDEN"),
+      "Forbidden", NULL, NULL },
+
+    { NGX_HTTP_NOT_FOUND, ngx_string("NOT_FOUND"),
+      "Not found", NULL, NULL },
 
     { NGX_HTTP_NOT_ALLOWED, ngx_string("METHOD_NOT_ALLOWED"),
       "Method not allowed, use POST", NULL, NULL },
@@ -218,6 +228,28 @@ ngx_http_leadlist_error_of_status(ngx_uint_t status)
     return status < NGX_HTTP_INTERNAL_SERVER_ERROR
            ? NGX_HTTP_LEADLIST_ERR_BAD_REQUEST
            : NGX_HTTP_LEADLIST_ERR_INTERNAL;
+}
+
+
+/*
+ * A 403 or 404 nginx makes in an endpoint location (deny, return, ...)
+ * says nothing about a lead list: it gets words of its own
+ */
+
+static ngx_http_leadlist_error_e
+ngx_http_leadlist_response_nginx_error(ngx_uint_t status)
+{
+    switch (status) {
+
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_HTTP_LEADLIST_ERR_NGINX_FORBIDDEN;
+
+    case NGX_HTTP_NOT_FOUND:
+        return NGX_HTTP_LEADLIST_ERR_NGINX_NOT_FOUND;
+
+    default:
+        return ngx_http_leadlist_error_of_status(status);
+    }
 }
 
 
@@ -537,7 +569,8 @@ ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
 
     /* an error page of nginx's own: replace it with the JSON envelope */
 
-    e = &ngx_http_leadlist_errors[ngx_http_leadlist_error_of_status(status)];
+    e = &ngx_http_leadlist_errors[ngx_http_leadlist_response_nginx_error(
+                                      status)];
 
     ctx->replace = ngx_http_leadlist_response_envelope(r, status, e,
                                                        NULL, 0);

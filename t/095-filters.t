@@ -196,3 +196,53 @@ POST /api/lead-lists/l/add-prospects
 Content-Encoding:
 --- response_body chomp
 {"addedCount":0,"alreadyInListCount":1,"notMatchedCount":0}
+
+
+
+=== TEST 9: the operator's own access rules in the location: their 403, 401 and 503 in the envelope, in words that fit
+deny is nginx's 403, not the list's, and a return 404 is no list's
+either; auth_basic's 401 and limit_req's 503 (the second request within
+the rate; the first one passes and adds) read as the module's own.
+--- http_config eval
+$::http_config . "    limit_req_zone \$binary_remote_addr zone=t095:1m rate=1r/m;\n"
+--- config eval
+Leadlist::endpoint() . <<'_EOC_'
+    location = /deny/add-prospects {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        deny all;
+    }
+    location = /basic/add-prospects {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        auth_basic "t095";
+        auth_basic_user_file /nonexistent;
+    }
+    location = /rate/add-prospects {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        limit_req zone=t095;
+    }
+    location = /gone/add-prospects {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        return 404;
+    }
+_EOC_
+--- more_headers eval: $::A
+--- request eval
+[map { "POST /$_/add-prospects\n" . '{"persons":[{"id":"p3"}]}' } qw(deny basic rate rate gone)]
+--- error_code eval
+[403, 401, 200, 503, 404]
+--- response_body_like eval
+[(map { qr/^\{"code":"$_->[0]","message":"$_->[1]","requestId":"[0-9a-f]{32}"\}$/ }
+  ['FORBIDDEN', 'Forbidden'],
+  ['UNAUTHORIZED', 'Authentication required']),
+ qr/^\{"addedCount":1,"alreadyInListCount":0,"notMatchedCount":0\}$/,
+ (map { qr/^\{"code":"$_->[0]","message":"$_->[1]","requestId":"[0-9a-f]{32}"\}$/ }
+  ['SERVICE_UNAVAILABLE', 'Service temporarily unavailable, retry later'],
+  ['NOT_FOUND', 'Not found'])]
