@@ -343,6 +343,7 @@ ngx_http_leadlist_create_loc_conf(ngx_conf_t *cf)
      *     llcf->org_header = { 0, NULL };
      *     llcf->role_header = { 0, NULL };
      *     llcf->file = NULL;
+     *     llcf->core = NULL;
      */
 
     llcf->list_id = NGX_CONF_UNSET_PTR;
@@ -376,6 +377,11 @@ ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->idem_ttl, prev->idem_ttl,
                              NGX_HTTP_LEADLIST_DEFAULT_IDEM_TTL);
 
+    /* the core module's merge is done: a location below compares with it */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    conf->core = clcf;
+
     if (conf->upstream == NULL) {
         ngx_conf_merge_ptr_value(conf->list_id, prev->list_id, NULL);
         return NGX_CONF_OK;
@@ -401,13 +407,22 @@ ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /*
      * nginx checks Content-Length against client_max_body_size before
      * any module runs; the endpoint takes the limit over, so that a
-     * caller is authenticated first (the core module's merge is done)
+     * caller is authenticated first
      */
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     conf->max_body = clcf->client_max_body_size;
     clcf->client_max_body_size = 0;
+
+    /*
+     * the error pages nginx makes here are rewritten into the JSON
+     * envelope, but an error_page inherited from the server (the stock
+     * "error_page 500 502 503 504 /50x.html") would redirect them to its
+     * HTML page first; one written in this location is the operator's
+     */
+
+    if (prev->core && clcf->error_pages == prev->core->error_pages) {
+        clcf->error_pages = NULL;
+    }
 
     return NGX_CONF_OK;
 }

@@ -35,6 +35,7 @@ typedef struct {
     off_t                         max_body;   /* client_max_body_size */
     u_char                       *file;       /* where the endpoint is */
     ngx_uint_t                    line;
+    ngx_http_core_loc_conf_t     *core;       /* the same level's, merged */
 } ngx_http_leadlist_loc_conf_t;
 
 

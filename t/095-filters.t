@@ -4,7 +4,8 @@
 # "always" on its success codes only and with it on every answer, the
 # module's JSON errors and the pages nginx makes itself included; gzip
 # for the JSON answer of a client that accepts it (on the statuses nginx's
-# gzip compresses: 200, 403 and 404).  And the error log's context, which
+# gzip compresses: 200, 403 and 404); an inherited error_page does not
+# turn nginx's errors there into HTML.  And the error log's context, which
 # nginx appends to a line: the module says what the request is doing (the
 # auth subrequest's upstream would leave "sending to client" behind).
 
@@ -246,3 +247,37 @@ _EOC_
  (map { qr/^\{"code":"$_->[0]","message":"$_->[1]","requestId":"[0-9a-f]{32}"\}$/ }
   ['SERVICE_UNAVAILABLE', 'Service temporarily unavailable, retry later'],
   ['NOT_FOUND', 'Not found'])]
+
+
+
+=== TEST 10: error_page of the server (as nginx's stock one): not in an endpoint location, whose errors stay JSON; an error_page in the location itself applies
+--- http_config eval: $::http_config
+--- config eval
+<<'_EOC_' . Leadlist::endpoint('return 503;')
+    error_page 500 502 503 504 /50x.html;
+    location = /50x.html {
+        internal;
+        return 200 "<html>50x</html>\n";
+    }
+    location = /plain {
+        return 503;
+    }
+    location = /own/add-prospects {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        error_page 503 /50x.html;
+        return 503;
+    }
+_EOC_
+--- more_headers eval: $::A
+--- request eval
+["POST /api/lead-lists/l/add-prospects\n" . '{"persons":[{"id":"p4"}]}',
+ "GET /plain",
+ "POST /own/add-prospects\n" . '{"persons":[{"id":"p4"}]}']
+--- error_code eval
+[503, 503, 503]
+--- response_body_like eval
+[qr/^\{"code":"SERVICE_UNAVAILABLE","message":"Service temporarily unavailable, retry later","requestId":"[0-9a-f]{32}"\}$/,
+ qr/^<html>50x<\/html>$/,
+ qr/^<html>50x<\/html>$/]
