@@ -226,6 +226,7 @@ Leadlist::endpoint() . <<'_EOC_'
         leadlist_list_id l;
         leadlist_auth_request /_auth;
         limit_req zone=t095;
+        add_header X-T095 rate always;
     }
     location = /gone/add-prospects {
         leadlist_add_prospects leadlist_db;
@@ -239,6 +240,8 @@ _EOC_
 [map { "POST /$_/add-prospects\n" . '{"persons":[{"id":"p3"}]}' } qw(deny basic rate rate gone)]
 --- error_code eval
 [403, 401, 200, 503, 404]
+--- response_headers eval
+["X-T095:", "X-T095:", "X-T095: rate", "X-T095: rate", "X-T095:"]
 --- response_body_like eval
 [(map { qr/^\{"code":"$_->[0]","message":"$_->[1]","requestId":"[0-9a-f]{32}"\}$/ }
   ['FORBIDDEN', 'Forbidden'],
