@@ -58,14 +58,22 @@ our $gzip = Leadlist::endpoint(<<'_EOC_');
         gzip_min_length 1;
 _EOC_
 
+# every block's unless it says otherwise: this file's http_config and
+# config, and the caller u of t095
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value(http_config => $::http_config)
+        unless defined $block->http_config;
+    $block->set_value(config => $::config) unless defined $block->config;
+    $block->set_value(more_headers => $::A)
+        unless defined $block->more_headers;
+});
+
 run_tests();
 
 __DATA__
 
 === TEST 1: 200: both headers
---- http_config eval: $::http_config
---- config eval: $::config
---- more_headers eval: $::A
 --- request
 POST /api/lead-lists/l/add-prospects
 {"persons":[{"id":"p1"}]}
@@ -78,9 +86,6 @@ Access-Control-Allow-Origin: https://app.example
 
 
 === TEST 2: the module's 400: only the "always" one
---- http_config eval: $::http_config
---- config eval: $::config
---- more_headers eval: $::A
 --- request
 POST /api/lead-lists/l/add-prospects
 {"persons":[]}
@@ -93,8 +98,6 @@ Access-Control-Allow-Origin: https://app.example
 
 
 === TEST 3: 401
---- http_config eval: $::http_config
---- config eval: $::config
 --- more_headers
 Content-Type: application/json
 --- request
@@ -109,9 +112,6 @@ Access-Control-Allow-Origin: https://app.example
 
 
 === TEST 4: nginx's own 413, rewritten to JSON
---- http_config eval: $::http_config
---- config eval: $::config
---- more_headers eval: $::A
 --- request eval
 "POST /api/lead-lists/l/add-prospects\n" . '{"persons":[{"id":"' . ('x' x 100) . '"}]}'
 --- error_code: 413
@@ -123,9 +123,6 @@ Access-Control-Allow-Origin: https://app.example
 
 
 === TEST 5: 503 of a database that cannot be reached
---- http_config eval: $::http_config
---- config eval: $::config
---- more_headers eval: $::A
 --- request
 POST /down/add-prospects
 {"persons":[{"id":"p1"}]}
@@ -140,7 +137,6 @@ qr/\[error\].* no PostgreSQL server of upstream "down" is available, request_id:
 
 
 === TEST 6: gzip on, a client that accepts it: the JSON answer compressed
---- http_config eval: $::http_config
 --- config eval: $::gzip
 --- more_headers eval: "$::A\nAccept-Encoding: gzip"
 --- request
@@ -157,7 +153,6 @@ Content-Type: application/json
 
 
 === TEST 7: the same client's 404, compressed too
---- http_config eval: $::http_config
 --- config eval: $::gzip
 --- more_headers eval: "$::A\nAccept-Encoding: gzip"
 --- request
@@ -172,7 +167,6 @@ Content-Encoding: gzip
 
 
 === TEST 7b: and its 400 as it is: nginx's gzip takes 200, 403 and 404 only
---- http_config eval: $::http_config
 --- config eval: $::gzip
 --- more_headers eval: "$::A\nAccept-Encoding: gzip"
 --- request
@@ -186,9 +180,7 @@ Content-Encoding:
 
 
 === TEST 8: a client that does not accept it: plain JSON
---- http_config eval: $::http_config
 --- config eval: $::gzip
---- more_headers eval: $::A
 --- request
 POST /api/lead-lists/l/add-prospects
 {"persons":[{"id":"p2"}]}
@@ -235,7 +227,6 @@ Leadlist::endpoint() . <<'_EOC_'
         return 404;
     }
 _EOC_
---- more_headers eval: $::A
 --- request eval
 [map { "POST /$_/add-prospects\n" . '{"persons":[{"id":"p3"}]}' } qw(deny basic rate rate gone)]
 --- error_code eval
@@ -254,7 +245,6 @@ _EOC_
 
 
 === TEST 10: error_page of the server (as nginx's stock one): not in an endpoint location, whose errors stay JSON; an error_page in the location itself applies
---- http_config eval: $::http_config
 --- config eval
 <<'_EOC_' . Leadlist::endpoint('return 503;')
     error_page 500 502 503 504 /50x.html;
@@ -273,7 +263,6 @@ _EOC_
         return 503;
     }
 _EOC_
---- more_headers eval: $::A
 --- request eval
 ["POST /api/lead-lists/l/add-prospects\n" . '{"persons":[{"id":"p4"}]}',
  "GET /plain",
