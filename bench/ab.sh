@@ -40,7 +40,6 @@ rounds=${AB_ROUNDS:-5}
 
 [ $# -ge 1 ] || die "usage: bench/ab.sh 'key=value ...' ..."
 
-workers=$sweep_workers
 conns=$sweep_conns
 default_module=$module
 
@@ -50,6 +49,7 @@ ab_set() {
 
     ngx_keepalive=16 ngx_max='' ngx_adaptive='' ngx_pipeline=''
     module=$default_module ab_kind=new ab_label=$1 ab_pgbench='' ab_vs=1
+    workers=$sweep_workers
 
     for kv in ${1%%label=*}; do
         case $kv in
@@ -57,6 +57,7 @@ ab_set() {
             max=*) ngx_max=${kv#*=} ;;
             adaptive=*) ngx_adaptive=${kv#*=} ;;
             pipeline=*) ngx_pipeline=${kv#*=} ;;
+            workers=[1-9]) workers=${kv#*=} ;;
             so=*) module=${kv#*=} ;;
             kind=new|kind=dup10) ab_kind=${kv#*=} ;;
             pgbench=*) ab_pgbench=${kv#*=} ;;
@@ -110,7 +111,8 @@ for r in $(seq "$rounds"); do
 done
 
 echo
-echo "== side by side: $conns connections, $workers workers, ${dur} s per run," \
+echo "== side by side: $conns connections," \
+     "$sweep_workers workers (unless workers=N), ${dur} s per run," \
      "$rounds rounds, $(git -C "$root" rev-parse --short HEAD 2>/dev/null)," \
      "$(date -u '+%Y-%m-%d %H:%M') UTC"
 printf '%-44s %9s %8s %8s %7s %7s %7s %7s %7s  %s\n' configuration \
