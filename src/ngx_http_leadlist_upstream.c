@@ -77,6 +77,8 @@ typedef struct {
 
 static ngx_http_leadlist_srv_conf_t **ngx_http_leadlist_upstream_all(
     ngx_cycle_t *cycle, ngx_uint_t *n);
+static void ngx_http_leadlist_upstream_take(
+    ngx_http_upstream_srv_conf_t *uscf);
 static ngx_http_leadlist_srv_conf_t *ngx_http_leadlist_upstream_claim(
     ngx_conf_t *cf);
 static ngx_int_t ngx_http_leadlist_upstream_init(ngx_conf_t *cf,
@@ -167,6 +169,7 @@ ngx_http_leadlist_upstream_create_conf(ngx_conf_t *cf)
      *     lscf->servers = NULL;
      *     lscf->upstream = NULL;
      *     lscf->pool = NULL;
+     *     lscf->foreign = 0;
      */
 
     lscf->keepalive = NGX_CONF_UNSET_UINT;
@@ -231,6 +234,14 @@ ngx_http_leadlist_upstream_server(ngx_conf_t *cf, ngx_command_t *cmd,
                                                      server->conninfo)
            != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    /* libpq would take an empty one as all its defaults: a missing one */
+
+    if (server->conninfo->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty conninfo in \"%V\"", &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -330,7 +341,7 @@ ngx_http_leadlist_upstream_add(ngx_conf_t *cf, ngx_str_t *name)
         return NULL;
     }
 
-    uscf->peer.init_upstream = ngx_http_leadlist_upstream_init;
+    ngx_http_leadlist_upstream_take(uscf);
 
     return uscf;
 }
@@ -409,11 +420,36 @@ ngx_http_leadlist_upstream_claim(ngx_conf_t *cf)
         ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
         ngx_str_set(&us->name, "leadlist");
 
-        uscf->peer.init_upstream = ngx_http_leadlist_upstream_init;
         lscf->upstream = uscf;
     }
 
+    ngx_http_leadlist_upstream_take(uscf);
+
     return lscf;
+}
+
+
+/*
+ * init_upstream becomes ours, remembering whether another module's was
+ * there: one that comes after is seen at init, one that came before only
+ * here, as this overwrites it
+ */
+
+static void
+ngx_http_leadlist_upstream_take(ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_http_leadlist_srv_conf_t  *lscf;
+
+    if (uscf->peer.init_upstream
+        && uscf->peer.init_upstream != ngx_http_leadlist_upstream_init
+        && uscf->srv_conf)
+    {
+        lscf = ngx_http_conf_upstream_srv_conf(uscf,
+                                               ngx_http_leadlist_module);
+        lscf->foreign = 1;
+    }
+
+    uscf->peer.init_upstream = ngx_http_leadlist_upstream_init;
 }
 
 
@@ -497,6 +533,35 @@ ngx_http_leadlist_upstream_check(ngx_conf_t *cf,
                       "\"server\" cannot be mixed with "
                       "\"leadlist_pg_server\" in upstream \"%V\" in %s:%ui",
                       &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    /*
+     * nginx's zone would copy this block's peers into shared memory as
+     * round-robin ones, and crash: it has none
+     */
+
+    if (us->shm_zone) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"zone\" cannot be used with \"leadlist_pg_server\" "
+                      "in upstream \"%V\" in %s:%ui",
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    /*
+     * a balancer or keepalive set its own init_upstream here, or wraps
+     * this one: it would do nothing, and "keepalive" reads like the pool
+     */
+
+    if (lscf->foreign
+        || us->peer.init_upstream != ngx_http_leadlist_upstream_init)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" with \"leadlist_pg_server\" takes no "
+                      "\"keepalive\" (see \"leadlist_pg_keepalive\") and no "
+                      "balancer such as \"least_conn\" or \"hash\" "
+                      "in %s:%ui", &us->host, us->file_name, us->line);
         return NGX_ERROR;
     }
 

@@ -55,6 +55,7 @@ typedef struct {
     ngx_uint_t                    connect_concurrency;
     ngx_uint_t                    keepalive_requests;
     ngx_flag_t                    adaptive;
+    unsigned                      foreign:1;  /* another init_upstream */
     ngx_msec_t                    queue_timeout;
     ngx_msec_t                    connect_timeout;
     ngx_msec_t                    query_timeout;

@@ -624,3 +624,90 @@ invalid timeout "timeout=0" in "leadlist_pg_queue", it must be more than 0
 invalid conninfo in "leadlist_pg_server": end of string reached when looking for matching "]" in IPv6 host address in URI: "(the conninfo)"
 --- no_error_log
 s3cr3tPW
+
+
+
+=== TEST 47: nginx's zone in a leadlist upstream (it crashed nginx -t)
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        zone u_zone 64k;
+    }
+--- config
+--- must_die
+--- error_log
+"zone" cannot be used with "leadlist_pg_server" in upstream "u"
+
+
+
+=== TEST 48: keepalive after leadlist_pg_server would wrap the pool's init
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        keepalive 4;
+    }
+--- config
+--- must_die
+--- error_log
+upstream "u" with "leadlist_pg_server" takes no "keepalive" (see "leadlist_pg_keepalive") and no balancer such as "least_conn" or "hash"
+
+
+
+=== TEST 49: a balancer before leadlist_pg_server, an endpoint naming it
+--- http_config
+    upstream u {
+        least_conn;
+        leadlist_pg_server "host=127.0.0.1";
+    }
+--- config
+    location /a {
+        leadlist_add_prospects u;
+        leadlist_list_id x;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+upstream "u" with "leadlist_pg_server" takes no "keepalive"
+
+
+
+=== TEST 50: a balancer after leadlist_pg_server, an endpoint naming it later
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        hash $remote_addr;
+    }
+--- config
+    location /a {
+        leadlist_add_prospects u;
+        leadlist_list_id x;
+        leadlist_auth_request /_auth;
+    }
+--- must_die
+--- error_log
+upstream "u" with "leadlist_pg_server" takes no "keepalive"
+
+
+
+=== TEST 51: a balancer after leadlist_pg_server, nothing naming it
+--- http_config
+    upstream u {
+        leadlist_pg_server "host=127.0.0.1";
+        random;
+    }
+--- config
+--- must_die
+--- error_log
+no servers in upstream "u"
+
+
+
+=== TEST 52: an empty conninfo is a missing one, not libpq's defaults
+--- http_config
+    upstream u {
+        leadlist_pg_server "  ";
+    }
+--- config
+--- must_die
+--- error_log
+empty conninfo in "leadlist_pg_server"
