@@ -52,10 +52,11 @@
  *    than 18 digits, a real of more than 32 bytes or with an exponent
  *    above 256: it could not hold them, or not read them fast, and only
  *    their type matters to the rules (offset 1e400 is "must be an integer
- *    from 0 to 2147483647", as offset 1.5 is).
+ *    from 0 to 999999999999999999", as offset 1.5 is).
  *  - Characters are Unicode code points, not bytes.  "Control characters"
- *    are U+0000-U+001F and U+007F-U+009F; only a person's id and searchId
- *    are checked for them (the profile's text fields are stored as sent).
+ *    are U+0000-U+001F and U+007F-U+009F; only a person's id is checked
+ *    for them (the profile's text fields are stored as sent; a searchId
+ *    is looked up, and one that names no search is the database's 400).
  *  - Memory: jansson trees take up to 40 times the text they come from,
  *    so jansson never sees the whole body at once.  It parses the body
  *    with each person object blanked out (at most 262144 values there,
@@ -73,7 +74,7 @@
  *  - selection members are never null: null for selectAll, ids,
  *    excludeIds, offset or limit is a wrong type ("must be a boolean", ...).
  *  - offset and limit are JSON integers: 1.0 or 1e2 are refused.  offset
- *    is at most 2147483647 so the SQL may read it as int or bigint.
+ *    is at most 999999999999999999 (NGX_HTTP_LEADLIST_MAX_OFFSET).
  *  - excludeIds may be empty.  Ids in ids and excludeIds are only looked
  *    up, never stored: SPEC 1.3 makes them "strings", and an id the search
  *    does not match is skipped, so any string is one (empty, longer than

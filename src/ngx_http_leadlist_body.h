@@ -25,7 +25,12 @@
 #define NGX_HTTP_LEADLIST_MAX_FIELD_CHARS    1024
 #define NGX_HTTP_LEADLIST_MAX_DEPARTMENTS    64
 #define NGX_HTTP_LEADLIST_MAX_EXCLUDE        10000
-#define NGX_HTTP_LEADLIST_MAX_OFFSET         2147483647
+
+/*
+ * SPEC's offset has no upper bound; this is the largest integer the
+ * scanner lets jansson hold as one (18 digits), well within bigint
+ */
+#define NGX_HTTP_LEADLIST_MAX_OFFSET         999999999999999999LL
 
 
 typedef enum {

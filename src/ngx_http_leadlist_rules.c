@@ -523,7 +523,6 @@ ngx_http_leadlist_rules_check_selection(ngx_http_leadlist_parse_t *p,
     json_t *sel)
 {
     int          all;
-    char         buf[NGX_HTTP_LEADLIST_MESSAGE_LEN];
     json_t      *v;
     const char  *err;
 
@@ -533,9 +532,15 @@ ngx_http_leadlist_rules_check_selection(ngx_http_leadlist_parse_t *p,
         return;
     }
 
+    /*
+     * any string: one that names no search of the caller's organization
+     * (empty, long, odd) is the database's 400, after the list's checks
+     * (SPEC 1.4), and is recorded under an Idempotency-Key like any other
+     */
+
     v = json_object_get(sel, "searchId");
-    err = v ? ngx_http_leadlist_rules_id_error(v, buf)
-            : NGX_HTTP_LEADLIST_MSG_REQUIRED;
+    err = v == NULL ? NGX_HTTP_LEADLIST_MSG_REQUIRED
+          : json_is_string(v) ? NULL : NGX_HTTP_LEADLIST_MSG_STRING;
 
     if (err) {
         ngx_http_leadlist_rules_error(p, err, "selection.searchId");
@@ -729,8 +734,8 @@ ngx_http_leadlist_rules_known(const char *key, const char **known)
 
 
 /*
- * NULL for a valid person or search id, else the message (maybe in buf):
- * these are stored, or named in a 400 when unknown
+ * NULL for a valid person id, else the message (maybe in buf): the id is
+ * stored, as the key of the organization's copy and of the list's row
  */
 
 static const char *

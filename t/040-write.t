@@ -1178,3 +1178,55 @@ t
 100
 --- no_error_log
 [error]
+
+
+
+=== TEST 53: a searchId no search can have (empty, 129 characters, a control character) is looked up after the list's checks, like any unknown one
+--- more_headers eval: $::H
+--- request eval
+[main::post('{"selection":{"searchId":"","ids":["t040-g01"]}}', '/api/lead-lists/no-such-list/add-prospects'),
+ main::post('{"selection":{"searchId":"s\u0001","ids":["t040-g01"]}}', '/api/lead-lists/list-co/add-prospects'),
+ main::post('{"selection":{"searchId":"' . ('s' x 129) . '","selectAll":true}}', '/api/lead-lists/list-a/add-prospects'),
+ main::post('{"selection":{"searchId":"","ids":["t040-g01"]}}', '/api/lead-lists/list-a/add-prospects')]
+--- error_code eval
+[404, 400, 400, 400]
+--- response_body_like eval
+[main::err('NOT_FOUND', 'Lead list not found'),
+ main::err_re('BAD_REQUEST',
+    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
+    [['leadListId', 'is a company list; use the /add-companies endpoint']]),
+ (main::bad(['selection.searchId', 'no such saved search'])) x 2]
+--- db_check
+SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
+--- db_expected
+0
+--- no_error_log
+[error]
+
+
+
+=== TEST 54: a forbidden list with an empty searchId: 403 first
+--- more_headers
+Authorization: Bearer user=u-3;org=t040
+Content-Type: application/json
+--- request
+POST /api/lead-lists/list-a/add-prospects
+{"selection":{"searchId":"","ids":["t040-g01"]}}
+--- error_code: 403
+--- response_body_like eval: main::err('FORBIDDEN', 'You do not have access to this lead list')
+--- no_error_log
+[error]
+
+
+
+=== TEST 55: an offset beyond int32 and beyond the matches selects nothing
+--- more_headers eval: $::H
+--- request eval
+[main::post('{"selection":{"searchId":"s-all","selectAll":true,"offset":2147483648,"limit":5}}'),
+ main::post('{"selection":{"searchId":"s-all","selectAll":true,"offset":999999999999999999}}')]
+--- error_code eval
+[200, 200]
+--- response_body eval
+[qq({"addedCount":0,"alreadyInListCount":0,"notMatchedCount":0}), qq({"addedCount":0,"alreadyInListCount":0,"notMatchedCount":0})]
+--- no_error_log
+[error]

@@ -282,27 +282,32 @@ db(q{INSERT INTO tenant.lead_lists (org_id, id, name, type, user_ids) VALUES ('t
 
 
 
-=== TEST 8: recorded 403 and the 400s only the database can tell are replayed
+=== TEST 8: recorded 403 and the 400s only the database can tell are replayed (an empty searchId is one)
 --- more_headers eval
-[(main::H('k-403')) x 2, (main::H('k-nosearch')) x 2, (main::H('k-big')) x 2]
+[(main::H('k-403')) x 2, (main::H('k-nosearch')) x 2, (main::H('k-big')) x 2,
+ (main::H('k-emptysearch')) x 2]
 --- request eval
 [(main::post($::BODY, '/api/lead-lists/list-b/add-prospects')) x 2,
  (main::post('{"selection":{"searchId":"s-nope","ids":["t046-0001"]}}')) x 2,
- (main::post('{"selection":{"searchId":"s-all","selectAll":true}}')) x 2]
+ (main::post('{"selection":{"searchId":"s-all","selectAll":true}}')) x 2,
+ (main::post('{"selection":{"searchId":"","ids":["t046-0001"]}}')) x 2]
 --- error_code eval
-[403, 403, 400, 400, 400, 400]
+[403, 403, 400, 400, 400, 400, 400, 400]
 --- response_headers eval
 ["!Idempotent-Replayed", "Idempotent-Replayed: true",
+ "!Idempotent-Replayed", "Idempotent-Replayed: true",
  "!Idempotent-Replayed", "Idempotent-Replayed: true",
  "!Idempotent-Replayed", "Idempotent-Replayed: true"]
 --- response_body_like eval
 [(main::err('FORBIDDEN', 'You do not have access to this lead list')) x 2,
  (main::bad(['selection.searchId', 'no such saved search'])) x 2,
- (main::bad(['selection', 'selects 1001 prospects, but at most 1000 may be added per call: page with offset and limit'])) x 2]
+ (main::bad(['selection', 'selects 1001 prospects, but at most 1000 may be added per call: page with offset and limit'])) x 2,
+ (main::bad(['selection.searchId', 'no such saved search'])) x 2]
 --- db_check eval: $::KEYS
 --- db_expected
 u-1	k-403	forbidden
 u-1	k-big	selection_too_large
+u-1	k-emptysearch	search_not_found
 u-1	k-nosearch	search_not_found
 
 
