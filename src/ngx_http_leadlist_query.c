@@ -714,11 +714,21 @@ static ngx_uint_t
 ngx_http_leadlist_query_failed(ngx_http_leadlist_conn_t *lc)
 {
     char        *state;
+    u_char       buf[sizeof("statement failed, SQLSTATE 12345")], *p;
     const char  *what;
     ngx_uint_t   i;
 
     state = PQresultErrorField(lc->error, PG_DIAG_SQLSTATE);
     what = "statement failed";
+
+    /* the code tells an operator what the message may not, in any locale */
+
+    if (state) {
+        p = ngx_snprintf(buf, sizeof(buf) - 1, "statement failed, SQLSTATE %s",
+                         state);
+        *p = '\0';
+        what = (const char *) buf;
+    }
 
     /*
      * a standby, or a primary demoted under the pool: every statement on

@@ -502,6 +502,7 @@ SELECT id, profile FROM tenant.persons WHERE org_id = 't040' ORDER BY 1;
 p-a	{"id": "p-a", "old": true}
 --- error_log
 t040 boom
+statement failed, SQLSTATE P0001: ERROR:
 
 
 
