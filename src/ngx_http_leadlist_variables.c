@@ -197,14 +197,26 @@ ngx_http_leadlist_variables_set_result(ngx_http_request_t *r,
 }
 
 
+/*
+ * The status an answer counts as.  A client that left while sending its
+ * body makes nginx end the request with a 400 it never sends; it is a
+ * client that left (499), as when it leaves later, not a bad request.
+ */
+
 ngx_uint_t
 ngx_http_leadlist_variables_status(ngx_http_request_t *r)
 {
-    if (r->err_status) {
-        return r->err_status;
+    ngx_uint_t  status;
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    if (status == NGX_HTTP_BAD_REQUEST && r->connection->error
+        && !r->header_sent)
+    {
+        return NGX_HTTP_CLIENT_CLOSED_REQUEST;
     }
 
-    return r->headers_out.status;
+    return status;
 }
 
 

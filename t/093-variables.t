@@ -267,3 +267,18 @@ Leadlist::endpoint($::log) =~ s/leadlist_db/multi/r
 --- error_code: 200
 --- access_log eval
 qr/^ll org=\[t093\] user=\[u\] list=\[l\] outcome=\[added\] added=\[1\] selected=\[1\] $::ran status=200$/
+
+
+
+=== TEST 20: a client that leaves while sending its body: client_closed, though nginx's $status says 400
+--- http_config eval: $::http_config
+--- config eval
+Leadlist::endpoint('        access_log $TEST_NGINX_SERVER_ROOT/logs/error.log ll;')
+--- raw_request eval
+"POST /api/lead-lists/l/add-prospects HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer user=u;org=t093\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"persons\":["
+--- timeout: 0.5
+--- abort
+--- ignore_response
+--- wait: 0.3
+--- error_log eval
+qr/ll org=\[t093\] user=\[u\] list=\[l?\] outcome=\[client_closed\] added=\[\] selected=\[\] wait=\[\] statement=\[\] server=\[\] status=400/
