@@ -1183,7 +1183,7 @@ t
 
 
 === TEST 53: a searchId no search can have (empty, 129 characters, a control character) is looked up after the list's checks, like any unknown one
---- more_headers eval: $::H
+--- more_headers eval: [($::H) x 4]
 --- request eval
 [main::post('{"selection":{"searchId":"","ids":["t040-g01"]}}', '/api/lead-lists/no-such-list/add-prospects'),
  main::post('{"selection":{"searchId":"s\u0001","ids":["t040-g01"]}}', '/api/lead-lists/list-co/add-prospects'),
@@ -1221,7 +1221,7 @@ POST /api/lead-lists/list-a/add-prospects
 
 
 === TEST 55: an offset beyond int32 and beyond the matches selects nothing
---- more_headers eval: $::H
+--- more_headers eval: [($::H) x 2]
 --- request eval
 [main::post('{"selection":{"searchId":"s-all","selectAll":true,"offset":2147483648,"limit":5}}'),
  main::post('{"selection":{"searchId":"s-all","selectAll":true,"offset":999999999999999999}}')]

@@ -141,9 +141,11 @@ sub endpoint_defaults {
         $block->set_value(init => ($block->init // '')
                                   . ';$Leadlist::BEFORE = Leadlist::db_snapshot();')
             if defined $block->db_unchanged;
+        # one for each request of a block that sends several
+        my $json = "Content-Type: application/json\nX-Request-Id: [0-9a-f]{32}\n";
+        my $req = $block->request;
         $block->set_value(response_headers_like =>
-                          "Content-Type: application/json\n"
-                          . "X-Request-Id: [0-9a-f]{32}\n")
+                          ref $req eq 'ARRAY' ? [($json) x @$req] : $json)
             if $o{json}
                && !defined $block->response_headers_like
                && !defined $block->response_headers
