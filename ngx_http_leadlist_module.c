@@ -87,6 +87,17 @@ static ngx_conf_post_t  ngx_http_leadlist_header_name_post = {
 };
 
 
+/* as limit_req_log_level's: the levels a refused request may deserve */
+
+static ngx_conf_enum_t  ngx_http_leadlist_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_leadlist_commands[] = {
 
     { ngx_string("leadlist_pg_server"),
@@ -243,6 +254,13 @@ static ngx_command_t  ngx_http_leadlist_commands[] = {
       offsetof(ngx_http_leadlist_loc_conf_t, idem_ttl),
       &ngx_http_leadlist_idem_ttl_bounds },
 
+    { ngx_string("leadlist_client_error_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_leadlist_loc_conf_t, client_log_level),
+      &ngx_http_leadlist_log_levels },
+
       ngx_null_command
 };
 
@@ -350,6 +368,7 @@ ngx_http_leadlist_create_loc_conf(ngx_conf_t *cf)
     llcf->max_persons = NGX_CONF_UNSET_UINT;
     llcf->max_selection = NGX_CONF_UNSET_UINT;
     llcf->idem_ttl = NGX_CONF_UNSET;
+    llcf->client_log_level = NGX_CONF_UNSET_UINT;
     llcf->line = NGX_CONF_UNSET_UINT;
 
     return llcf;
@@ -376,6 +395,11 @@ ngx_http_leadlist_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_LEADLIST_DEFAULT_MAX);
     ngx_conf_merge_sec_value(conf->idem_ttl, prev->idem_ttl,
                              NGX_HTTP_LEADLIST_DEFAULT_IDEM_TTL);
+
+    /* error: SPEC 1.5 has every answer's requestId found in the log */
+
+    ngx_conf_merge_uint_value(conf->client_log_level, prev->client_log_level,
+                              NGX_LOG_ERR);
 
     /* the core module's merge is done: a location below compares with it */
 

@@ -32,6 +32,7 @@ typedef struct {
     ngx_uint_t                    max_persons;
     ngx_uint_t                    max_selection;
     time_t                        idem_ttl;   /* seconds */
+    ngx_uint_t                    client_log_level;  /* of 4xx lines */
     off_t                         max_body;   /* client_max_body_size */
     u_char                       *file;       /* where the endpoint is */
     ngx_uint_t                    line;

@@ -55,6 +55,7 @@ static size_t ngx_http_leadlist_response_str_len(const char *s);
 static u_char *ngx_http_leadlist_response_str(u_char *p, const char *s);
 static ngx_int_t ngx_http_leadlist_response_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
+static ngx_uint_t ngx_http_leadlist_response_level(ngx_http_request_t *r);
 static ngx_http_leadlist_error_e ngx_http_leadlist_response_nginx_error(
     ngx_uint_t status);
 static ngx_int_t ngx_http_leadlist_response_header_filter(
@@ -236,6 +237,19 @@ ngx_http_leadlist_error_of_status(ngx_uint_t status)
  * says nothing about a lead list: it gets words of its own
  */
 
+/* the level of a 4xx's line: leadlist_client_error_log_level */
+
+static ngx_uint_t
+ngx_http_leadlist_response_level(ngx_http_request_t *r)
+{
+    ngx_http_leadlist_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_leadlist_module);
+
+    return llcf->client_log_level;
+}
+
+
 static ngx_http_leadlist_error_e
 ngx_http_leadlist_response_nginx_error(ngx_uint_t status)
 {
@@ -274,7 +288,8 @@ ngx_http_leadlist_send_error(ngx_http_request_t *r,
         field = ndetails ? details[0].field : e->field;
         detail = ndetails ? details[0].message : e->detail;
 
-        ngx_http_leadlist_log_error(NGX_LOG_INFO, r, "%ui \"%s\"%s%s%s%s",
+        ngx_http_leadlist_log_error(ngx_http_leadlist_response_level(r),
+                                    r, "%ui \"%s\"%s%s%s%s",
                                     e->status, e->message,
                                     field ? " " : "", field ? field : "",
                                     field ? ": " : "", field ? detail : "");
@@ -579,7 +594,8 @@ ngx_http_leadlist_response_header_filter(ngx_http_request_t *r)
     }
 
     ngx_http_leadlist_log_error(status < NGX_HTTP_INTERNAL_SERVER_ERROR
-                                ? NGX_LOG_INFO : NGX_LOG_ERR,
+                                ? ngx_http_leadlist_response_level(r)
+                                : NGX_LOG_ERR,
                                 r, "%ui from nginx", status);
 
     r->headers_out.content_type = ngx_http_leadlist_json_type;

@@ -100,28 +100,6 @@ our $URI = '/api/lead-lists/list-a/add-prospects';
 
 sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body }
 
-# --- logged_with_request_id: TEXT
-# The error log has a line with TEXT and the requestId of the response body.
-add_response_body_check(sub {
-    my ($block, $body, $i, $rep, $dry) = @_;
-    my $want = $block->logged_with_request_id;
-    return if $dry || !defined $want;
-    my $id = request_id_of($body);
-    return unless defined $id;      # only for the responses that have one
-    my $found = 0;
-    if (open my $fh, '<', server_root() . '/logs/error.log') {
-        while (my $l = <$fh>) {
-            if (index($l, $want) >= 0 && index($l, $id) >= 0) {
-                $found = 1;
-                last;
-            }
-        }
-        close $fh;
-    }
-    Test::More::ok($found, $block->name . " - error log has \"$want\" with"
-                           . " the request id $id");
-});
-
 endpoint_defaults(init => 'reset_db()', json => 1);
 
 run_tests();

@@ -273,3 +273,56 @@ _EOC_
 [qr/^\{"code":"SERVICE_UNAVAILABLE","message":"Service temporarily unavailable, retry later","requestId":"[0-9a-f]{32}"\}$/,
  qr/^<html>50x<\/html>$/,
  qr/^<html>50x<\/html>$/]
+
+
+
+=== TEST 11: with nginx's default error_log level (error), every 4xx answer leaves a line with its requestId: the module's 400 and 401, nginx's 403 (deny), the 413
+leadlist_client_error_log_level is error unless set; the other files
+set info, so that their "no [error]" means no unexpected error.
+--- log_level: error
+--- http_config eval
+$::http_config =~ s/^\s*leadlist_client_error_log_level info;\n//mr
+--- config eval
+Leadlist::endpoint('client_max_body_size 64;') . <<'_EOC_'
+    location = /deny/add-prospects {
+        leadlist_add_prospects leadlist_db;
+        leadlist_list_id l;
+        leadlist_auth_request /_auth;
+        deny all;
+    }
+_EOC_
+--- more_headers eval
+[$::A, "Content-Type: application/json", $::A, $::A]
+--- request eval
+["POST /api/lead-lists/l/add-prospects\n" . '{"persons":[]}',
+ "POST /api/lead-lists/l/add-prospects\n" . '{"persons":[{"id":"p1"}]}',
+ "POST /deny/add-prospects\n" . '{"persons":[{"id":"p1"}]}',
+ "POST /api/lead-lists/l/add-prospects\n" . '{"persons":[{"id":"p1","title":"' . ('x' x 80) . '"}]}']
+--- error_code eval
+[400, 401, 403, 413]
+--- logged_with_request_id: [error]
+
+
+
+=== TEST 12: leadlist_client_error_log_level info files them with nginx's client faults
+--- log_level: error
+--- http_config eval
+$::http_config =~ s/^\s*leadlist_client_error_log_level info;\n//mr
+--- config eval
+Leadlist::endpoint('leadlist_client_error_log_level info;')
+--- request
+POST /api/lead-lists/l/add-prospects
+{"persons":[]}
+--- error_code: 400
+--- no_error_log
+[error]
+[info]
+
+
+
+=== TEST 13: leadlist_client_error_log_level takes nginx's levels from info to error
+--- config
+    leadlist_client_error_log_level debug;
+--- must_die
+--- error_log
+invalid value "debug"

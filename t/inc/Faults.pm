@@ -146,6 +146,9 @@ $upstream
     map \$http_authorization \$ll_user { "~user=(?<v>[^;]*)" \$v; }
     map \$http_authorization \$ll_org { "~org=(?<v>[^;]*)" \$v; }
 
+    # as in Leadlist's \$http_config: an [error] line is an unexpected one
+    leadlist_client_error_log_level info;
+
 $server
 $servers
 _EOC_

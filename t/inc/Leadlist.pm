@@ -44,6 +44,10 @@ our $http_config = <<'_EOC_';
     map $http_authorization $ll_org { "~org=(?<v>[^;]*)" $v; }
     map $http_authorization $ll_role { "~role=(?<v>[^;]*)" $v; }
     map $http_authorization $ll_status { "~status=(?<v>[0-9]+)" $v; default 204; }
+
+    # 4xx lines at info, so that a block's "no [error]" still means no
+    # unexpected error; t/095 checks the default, error
+    leadlist_client_error_log_level info;
 _EOC_
 
 our $auth_locations = <<'_EOC_';
@@ -105,6 +109,21 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
         $block->set_value(http_config => valgrind_slack($c)) if defined $c;
     }) if defined &Test::Nginx::Socket::add_block_preprocessor;
 }
+
+
+# --- logged_with_request_id: TEXT
+# The error log has a line with TEXT and the requestId of the response
+# body (for each response that has one).
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $i, $rep, $dry) = @_;
+    my $want = $block->logged_with_request_id;
+    return if $dry || !defined $want;
+    my $id = request_id_of($body);
+    return unless defined $id;
+    my $found = grep { index($_, $id) >= 0 } error_log_lines(qr/\Q$want\E/);
+    Test::More::ok($found, $block->name . " - error log has \"$want\" with"
+                           . " the request id $id");
+}) if defined &Test::Nginx::Socket::add_response_body_check;
 
 
 # The endpoint location as nginx.conf.example has it, plus extra lines.
