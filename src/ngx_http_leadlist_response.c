@@ -232,11 +232,6 @@ ngx_http_leadlist_error_of_status(ngx_uint_t status)
 }
 
 
-/*
- * A 403 or 404 nginx makes in an endpoint location (deny, return, ...)
- * says nothing about a lead list: it gets words of its own
- */
-
 /* the level of a 4xx's line: leadlist_client_error_log_level */
 
 static ngx_uint_t
@@ -249,6 +244,11 @@ ngx_http_leadlist_response_level(ngx_http_request_t *r)
     return llcf->client_log_level;
 }
 
+
+/*
+ * A 403 or 404 nginx makes in an endpoint location (deny, return, ...)
+ * says nothing about a lead list: it gets words of its own
+ */
 
 static ngx_http_leadlist_error_e
 ngx_http_leadlist_response_nginx_error(ngx_uint_t status)
