@@ -418,11 +418,20 @@ ngx_http_leadlist_metrics_event(ngx_http_leadlist_srv_conf_t *lscf,
 }
 
 
+/* the request's wait for a connection is over, however: for the log */
+
 void
-ngx_http_leadlist_metrics_wait_timeout(ngx_http_leadlist_query_t *q)
+ngx_http_leadlist_metrics_wait_end(ngx_http_leadlist_query_t *q)
 {
     q->wait_time = ngx_current_msec - q->start;
     q->waited = 1;
+}
+
+
+void
+ngx_http_leadlist_metrics_wait_timeout(ngx_http_leadlist_query_t *q)
+{
+    ngx_http_leadlist_metrics_wait_end(q);
 
     ngx_http_leadlist_metrics_event(q->conf,
                                     NGX_HTTP_LEADLIST_EVENT_WAIT_TIMEOUT);
@@ -438,8 +447,7 @@ ngx_http_leadlist_metrics_sent(ngx_http_leadlist_query_t *q,
     /* for the access log, with or without metrics */
 
     q->server = server;
-    q->wait_time = ngx_current_msec - q->start;
-    q->waited = 1;
+    ngx_http_leadlist_metrics_wait_end(q);
 
     u = ngx_http_leadlist_metrics_node_of(q->conf);
     if (u == NULL) {

@@ -64,6 +64,9 @@ void ngx_http_leadlist_metrics_event(ngx_http_leadlist_srv_conf_t *lscf,
  * show, with or without metrics.
  */
 
+/* q's wait for a connection ended, whichever way */
+void ngx_http_leadlist_metrics_wait_end(ngx_http_leadlist_query_t *q);
+
 /* q gave up waiting for a connection (leadlist_pg_queue timeout=) */
 void ngx_http_leadlist_metrics_wait_timeout(ngx_http_leadlist_query_t *q);
 

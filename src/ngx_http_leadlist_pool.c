@@ -496,8 +496,7 @@ ngx_http_leadlist_pool_admissible(ngx_http_leadlist_pool_t *pool,
 static void
 ngx_http_leadlist_pool_log_no_server(ngx_http_leadlist_query_t *q)
 {
-    q->wait_time = ngx_current_msec - q->start;
-    q->waited = 1;
+    ngx_http_leadlist_metrics_wait_end(q);
 
     ngx_http_leadlist_log_error(NGX_LOG_ERR, q->request,
                                 "no PostgreSQL server of upstream \"%V\" is "
