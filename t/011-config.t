@@ -18,6 +18,15 @@ sub line_has {
     return defined $lines[$n - 1] && index($lines[$n - 1], $text) >= 0;
 }
 
+# an endpoint location naming upstream u
+our $uses_u = <<'_EOC_';
+    location /a {
+        leadlist_add_prospects u;
+        leadlist_list_id x;
+        leadlist_auth_request /_auth;
+    }
+_EOC_
+
 run_tests();
 
 __DATA__
@@ -659,12 +668,7 @@ upstream "u" with "leadlist_pg_server" takes no "keepalive" (see "leadlist_pg_ke
         least_conn;
         leadlist_pg_server "host=127.0.0.1";
     }
---- config
-    location /a {
-        leadlist_add_prospects u;
-        leadlist_list_id x;
-        leadlist_auth_request /_auth;
-    }
+--- config eval: $::uses_u
 --- must_die
 --- error_log
 upstream "u" with "leadlist_pg_server" takes no "keepalive"
@@ -677,12 +681,7 @@ upstream "u" with "leadlist_pg_server" takes no "keepalive"
         leadlist_pg_server "host=127.0.0.1";
         hash $remote_addr;
     }
---- config
-    location /a {
-        leadlist_add_prospects u;
-        leadlist_list_id x;
-        leadlist_auth_request /_auth;
-    }
+--- config eval: $::uses_u
 --- must_die
 --- error_log
 upstream "u" with "leadlist_pg_server" takes no "keepalive"

@@ -100,6 +100,11 @@ our $URI = '/api/lead-lists/list-a/add-prospects';
 
 sub post { my ($body, $uri) = @_; return "POST " . ($uri // $URI) . "\n" . $body }
 
+# the list-type 400 of a company list
+our $COMPANY = err_re('BAD_REQUEST',
+    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
+    [['leadListId', 'is a company list; use the /add-companies endpoint']]);
+
 endpoint_defaults(init => 'reset_db()', json => 1);
 
 run_tests();
@@ -405,9 +410,7 @@ POST /api/lead-lists/list-co/add-prospects
 {"persons":[{"id":"p-1"}]}
 --- error_code: 400
 --- response_body_like eval
-main::err_re('BAD_REQUEST',
-    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
-    [['leadListId', 'is a company list; use the /add-companies endpoint']])
+$::COMPANY
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
 SELECT count(*) FROM tenant.persons WHERE org_id = 't040';
@@ -426,9 +429,7 @@ POST /api/lead-lists/list-co/add-prospects
 {"selection":{"searchId":"no-such-search","ids":["t040-g01"]}}
 --- error_code: 400
 --- response_body_like eval
-main::err_re('BAD_REQUEST',
-    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
-    [['leadListId', 'is a company list; use the /add-companies endpoint']])
+$::COMPANY
 --- no_error_log
 [error]
 
@@ -1062,9 +1063,7 @@ kl-7	t040-k1
 --- response_body_like eval
 [main::err('NOT_FOUND', 'Lead list not found'),
  main::err('FORBIDDEN', 'You do not have access to this lead list'),
- main::err_re('BAD_REQUEST',
-    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
-    [['leadListId', 'is a company list; use the /add-companies endpoint']]),
+ $::COMPANY,
  main::err('NOT_FOUND', 'Lead list not found')]
 --- no_error_log
 [error]
@@ -1171,9 +1170,7 @@ t
 [404, 400, 400, 400]
 --- response_body_like eval
 [main::err('NOT_FOUND', 'Lead list not found'),
- main::err_re('BAD_REQUEST',
-    'This lead list holds companies: add to it with POST /api/lead-lists/{leadListId}/add-companies',
-    [['leadListId', 'is a company list; use the /add-companies endpoint']]),
+ $::COMPANY,
  (main::bad(['selection.searchId', 'no such saved search'])) x 2]
 --- db_check
 SELECT count(*) FROM tenant.lead_list_persons WHERE org_id = 't040';
